@@ -1,0 +1,51 @@
+# The one way to run things. `make run` and `make test` work on a fresh machine.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(VENV)/bin/pip
+STAMP   := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+.PHONY: run test check bench install init collect fmt clean help
+
+help:
+	@echo "make run    – installieren, Datenbank anlegen, Beispielmeldungen sammeln, Dienst starten"
+	@echo "make test   – Testabhängigkeiten installieren und alle Tests ausführen"
+	@echo "make check  – ruff und mypy"
+	@echo "make bench  – Messungen in bench/ (Verhältnisse gegen eine Basislinie)"
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+init: install
+	$(VENV)/bin/newsletter init-db
+
+collect: init
+	$(VENV)/bin/newsletter collect
+
+run: collect
+	$(VENV)/bin/newsletter serve
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: install
+	$(VENV)/bin/ruff check newsletter tests bench
+	$(VENV)/bin/ruff format --check newsletter tests bench
+	$(VENV)/bin/mypy
+
+fmt: install
+	$(VENV)/bin/ruff format newsletter tests bench
+	$(VENV)/bin/ruff check --fix newsletter tests bench
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

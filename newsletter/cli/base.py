@@ -1,0 +1,123 @@
+"""The root ``newsletter`` Typer app, global options and the one error handler.
+
+Command modules register on :data:`app` (or add sub-apps to it); ``cli/__init__`` imports
+them all. Commands stay thin: parse arguments, call the modules, print the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from newsletter.config import Config, load_config
+from newsletter.context import Context
+from newsletter.errors import NewsletterError
+from newsletter.logs import setup_logging
+
+app = typer.Typer(
+    name="newsletter",
+    help="ASSKomm Nachrichten: Meldungen sammeln, Regionen zuordnen, Feeds und Newsletter.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _State:
+    config_path: Path | None = None
+    debug: bool = False
+    config: Config | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Konfigurationsdatei (sonst $NEWSLETTER_CONFIG oder ./config.toml).",
+        ),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Bei Fehlern den Traceback zeigen.")
+    ] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="Protokollformat: text oder json.")
+    ] = "text",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Ausführlich protokollieren.")
+    ] = False,
+) -> None:
+    state.config_path = config
+    state.debug = debug
+    setup_logging(log_format, logging.DEBUG if verbose or debug else logging.INFO)
+
+
+def get_config() -> Config:
+    if state.config is None:
+        state.config = load_config(state.config_path)
+    return state.config
+
+
+@contextmanager
+def open_context(*, init: bool = True) -> Iterator[Context]:
+    """A ready service context for one command: config loaded, database migrated."""
+    ctx = Context(get_config())
+    try:
+        if init:
+            ctx.init_db()
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a German error line and return the Exit to raise."""
+    err_console.print(f"[bold red]Fehler:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def run_cli(entry: Callable[..., Any], args: list[str] | None = None) -> int:
+    """Run the Typer app; turn our errors into one German line and an exit code."""
+    try:
+        entry(args=args, standalone_mode=False)
+    except NewsletterError as exc:
+        if state.debug:
+            raise
+        err_console.print(f"[bold red]Fehler:[/] {exc.message}", highlight=False)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        err_console.print("Abgebrochen.")
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if state.debug:
+            raise
+        err_console.print(f"[bold red]Interner Fehler:[/] {exc!r} (mit --debug für Details)")
+        return 70  # EX_SOFTWARE
+    return 0
+
+
+def is_interactive() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,141 @@
+"""Plain frozen data shared by all layers. No I/O, no global config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+SourceKind = Literal["feed", "page", "folder"]
+SourceStatus = Literal["never", "ok", "not_modified", "error", "disabled"]
+SubscriptionStatus = Literal["pending", "confirmed", "unsubscribed"]
+DeliveryStatus = Literal["queued", "sending", "sent", "retry", "failed"]
+
+STATEWIDE_NAME = "Sachsen (landesweit)"
+
+
+@dataclass(frozen=True)
+class Region:
+    """A region partners subscribe to: a set of districts (5-digit Kreis keys)."""
+
+    key: str
+    name: str
+    districts: tuple[str, ...]
+    digest_cron: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where items come from. ``location`` is a URL (feed, page) or a folder path."""
+
+    id: int
+    name: str
+    kind: SourceKind
+    location: str
+    region: str | None = None
+    enabled: bool = True
+    options: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: SourceStatus = "never"
+    last_error: str | None = None
+    error_count: int = 0
+    last_fetched_at: datetime | None = None
+    last_success_at: datetime | None = None
+    retry_after: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ParsedItem:
+    """An item as a source delivers it, before it is stored (no id, no regions yet)."""
+
+    guid: str | None
+    url: str | None
+    title: str
+    summary_html: str = ""
+    content_html: str = ""
+    author: str | None = None
+    published_at: datetime | None = None
+    regions: tuple[str, ...] | None = None  # given by hand (folder source); None = classify
+
+
+@dataclass(frozen=True)
+class Item:
+    """A stored news item. ``regions`` is effective: override if set, else classified.
+
+    An empty ``regions`` means statewide: the item goes to every region.
+    """
+
+    id: str
+    title: str
+    url: str | None
+    summary_html: str
+    content_html: str
+    published_at: datetime
+    collected_at: datetime
+    updated_at: datetime
+    regions: tuple[str, ...]
+    classified_regions: tuple[str, ...] = ()
+    region_override: tuple[str, ...] | None = None
+    source_id: int | None = None
+    source_name: str | None = None
+    guid: str | None = None
+    author: str | None = None
+    published_estimated: bool = False
+    hidden: bool = False
+    content_hash: str = ""
+
+    @property
+    def statewide(self) -> bool:
+        return not self.regions
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A partner address with its per-region subscription status."""
+
+    id: int
+    email: str
+    name: str = ""
+    organisation: str = ""
+    ags: str | None = None
+    source: str = "form"
+    created_at: datetime | None = None
+    bounce_count: int = 0
+    suspended: bool = False
+    subscriptions: dict[str, SubscriptionStatus] = field(default_factory=dict)
+
+    def confirmed_regions(self) -> tuple[str, ...]:
+        return tuple(sorted(r for r, s in self.subscriptions.items() if s == "confirmed"))
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One region's digest for one period; ``html`` is inlined once, with placeholders."""
+
+    id: int | None
+    region: str
+    period_start: datetime | None
+    period_end: datetime
+    subject: str
+    html: str
+    text: str
+    item_ids: tuple[str, ...]
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to one recipient, a row of the outbox."""
+
+    id: int
+    digest_id: int | None
+    subscriber_id: int | None
+    address: str
+    status: DeliveryStatus
+    attempts: int = 0
+    kind: str = "digest"
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
+    last_reply: str | None = None
+    message_id: str | None = None

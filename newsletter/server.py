@@ -1,0 +1,52 @@
+"""Run the web app with uvicorn; scheduler and send worker start and stop with it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from newsletter.context import Context
+from newsletter.web import create_app
+
+log = logging.getLogger(__name__)
+
+
+def build_app(ctx: Context, *, background: bool) -> FastAPI:
+    """The web app; with ``background`` also the scheduler (and worker) in its lifespan."""
+    app = create_app(ctx)
+    if background:
+        app.router.lifespan_context = _lifespan(ctx)
+    return app
+
+
+def _lifespan(ctx: Context):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from newsletter.scheduler import start_background
+
+        stop = await start_background(ctx)
+        try:
+            yield
+        finally:
+            await stop()
+
+    return lifespan
+
+
+def run_server(ctx: Context, *, host: str, port: int, background: bool = True) -> None:
+    """Serve until SIGINT/SIGTERM (uvicorn handles both and runs the lifespan shutdown)."""
+    app = build_app(ctx, background=background)
+    log.info("serving on http://%s:%d (public base URL %s)", host, port, ctx.config.site.base_url)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=ctx.config.web.access_log,
+        log_config=None,
+        proxy_headers=bool(ctx.config.web.trusted_proxies),
+        forwarded_allow_ips=",".join(ctx.config.web.trusted_proxies) or None,
+    )

@@ -1,0 +1,258 @@
+"""SQL for news items and their effective regions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Select, delete, func, insert, or_, select, update
+
+from newsletter.errors import NotFoundError
+from newsletter.models import Item
+from newsletter.store.db import as_utc, utcnow
+from newsletter.store.schema import item_regions, items, sources
+
+_Q = TypeVar("_Q", bound=Select)  # type: ignore[type-arg]  # any column tuple
+
+
+def effective_regions(classified: Sequence[str], override: Sequence[str] | None) -> tuple[str, ...]:
+    """An admin override always wins over the classifier."""
+    return tuple(sorted(override if override is not None else classified))
+
+
+def insert_item(conn: Connection, item: Item, *, canonical_url: str | None, title_key: str) -> None:
+    """Store a new item with its effective regions."""
+    values = _values(item) | {"canonical_url": canonical_url, "title_key": title_key}
+    conn.execute(insert(items).values(**values))
+    _write_regions(conn, item.id, item.regions)
+
+
+def update_item(conn: Connection, item: Item) -> None:
+    """Update an item's content (same id); regions are rewritten from the item."""
+    values = _values(item)
+    del values["id"], values["collected_at"]
+    conn.execute(update(items).where(items.c.id == item.id).values(**values))
+    _write_regions(conn, item.id, item.regions)
+
+
+def _values(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "source_id": item.source_id,
+        "guid": item.guid,
+        "url": item.url,
+        "title": item.title,
+        "summary_html": item.summary_html,
+        "content_html": item.content_html,
+        "author": item.author,
+        "published_at": item.published_at,
+        "published_estimated": item.published_estimated,
+        "collected_at": item.collected_at,
+        "updated_at": item.updated_at,
+        "classified_regions": list(item.classified_regions),
+        "region_override": None if item.region_override is None else list(item.region_override),
+        "statewide": not item.regions,
+        "hidden": item.hidden,
+        "content_hash": item.content_hash,
+    }
+
+
+def _write_regions(conn: Connection, item_id: str, regions: Iterable[str]) -> None:
+    conn.execute(delete(item_regions).where(item_regions.c.item_id == item_id))
+    rows = [{"item_id": item_id, "region": r} for r in sorted(set(regions))]
+    if rows:
+        conn.execute(insert(item_regions), rows)
+
+
+def set_regions(
+    conn: Connection,
+    item_id: str,
+    *,
+    classified: Sequence[str] | None = None,
+    override: Sequence[str] | bool | None = False,
+) -> Item:
+    """Change the classified regions and/or the override (``None`` clears the override).
+
+    ``override=False`` (the default) leaves the override as it is.
+    """
+    current = get(conn, item_id)
+    new_classified = tuple(classified) if classified is not None else current.classified_regions
+    new_override = current.region_override if override is False else override
+    assert new_override is None or not isinstance(new_override, bool)
+    regions = effective_regions(new_classified, new_override)
+    conn.execute(
+        update(items)
+        .where(items.c.id == item_id)
+        .values(
+            classified_regions=list(new_classified),
+            region_override=None if new_override is None else list(new_override),
+            statewide=not regions,
+            updated_at=utcnow() if regions != current.regions else current.updated_at,
+        )
+    )
+    _write_regions(conn, item_id, regions)
+    return get(conn, item_id)
+
+
+def set_hidden(conn: Connection, item_id: str, hidden: bool) -> None:
+    """Hide an item from feeds and digests (or show it again)."""
+    get(conn, item_id)
+    conn.execute(
+        update(items).where(items.c.id == item_id).values(hidden=hidden, updated_at=utcnow())
+    )
+
+
+def get(conn: Connection, item_id: str) -> Item:
+    row = conn.execute(_base().where(items.c.id == item_id)).first()
+    if row is None:
+        raise NotFoundError(f"Meldung »{item_id}« gibt es nicht")
+    return _item(conn, row._mapping)
+
+
+def find(conn: Connection, item_id: str) -> Item | None:
+    row = conn.execute(_base().where(items.c.id == item_id)).first()
+    return None if row is None else _item(conn, row._mapping)
+
+
+def known_keys(
+    conn: Connection, ids: Sequence[str], urls: Sequence[str], title_keys: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Existing items matching any id, canonical URL or title key (for deduplication)."""
+    conds = []
+    if ids:
+        conds.append(items.c.id.in_(ids))
+    if urls:
+        conds.append(items.c.canonical_url.in_(urls))
+    if title_keys:
+        conds.append(items.c.title_key.in_(title_keys))
+    if not conds:
+        return []
+    query = select(
+        items.c.id,
+        items.c.canonical_url,
+        items.c.title_key,
+        items.c.content_hash,
+        items.c.source_id,
+        items.c.collected_at,
+        items.c.region_override,
+        items.c.hidden,
+    ).where(or_(*conds))
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def latest(
+    conn: Connection,
+    region: str | None = None,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    include_hidden: bool = False,
+) -> list[Item]:
+    """Newest first: the region's own items plus statewide ones (``None`` = all)."""
+    query = _for_region(_base(), region, include_hidden)
+    query = query.order_by(items.c.published_at.desc(), items.c.id).limit(limit).offset(offset)
+    return _items(conn, query)
+
+
+def count(conn: Connection, region: str | None = None, *, include_hidden: bool = False) -> int:
+    query = _for_region(select(func.count()).select_from(items), region, include_hidden)
+    return int(conn.execute(query).scalar_one())
+
+
+def collected_between(
+    conn: Connection, region: str | None, after: datetime | None, until: datetime
+) -> list[Item]:
+    """Items collected in (after, until], newest published first (the digest's items)."""
+    query = _for_region(_base(), region, include_hidden=False).where(items.c.collected_at <= until)
+    if after is not None:
+        query = query.where(items.c.collected_at > after)
+    return _items(conn, query.order_by(items.c.published_at.desc(), items.c.id))
+
+
+def search(
+    conn: Connection,
+    *,
+    region: str | None = None,
+    since: datetime | None = None,
+    source_id: int | None = None,
+    statewide: bool | None = None,
+    include_hidden: bool = True,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Item]:
+    """Filtered list for the admin and the CLI, newest first."""
+    query = _for_region(_base(), region, include_hidden)
+    if since is not None:
+        query = query.where(items.c.published_at >= since)
+    if source_id is not None:
+        query = query.where(items.c.source_id == source_id)
+    if statewide is not None:
+        query = query.where(items.c.statewide == statewide)
+    query = query.order_by(items.c.published_at.desc(), items.c.id).limit(limit).offset(offset)
+    return _items(conn, query)
+
+
+def newest_change(conn: Connection, region: str | None = None) -> tuple[datetime | None, int]:
+    """(latest ``updated_at``, number of visible items) of a region: a cheap cache key."""
+    query = _for_region(
+        select(func.max(items.c.updated_at), func.count()).select_from(items), region, False
+    )
+    newest, total = conn.execute(query).one()
+    return as_utc(newest), int(total)
+
+
+def all_items(conn: Connection) -> list[Item]:
+    """Every item (for reclassification after a gazetteer change)."""
+    return _items(conn, _base().order_by(items.c.collected_at))
+
+
+def _base() -> Select[Any]:
+    return select(items, sources.c.name.label("source_name")).outerjoin(
+        sources, sources.c.id == items.c.source_id
+    )
+
+
+def _for_region(query: _Q, region: str | None, include_hidden: bool) -> _Q:
+    if not include_hidden:
+        query = query.where(items.c.hidden.is_(False))
+    if region is None:
+        return query
+    in_region = select(item_regions.c.item_id).where(item_regions.c.region == region)
+    return query.where(or_(items.c.statewide.is_(True), items.c.id.in_(in_region)))
+
+
+def _items(conn: Connection, query: Select[Any]) -> list[Item]:
+    return [_item(conn, row._mapping) for row in conn.execute(query)]
+
+
+def _item(conn: Connection, row: Any) -> Item:
+    classified = tuple(row["classified_regions"] or ())
+    override = row["region_override"]
+    override_t = None if override is None else tuple(override)
+    return Item(
+        id=row["id"],
+        title=row["title"],
+        url=row["url"],
+        summary_html=row["summary_html"],
+        content_html=row["content_html"],
+        published_at=_aware(row["published_at"]),
+        collected_at=_aware(row["collected_at"]),
+        updated_at=_aware(row["updated_at"]),
+        regions=effective_regions(classified, override_t),
+        classified_regions=classified,
+        region_override=override_t,
+        source_id=row["source_id"],
+        source_name=row["source_name"],
+        guid=row["guid"],
+        author=row["author"],
+        published_estimated=bool(row["published_estimated"]),
+        hidden=bool(row["hidden"]),
+        content_hash=row["content_hash"],
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    result = as_utc(value)
+    assert result is not None
+    return result

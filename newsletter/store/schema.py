@@ -1,0 +1,232 @@
+"""The database schema: every table of the service, SQLAlchemy Core.
+
+Times are stored timezone-aware (UTC). Lists of region keys are stored as JSON text
+on items for explanation; the *effective* regions of an item also live in
+``item_regions`` so that "items of region R or statewide" is one indexed query.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+def _ts(name: str, *, nullable: bool = True, index: bool = False) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable, index=index)
+
+
+# --- sources and items ------------------------------------------------------------
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("region", String(64)),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("options", JSON, nullable=False, default=dict),
+    Column("from_config", Boolean, nullable=False, default=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_status", String(20), nullable=False, default="never"),
+    Column("last_error", Text),
+    Column("error_count", Integer, nullable=False, default=0),
+    _ts("last_fetched_at"),
+    _ts("last_success_at"),
+    _ts("retry_after"),
+    _ts("created_at", nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("source_id", Integer, ForeignKey("sources.id", ondelete="SET NULL"), index=True),
+    Column("guid", Text),
+    Column("url", Text),
+    Column("canonical_url", Text, index=True),
+    Column("title_key", String(64), index=True),
+    Column("title", Text, nullable=False),
+    Column("summary_html", Text, nullable=False, default=""),
+    Column("content_html", Text, nullable=False, default=""),
+    Column("author", Text),
+    _ts("published_at", nullable=False, index=True),
+    Column("published_estimated", Boolean, nullable=False, default=False),
+    _ts("collected_at", nullable=False, index=True),
+    _ts("updated_at", nullable=False, index=True),
+    Column("classified_regions", JSON, nullable=False, default=list),
+    Column("region_override", JSON),
+    Column("statewide", Boolean, nullable=False, default=True, index=True),
+    Column("hidden", Boolean, nullable=False, default=False),
+    Column("content_hash", String(64), nullable=False, default=""),
+)
+
+item_regions = Table(
+    "item_regions",
+    metadata,
+    Column("item_id", String(32), ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("region", String(64), primary_key=True),
+    Index("ix_item_regions_region_item", "region", "item_id"),
+)
+
+# --- subscribers -------------------------------------------------------------------
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("organisation", String(200), nullable=False, default=""),
+    Column("ags", String(8)),
+    Column("source", String(20), nullable=False, default="form"),
+    _ts("created_at", nullable=False),
+    Column("bounce_count", Integer, nullable=False, default=0),
+    _ts("suspended_at"),
+    Column("suspended_reason", Text),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("region", String(64), primary_key=True),
+    Column("status", String(20), nullable=False),
+    _ts("requested_at", nullable=False),
+    _ts("confirmed_at"),
+    _ts("unsubscribed_at"),
+    Index("ix_subscriptions_region_status", "region", "status"),
+)
+
+consent_log = Table(
+    "consent_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="SET NULL"), index=True),
+    Column("email_hash", String(64), nullable=False, index=True),
+    Column("event", String(40), nullable=False),
+    Column("regions", JSON, nullable=False, default=list),
+    Column("text_version", String(40)),
+    Column("wording", Text),
+    Column("ip", String(128)),
+    Column("user_agent", Text),
+    Column("actor", String(200)),
+    Column("detail", JSON, nullable=False, default=dict),
+    _ts("at", nullable=False),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email_hash", String(64), primary_key=True),
+    Column("reason", String(40), nullable=False),
+    _ts("at", nullable=False),
+)
+
+# --- digests and outbox ------------------------------------------------------------
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("region", String(64), nullable=False),
+    Column("kind", String(20), nullable=False, default="digest"),
+    _ts("period_start"),
+    _ts("period_end", nullable=False),
+    Column("period_key", String(64), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("item_ids", JSON, nullable=False, default=list),
+    Column("recipients", Integer, nullable=False, default=0),
+    Column("triggered_by", String(200)),
+    _ts("created_at", nullable=False),
+    UniqueConstraint("region", "kind", "period_key", name="uq_digests_region_kind_period"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("digest_id", Integer, ForeignKey("digests.id", ondelete="CASCADE")),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="SET NULL")),
+    Column("address", String(320), nullable=False),
+    Column("kind", String(20), nullable=False, default="digest"),
+    Column("payload", JSON),
+    Column("status", String(20), nullable=False, default="queued"),
+    Column("attempts", Integer, nullable=False, default=0),
+    _ts("next_attempt_at", index=True),
+    Column("claimed_by", String(100)),
+    _ts("lease_until"),
+    _ts("sent_at"),
+    Column("message_id", String(300)),
+    Column("last_reply", Text),
+    _ts("created_at", nullable=False),
+    UniqueConstraint("digest_id", "subscriber_id", name="uq_deliveries_digest_subscriber"),
+    Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+)
+
+# --- operations ---------------------------------------------------------------------
+
+admins = Table(
+    "admins",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("email", String(320), nullable=False, default=""),
+    Column("password_hash", Text, nullable=False),
+    Column("api_token_hash", String(64), unique=True),
+    _ts("created_at", nullable=False),
+    _ts("last_login_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _ts("at", nullable=False, index=True),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(80), nullable=False),
+    Column("target", Text),
+    Column("detail", JSON, nullable=False, default=dict),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job", String(80), nullable=False),
+    _ts("started_at", nullable=False),
+    _ts("finished_at"),
+    Column("status", String(20), nullable=False, default="running"),
+    Column("detail", JSON, nullable=False, default=dict),
+    Index("ix_job_runs_job_started", "job", "started_at"),
+)

@@ -1,0 +1,5 @@
+"""Routes: api (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

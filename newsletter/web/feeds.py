@@ -1,0 +1,5 @@
+"""Routes: feeds (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,51 @@
+"""Public pages: start page, legal pages, health."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from newsletter.store import items as item_store
+from newsletter.store import runs
+from newsletter.store.db import check_ready, transaction
+from newsletter.web.rendering import context_of, render
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def start_page(request: Request) -> HTMLResponse:
+    """The regions with their latest items and feed links."""
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        latest = {r.key: item_store.latest(conn, r.key, limit=5) for r in ctx.config.region_list()}
+    return render(request, "index.html", {"latest": latest})
+
+
+@router.get("/impressum", response_class=HTMLResponse, include_in_schema=False)
+def impressum(request: Request) -> HTMLResponse:
+    return render(request, "impressum.html")
+
+
+@router.get("/datenschutz", response_class=HTMLResponse, include_in_schema=False)
+def privacy(request: Request) -> HTMLResponse:
+    return render(request, "datenschutz.html")
+
+
+@router.get("/barrierefreiheit", response_class=HTMLResponse, include_in_schema=False)
+def accessibility(request: Request) -> HTMLResponse:
+    return render(request, "barrierefreiheit.html")
+
+
+@router.get("/healthz", include_in_schema=False)
+def healthz(request: Request) -> JSONResponse:
+    """Liveness plus the database and the last collect time."""
+    ctx = context_of(request)
+    db_ok = check_ready(ctx.engine)
+    last_collect = None
+    if db_ok:
+        with transaction(ctx.engine) as conn:
+            finished = runs.last_finished(conn, "collect")
+        last_collect = finished.isoformat() if finished else None
+    body = {"status": "ok" if db_ok else "error", "database": db_ok, "last_collect": last_collect}
+    return JSONResponse(body, status_code=200 if db_ok else 503)

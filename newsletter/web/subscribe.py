@@ -1,0 +1,5 @@
+"""Routes: subscribe (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
