@@ -138,6 +138,7 @@ class SubscriptionsConfig(_Section):
     welcome_digest: bool = True
     rate_limit_per_hour: int = Field(default=5, ge=1)
     pending_retention_days: int = Field(default=30, ge=1)
+    token_generation: int = Field(default=1, ge=1)
 
 
 class WebConfig(_Section):

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from newsletter.config import Config
 from newsletter.store import sources as source_store
 from newsletter.store.db import make_engine, migrate, transaction
+from newsletter.tokens import TokenSigner
 
 if TYPE_CHECKING:
     from newsletter.regions import Gazetteer
@@ -41,6 +42,11 @@ class Context:
         if self.config.web.secret_key:
             return self.config.web.secret_key
         return _stored_secret(self.config.path(self.config.storage.data_dir) / "secret.key")
+
+    @cached_property
+    def tokens(self) -> TokenSigner:
+        """Signer for confirm / manage / unsubscribe links."""
+        return TokenSigner(self.secret_key, self.config.subscriptions.token_generation)
 
     def init_db(self) -> None:
         """Migrate the schema and sync the configured sources (idempotent)."""

@@ -1,0 +1,59 @@
+"""Link tokens: purpose-bound, tamper-evident, expiring, revocable by generation."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from newsletter.errors import TokenError
+from newsletter.tokens import Purpose, TokenSigner
+
+SECRET = "a-test-secret-of-enough-length"
+
+
+def test_round_trip_keeps_subscriber_and_region() -> None:
+    signer = TokenSigner(SECRET)
+    data = signer.read(signer.make(Purpose.UNSUBSCRIBE, 42, "zwickau"), Purpose.UNSUBSCRIBE)
+    assert (data.subscriber_id, data.region, data.purpose) == (42, "zwickau", Purpose.UNSUBSCRIBE)
+
+
+def test_token_is_url_safe_ascii() -> None:
+    token = TokenSigner(SECRET).make(Purpose.MANAGE, 7)
+    assert token.isascii() and all(c.isalnum() or c in "-_." for c in token)
+
+
+def test_other_purpose_is_refused() -> None:
+    signer = TokenSigner(SECRET)
+    with pytest.raises(TokenError, match="ungültig"):
+        signer.read(signer.make(Purpose.MANAGE, 1), Purpose.UNSUBSCRIBE)
+
+
+def test_tampered_token_is_refused() -> None:
+    signer = TokenSigner(SECRET)
+    token = signer.make(Purpose.CONFIRM, 1)
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(TokenError):
+        signer.read(tampered, Purpose.CONFIRM)
+
+
+def test_other_secret_is_refused() -> None:
+    token = TokenSigner(SECRET).make(Purpose.CONFIRM, 1)
+    with pytest.raises(TokenError):
+        TokenSigner(SECRET + "x").read(token, Purpose.CONFIRM)
+
+
+def test_expired_token_says_so() -> None:
+    signer = TokenSigner(SECRET)
+    token = signer.make(Purpose.CONFIRM, 1)
+    time.sleep(1.1)
+    with pytest.raises(TokenError) as info:
+        signer.read(token, Purpose.CONFIRM, max_age_seconds=0)
+    assert info.value.expired
+    assert "abgelaufen" in info.value.message
+
+
+def test_new_generation_revokes_old_tokens() -> None:
+    token = TokenSigner(SECRET, generation=1).make(Purpose.UNSUBSCRIBE, 1)
+    with pytest.raises(TokenError, match="nicht mehr gültig"):
+        TokenSigner(SECRET, generation=2).read(token, Purpose.UNSUBSCRIBE)
