@@ -21,7 +21,11 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_repository_config_is_valid_and_has_the_five_regions() -> None:
     config = load_config(ROOT / "config.toml", environ={})
     assert [r.key for r in config.region_list()] == [
-        "leipzig-nordsachsen", "chemnitz", "ostsachsen", "zwickau", "dresden",
+        "leipzig-nordsachsen",
+        "chemnitz",
+        "ostsachsen",
+        "zwickau",
+        "dresden",
     ]
     districts = sorted(d for r in config.region_list() for d in r.districts)
     assert len(districts) == 13 and len(set(districts)) == 13
@@ -64,7 +68,7 @@ def test_wrong_value_in_region_array_names_the_line(tmp_path: Path) -> None:
 
 
 def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="NEWSLETTER_MAIL__SMTP_PORT.*ganze Zahl"):
+    with pytest.raises(ConfigError, match=r"NEWSLETTER_MAIL__SMTP_PORT.*ganze Zahl"):
         load_config(write(tmp_path, ""), environ={"NEWSLETTER_MAIL__SMTP_PORT": "abc"})
 
 
