@@ -1,0 +1,266 @@
+"""Build the phrase table of the region classifier from the packaged data, by rules.
+
+Input: ``sachsen-gemeinden.csv`` and ``sachsen-verwaltungsverbaende.csv`` (see SOURCE.md)
+and the hand-kept exceptions in ``variants.toml``. Output: :class:`GazetteerData`, whose
+``phrases`` map every written form the classifier recognises to the places it can name.
+
+The rules (each a function below):
+
+- *names*: the short name; for a name with an official qualifier (»Reichenbach im
+  Vogtland«, »Oelsnitz/Erzgeb.«) the bare base name and every written form of the same
+  qualifier family; the parts of double names (»Annaberg« of »Annaberg-Buchholz«)
+  unless stopped; aliases (Sorbian names, »Wehlen«), which are not inflected.
+- *home qualifiers*: a name without a qualifier may still be written with the
+  landscape of its district (»Bergen/Vogtl.«, »Bernsdorf (Oberlausitz)«). These forms
+  rank below official ones; where two of them still clash the form is dropped.
+- *inflection*: genitive (»Leipzigs«, »Chemnitz'«) and the adjective in -er
+  (»Pirnaer«, »Meeraner« for names ending in -e, »Bad Dübener« and »Dübener«) with its
+  noun endings (»Leipzigerin«); irregular adjectives come from ``variants.toml``.
+  Risky names (ordinary words, surnames) get neither.
+- *capitals*: bare names may be written in capitals, as in datelines (»DRESDEN –«,
+  »MEISSEN«); risky names not (»BRAND«, »AUE« in headlines are words).
+- *spelling*: »ß« may be written »ss« (»Meissen«, »Grossenhain«); never the reverse.
+  »St.« may be written »Sankt«.
+- *districts*: »Landkreis X«, »Kreis X«, »LK X« …; a district whose name is no town
+  name also bare (»Nordsachsen«, »Mittelsachsens«); »Erzgebirgskreis(es)«.
+- *Verbände*: »Verwaltungsgemeinschaft X«, »Verwaltungsverband X«, »VG X«, »VV X«.
+- *directorates*: »Polizeidirektion X«, »PD X«.
+- *areas, foreign places, stop phrases*: as listed in ``variants.toml``; adjective
+  stems (»vogtländisch«) get the endings -e, -en, -er, -es, -em.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tomllib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+Variants = dict[str, Any]
+
+MUNICIPALITY_KINDS = frozenset({"municipality", "adjective"})
+
+
+@dataclass(frozen=True)
+class Place:
+    """What a phrase can name. ``districts`` are 5-digit district keys."""
+
+    kind: str  # municipality adjective verband district landscape region directorate foreign stop
+    key: str  # AGS, verband key, district key, area or directorate name
+    districts: tuple[str, ...]
+    risky: bool = False
+
+
+@dataclass(frozen=True)
+class Municipality:
+    """One row of sachsen-gemeinden.csv."""
+
+    ags: str
+    name: str
+    short_name: str
+    district: str
+    district_name: str
+
+
+@dataclass(frozen=True)
+class GazetteerData:
+    """Everything the classifier needs, independent of the region layout."""
+
+    phrases: dict[str, tuple[Place, ...]]
+    municipalities: tuple[Municipality, ...]
+    district_names: dict[str, str]
+    words: dict[str, list[str]] = field(default_factory=dict)
+
+
+Candidate = tuple[str, int, Place]  # phrase, tier (0 official, 1 generated), place
+
+
+def _read(name: str) -> str:
+    """Read one packaged data file as text."""
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _csv(name: str) -> list[dict[str, str]]:
+    """Read one packaged CSV file."""
+    return list(csv.DictReader(io.StringIO(_read(name))))
+
+
+def load_municipalities() -> tuple[Municipality, ...]:
+    """The 418 municipalities of the packaged CSV."""
+    return tuple(
+        Municipality(r["ags"], r["name"], r["short_name"], r["kreis_ags"], r["kreis_name"])
+        for r in _csv("sachsen-gemeinden.csv")
+    )
+
+
+def split_qualifier(name: str, variants: Variants) -> tuple[str, str | None]:
+    """Split »Reichenbach im Vogtland« into (»Reichenbach«, »Vogtland«)."""
+    for family, forms in variants["qualifiers"].items():
+        for form in forms:
+            if name.endswith(form) and len(name) > len(form):
+                return name[: -len(form)], family
+    return name, None
+
+
+def qualified(base: str, family: str, variants: Variants) -> list[str]:
+    """Every written form of ``base`` with a qualifier of ``family``."""
+    return [base + form for form in variants["qualifiers"][family]]
+
+
+def parts(base: str, variants: Variants) -> list[str]:
+    """Usable parts of a double name: »Aue-Bad Schlema« → »Aue«, »Bad Schlema«."""
+    if "-" not in base:
+        return []
+    return [p for p in base.split("-") if len(p) > 2 and p not in variants["parts"]["stop"]]
+
+
+def plain_names(m: Municipality, variants: Variants) -> list[str]:
+    """Bare German names of a municipality: short name or base name, parts of it."""
+    base, _ = split_qualifier(m.short_name, variants)
+    return [base, *parts(base, variants)]
+
+
+def qualified_names(m: Municipality, variants: Variants) -> Iterator[tuple[str, int]]:
+    """The official name with its qualifier family (tier 0), home qualifiers (tier 1)."""
+    base, family = split_qualifier(m.short_name, variants)
+    if family:
+        yield m.short_name, 0
+        yield from ((q, 0) for q in qualified(base, family, variants))
+    for home in variants["home_qualifiers"].get(m.district, []):
+        if home != family:
+            yield from ((q, 1) for q in qualified(base, home, variants))
+
+
+def genitives(name: str) -> list[str]:
+    """»Leipzigs«, »Dresdens«; »Chemnitz'« and »Chemnitz’« after s, ß, x, z."""
+    if name[-1] in "sßxz":
+        return [name + "'", name + "’"]
+    return [name + "s"]
+
+
+def adjectives(name: str, variants: Variants) -> list[str]:
+    """The -er adjective of a bare name, regular (by rule) and irregular (listed)."""
+    regular = [] if name in variants["no_regular_adjective"]["names"] else [name]
+    if name.startswith("Bad "):
+        regular.append(name.removeprefix("Bad "))
+    forms = [r + ("r" if r.endswith("e") else "er") for r in regular]
+    forms += variants["adjectives"].get(name, [])
+    endings = variants["words"]["adjective_endings"]
+    return [f + e for f in forms for e in endings]
+
+
+def municipality_candidates(m: Municipality, variants: Variants) -> Iterator[Candidate]:
+    """All phrases naming one municipality, its genitive and adjective forms."""
+    here = (m.district,)
+    for name, tier in qualified_names(m, variants):
+        yield name, tier, Place("municipality", m.ags, here)
+    for alias in variants["aliases"].get(m.short_name, []):
+        yield alias, 0, Place("municipality", m.ags, here)
+    for name in plain_names(m, variants):
+        risky = name in variants["risky"]["names"]
+        for form in [name, *genitives(name)]:
+            yield form, 0, Place("municipality", m.ags, here, risky)
+        if not risky:
+            yield name.upper(), 0, Place("municipality", m.ags, here)
+            yield from ((a, 0, Place("adjective", m.ags, here)) for a in adjectives(name, variants))
+
+
+def verband_candidates(variants: Variants) -> Iterator[Candidate]:
+    """»Verwaltungsverband Wildenstein«, »VG Burgstädt«, … → the Verband's district."""
+    seen: set[str] = set()
+    for row in _csv("sachsen-verwaltungsverbaende.csv"):
+        if row["verband_key"] in seen:
+            continue
+        seen.add(row["verband_key"])
+        place = Place("verband", row["verband_key"], (row["kreis_ags"],))
+        base, family = split_qualifier(row["verband_name"], variants)
+        names = [row["verband_name"], base, *(qualified(base, family, variants) if family else [])]
+        for prefix in variants["words"]["verband_prefixes"]:
+            yield from ((f"{prefix} {n}", 0, place) for n in names)
+
+
+def district_candidates(munis: Iterable[Municipality], variants: Variants) -> Iterator[Candidate]:
+    """»Landkreis Bautzen«, »Kreis Mittelsachsen«, »Nordsachsen«, »Erzgebirgskreises«."""
+    towns = {m.short_name for m in munis}
+    for key, name in sorted({(m.district, m.district_name) for m in munis}):
+        place = Place("district", key, (key,))
+        if name.startswith("Landkreis "):
+            core = name.removeprefix("Landkreis ")
+            for prefix in variants["words"]["district_prefixes"]:
+                yield f"{prefix} {core}", 0, place
+            if core not in towns:
+                yield from ((f, 0, place) for f in (core, *genitives(core)))
+        elif not name.startswith("Kreisfreie Stadt"):
+            yield from ((f, 0, place) for f in (name, name + "es", name + "s"))
+
+
+def inflected(stems: Iterable[str], variants: Variants) -> Iterator[str]:
+    """Adjective stems with endings, lower case and capitalised: »vogtländischen«."""
+    for stem in stems:
+        for ending in variants["words"]["endings"]:
+            yield stem + ending
+            yield stem[0].upper() + stem[1:] + ending
+
+
+def area_candidates(variants: Variants) -> Iterator[Candidate]:
+    """Landscapes, region names, district aliases, directorates, foreign and stop phrases."""
+    for area in variants["area"]:
+        place = Place(area["kind"], area["key"], tuple(area["districts"]))
+        for form in [*area["forms"], *inflected(area["stems"], variants)]:
+            yield form, 0, place
+    for town, districts in variants["directorates"].items():
+        place = Place("directorate", f"Polizeidirektion {town}", tuple(districts))
+        yield from ((f"{p} {town}", 0, place) for p in variants["words"]["directorate_prefixes"])
+    foreign = variants["foreign"]
+    for form in [*foreign["forms"], *inflected(foreign["stems"], variants)]:
+        yield form, 0, Place("foreign", form, ())
+    yield from ((form, 0, Place("stop", form, ())) for form in variants["stop"]["forms"])
+
+
+def spellings(phrase: str) -> set[str]:
+    """The phrase, with »ss« for »ß«, with »Sankt« for »St.«."""
+    forms = {phrase, phrase.replace("ß", "ss")}
+    return forms | {f.replace("St. ", "Sankt ", 1) for f in forms if f.startswith("St. ")}
+
+
+def resolve(candidates: Iterable[Candidate]) -> dict[str, tuple[Place, ...]]:
+    """Group by phrase; keep the best tier; a generated (tier 1) clash is dropped."""
+    by_phrase: dict[str, dict[int, set[Place]]] = defaultdict(lambda: defaultdict(set))
+    for phrase, tier, place in candidates:
+        for form in spellings(phrase):
+            by_phrase[form][tier].add(place)
+    table: dict[str, tuple[Place, ...]] = {}
+    for phrase, tiers in by_phrase.items():
+        tier = min(tiers)
+        places = _merge_risky(tiers[tier])
+        if tier == 0 or len({p.key for p in places}) == 1:
+            table[phrase] = places
+    return table
+
+
+def _merge_risky(places: set[Place]) -> tuple[Place, ...]:
+    """One place per (kind, key); it is risky only if every form of it is."""
+    merged: dict[tuple[str, str], Place] = {}
+    for p in sorted(places, key=lambda p: p.risky):
+        merged.setdefault((p.kind, p.key), p)
+    return tuple(sorted(merged.values(), key=lambda p: (p.kind, p.key)))
+
+
+@cache
+def load_data() -> GazetteerData:
+    """Load the packaged data and apply every rule (once per process)."""
+    variants: Variants = tomllib.loads(_read("variants.toml"))
+    munis = load_municipalities()
+    candidates: list[Candidate] = []
+    for m in munis:
+        candidates.extend(municipality_candidates(m, variants))
+    candidates.extend(verband_candidates(variants))
+    candidates.extend(district_candidates(munis, variants))
+    candidates.extend(area_candidates(variants))
+    names = {m.district: m.district_name for m in munis}
+    return GazetteerData(resolve(candidates), munis, names, variants["words"])

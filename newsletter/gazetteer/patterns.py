@@ -1,0 +1,59 @@
+"""Compile the matcher: the phrase trie as one regex, and the small context patterns.
+
+Python's ``re`` does not merge a plain alternation of 12,000 phrases, so the phrases
+are arranged as a character trie (``Leipzig(?:er(?:in)?|s)?``): the engine then
+decides at each position with one character test which branch can match, and the
+pattern starts with a character set that lets it skip all other positions in C.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def trie_pattern(phrases: Iterable[str]) -> str:
+    """One regex alternation shaped as a character trie; longer phrases are tried first."""
+    root: dict[str, Any] = {}
+    for phrase in phrases:
+        node = root
+        for char in phrase:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _node_pattern(root)
+
+
+def _node_pattern(node: dict[str, Any]) -> str:
+    """The pattern of one trie node; a space matches any run of whitespace."""
+    alternatives = [
+        (r"\s+" if char == " " else re.escape(char)) + _node_pattern(child)
+        for char, child in sorted(node.items())
+        if char
+    ]
+    if not alternatives:
+        return ""
+    body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+    return f"(?:{body})?" if "" in node else body
+
+
+def _words(words: Iterable[str]) -> str:
+    """An alternation of literal words, longest first."""
+    return "|".join(
+        re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True)
+    )
+
+
+def rule_patterns(words: Mapping[str, list[str]]) -> dict[str, re.Pattern[str]]:
+    """The small context patterns of the rules, from the word lists in variants.toml."""
+    before = r"(?<!\w)(?:{})\s+$"
+    return {
+        "honorific": re.compile(
+            r"(?<!\w)(?:{})(?:\s+(?:Dr\.|Prof\.))*\s+$".format(_words(words["honorifics"]))
+        ),
+        "article": re.compile(before.format(_words(words["articles"])), re.IGNORECASE),
+        "cue": re.compile(before.format(_words(words["cues"])), re.IGNORECASE),
+        "street": re.compile(r"[\s-]+(?:{})(?!\w)".format(_words(words["streets"]))),
+        "connector": re.compile(r"\s*[(/]\s*|,?\s+(?:{})\s+".format(_words(words["connectors"]))),
+        "near": re.compile(r"\s+(?:bei|b\.)\s+(?=[A-ZÄÖÜ]\w)"),
+    }
