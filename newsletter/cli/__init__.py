@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from newsletter.cli import db, serve  # noqa: F401  (registers commands)
+from newsletter.cli import collect, regions  # noqa: F401  (registers commands)
 from newsletter.cli.base import app, run_cli
 
 __all__ = ["app", "main"]

@@ -137,8 +137,14 @@ def known_keys(
         items.c.collected_at,
         items.c.region_override,
         items.c.hidden,
+        items.c.published_at,
+        items.c.published_estimated,
     ).where(or_(*conds))
-    return [dict(row._mapping) for row in conn.execute(query)]
+    rows = [dict(row._mapping) for row in conn.execute(query)]
+    for row in rows:
+        row["collected_at"] = as_utc(row["collected_at"])
+        row["published_at"] = as_utc(row["published_at"])
+    return rows
 
 
 def latest(

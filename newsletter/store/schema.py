@@ -49,6 +49,7 @@ sources = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("options", JSON, nullable=False, default=dict),
     Column("from_config", Boolean, nullable=False, default=False),
+    Column("config_location", Text),  # location as config.toml says; `location` follows 301s
     Column("etag", Text),
     Column("last_modified", Text),
     Column("last_status", String(20), nullable=False, default="never"),

@@ -19,22 +19,45 @@ def sync_from_config(conn: Connection, configured: Sequence[dict[str, Any]]) -> 
 
     Each dict has name, kind, location, region, enabled, options. Sources that were in
     config before and are gone now are disabled, not deleted: their items stay.
+    While the configured location is unchanged, what fetching learned is kept: the URL
+    a permanent redirect (301/308) moved it to, and its disabling after a 410.
     """
     existing = {row.name: row for row in conn.execute(select(sources))}
     for spec in configured:
-        values = {k: spec[k] for k in ("kind", "location", "region", "enabled", "options")}
-        if spec["name"] in existing:
-            conn.execute(update(sources).where(sources.c.name == spec["name"]).values(**values))
+        row = existing.get(spec["name"])
+        if row is None:
+            conn.execute(insert(sources).values(**_new_config_source(spec)))
         else:
-            conn.execute(
-                insert(sources).values(
-                    name=spec["name"], from_config=True, created_at=utcnow(), **values
-                )
-            )
+            values = _config_update(spec, row)
+            conn.execute(update(sources).where(sources.c.name == spec["name"]).values(**values))
     names = {spec["name"] for spec in configured}
     for name, row in existing.items():
         if row.from_config and name not in names:
             conn.execute(update(sources).where(sources.c.name == name).values(enabled=False))
+
+
+def _new_config_source(spec: dict[str, Any]) -> dict[str, Any]:
+    values = {k: spec[k] for k in ("name", "kind", "location", "region", "enabled", "options")}
+    return values | {
+        "from_config": True,
+        "config_location": spec["location"],
+        "created_at": utcnow(),
+    }
+
+
+def _config_update(spec: dict[str, Any], row: Any) -> dict[str, Any]:
+    values = {k: spec[k] for k in ("kind", "location", "region", "enabled", "options")}
+    values["config_location"] = spec["location"]
+    values["from_config"] = True
+    if row.config_location == spec["location"]:
+        values["location"] = row.location  # keep a stored 301/308 target
+        if row.last_status == "disabled":
+            values["enabled"] = False  # gone (410) until the config names a new URL
+    elif row.config_location is not None:
+        values |= {"etag": None, "last_modified": None, "error_count": 0, "retry_after": None}
+        if row.last_status == "disabled":
+            values |= {"last_status": "never", "last_error": None}
+    return values
 
 
 def add(

@@ -1,0 +1,69 @@
+"""``newsletter regions list|classify|explain|reclassify``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from newsletter.cli.base import app, console, get_config, open_context
+from newsletter.collect import reclassify_all
+from newsletter.config import Config
+from newsletter.regions import Gazetteer, classify, describe_regions, load_gazetteer
+
+regions_app = typer.Typer(help="Regionen: auflisten, Texte zuordnen, Meldungen neu zuordnen.")
+app.add_typer(regions_app, name="regions")
+
+
+def _gazetteer(config: Config) -> Gazetteer:
+    return load_gazetteer({r.key: list(r.districts) for r in config.region_list()})
+
+
+@regions_app.command("list")
+def list_regions() -> None:
+    """Regionen mit ihren Landkreisen und der Zahl der Gemeinden."""
+    table = Table("Schlüssel", "Name", "Landkreise / kreisfreie Städte", "Gemeinden")
+    for info in describe_regions(_gazetteer(get_config())):
+        districts = ", ".join(f"{key} {name}" for key, name in info.districts)
+        table.add_row(info.key, info.name, districts, str(info.municipalities))
+    console.print(table)
+
+
+@regions_app.command("classify")
+def classify_lines() -> None:
+    """Je Zeile der Standardeingabe ein Text; je Zeile ein JSON-Objekt auf die Standardausgabe."""
+    gazetteer = _gazetteer(get_config())
+    out = sys.stdout
+    for line in sys.stdin:
+        text = line.rstrip("\r\n")
+        out.write(json.dumps(classify(text, gazetteer).to_dict(), ensure_ascii=False) + "\n")
+    out.flush()
+
+
+@regions_app.command("explain")
+def explain(text: Annotated[str, typer.Argument(help="Der zu prüfende Text.")]) -> None:
+    """Welche Orte im Text erkannt wurden, welche mehrdeutig sind – und das Ergebnis."""
+    result = classify(text, _gazetteer(get_config()))
+    table = Table("Fundstelle", "Art", "Schlüssel", "Region")
+    for match in result.matches:
+        table.add_row(match.phrase, match.kind, match.key, match.region)
+    console.print(table)
+    for amb in result.ambiguous:
+        console.print(
+            f"[yellow]Mehrdeutig:[/] »{amb.phrase}« – Regionen {', '.join(amb.regions)}"
+            f" (Gemeinden {', '.join(amb.candidates)})",
+            highlight=False,
+        )
+    regions = ", ".join(sorted(result.regions)) or "keine – landesweit"
+    console.print(f"[bold]Regionen:[/] {regions}", highlight=False)
+
+
+@regions_app.command("reclassify")
+def reclassify() -> None:
+    """Alle gespeicherten Meldungen neu zuordnen (festgelegte Regionen bleiben)."""
+    with open_context() as ctx:
+        total, changed = reclassify_all(ctx)
+    console.print(f"{total} Meldungen geprüft, bei {changed} haben sich die Regionen geändert.")

@@ -1,0 +1,121 @@
+"""Make fetched HTML safe to show in pages, feeds and mails (nh3), and titles plain.
+
+Order matters: relative links are made absolute against the item's URL first, then
+nh3 removes everything outside the allowlist (STANDARDS §8): ``<script>``/``<style>``
+with their content, event handlers, ``style``, and every URL scheme except http, https
+and mailto. Images are dropped too: remote images in our pages and mails would be
+third-party content loaded without consent (STANDARDS §6).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urljoin
+
+import nh3
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+ALLOWED_TAGS = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "cite",
+        "code",
+        "dd",
+        "dl",
+        "dt",
+        "em",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "q",
+        "small",
+        "strong",
+        "sub",
+        "sup",
+        "ul",
+    }
+)
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+LINK_REL = "noopener noreferrer"
+_URL_ATTRIBUTES = ("href", "src")
+_SPACE = re.compile(r"\s+")
+
+
+def clean_html(html: str, base_url: str | None = None) -> str:
+    """Absolutise links against ``base_url``, then clean ``html`` with the allowlist."""
+    if not html or not html.strip():
+        return ""
+    if base_url:
+        html = absolutize_links(html, base_url)
+    cleaned = nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags={"script", "style"},
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel=LINK_REL,
+        strip_comments=True,
+    )
+    return cleaned.strip()
+
+
+def absolutize_links(html: str, base_url: str) -> str:
+    """Every ``href``/``src`` of the fragment resolved against ``base_url``."""
+    tree = HTMLParser(html)
+    body = tree.body
+    if body is None:
+        return html
+    for name in _URL_ATTRIBUTES:
+        for node in body.css(f"[{name}]"):
+            value = node.attributes.get(name)
+            if value is not None:
+                node.attrs[name] = _join(base_url, value)
+    return body.inner_html or ""
+
+
+def _join(base: str, value: str) -> str:
+    try:
+        return urljoin(base, value.strip())
+    except ValueError:  # e.g. an invalid IPv6 literal; nh3 then drops the link
+        return value
+
+
+def plain_text(html_or_text: str) -> str:
+    """Text without tags, entities decoded, whitespace collapsed (titles, teasers)."""
+    if "<" not in html_or_text and "&" not in html_or_text:
+        return normalize_space(html_or_text)
+    tree = HTMLParser(f"<body>{html_or_text}</body>")
+    tree.strip_tags(["script", "style"])
+    body = tree.body
+    text = body.text(separator=" ") if body is not None else html_or_text
+    return normalize_space(text)
+
+
+def normalize_space(text: str) -> str:
+    """NFC, control characters removed, runs of whitespace as one space."""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(ch for ch in text if ch in "\t\n" or unicodedata.category(ch) != "Cc")
+    return _SPACE.sub(" ", text).strip()
+
+
+def text_excerpt(html: str, limit: int = 300) -> str:
+    """A plain-text excerpt of sanitised HTML, cut at a word boundary."""
+    text = plain_text(html)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + " …"
