@@ -81,9 +81,11 @@ def absolutize_links(html: str, base_url: str) -> str:
         return html
     for name in _URL_ATTRIBUTES:
         for node in body.css(f"[{name}]"):
-            value = node.attributes.get(name)
-            if value is not None:
+            value = (node.attributes.get(name) or "").strip()
+            if value:
                 node.attrs[name] = _join(base_url, value)
+            else:  # an emptied link (feedparser blanks javascript:) must not point home
+                del node.attrs[name]
     return body.inner_html or ""
 
 

@@ -4,7 +4,10 @@ feedparser is only handed bytes and the real response headers, never a URL, so i
 never fetches. It drops external and nested entities and sets ``bozo``; like
 lemon24/reader we treat a bozo feed as broken (except for harmless charset notes),
 and refuse any entity declaration up front with a clear message (billion laughs, XXE).
-Titles become plain text; HTML stays raw here and is sanitised by :mod:`collect`.
+Titles become plain text; HTML stays raw here and is sanitised by :mod:`collect`, which
+makes relative links absolute against the item's URL. Only a feed that declares
+``xml:base`` has its links resolved by feedparser, by that base (RFC 4287 §2); otherwise
+feedparser would resolve against the feed's URL, which is wrong for RSS item content.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from newsletter.sanitize import plain_text
 from newsletter.sources.dates import parse_date
 
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_FIRST_ELEMENT = re.compile(rb"<(?![?!])")
 _JSON_TYPES = ("application/feed+json", "application/json")
 
 
@@ -45,16 +49,23 @@ def _looks_like_json(body: bytes, content_type: str) -> bool:
 
 
 def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str]) -> list[ParsedItem]:
-    if _ENTITY_DECLARATION.search(body[:65536]):
+    if _declares_entities(body):
         raise ParseError(
             "Feed enthält Entity-Deklarationen (DTD) – aus Sicherheitsgründen abgelehnt", url=url
         )
     headers.setdefault("content-location", url)
-    result = feedparser.parse(body, response_headers=headers, resolve_relative_uris=True)
+    declares_base = b"xml:base" in body  # then feedparser resolves by it (RFC 4287 §2)
+    result = feedparser.parse(body, response_headers=headers, resolve_relative_uris=declares_base)
     _check_bozo(result, url)
     if not result.get("version") and not result.entries:
         raise ParseError("Kein RSS-, Atom- oder JSON-Feed erkannt", url=url)
     return [_from_entry(entry) for entry in result.entries]
+
+
+def _declares_entities(body: bytes) -> bool:
+    """An ``<!ENTITY`` in the prolog (before the root element): a DTD we never expand."""
+    root = _FIRST_ELEMENT.search(body)
+    return _ENTITY_DECLARATION.search(body, 0, root.start() if root else len(body)) is not None
 
 
 def _check_bozo(result: Any, url: str) -> None:
