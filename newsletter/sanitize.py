@@ -53,6 +53,10 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "noopener noreferrer"
 _URL_ATTRIBUTES = ("href", "src")
 _SPACE = re.compile(r"\s+")
+_BLOCK_END = re.compile(
+    r"<br\s*/?>|</(?:p|div|li|h[1-6]|blockquote|pre|tr|td|th|dd|dt|ul|ol|section|article)\s*>",
+    re.IGNORECASE,
+)
 
 
 def clean_html(html: str, base_url: str | None = None) -> str:
@@ -100,10 +104,11 @@ def plain_text(html_or_text: str) -> str:
     """Text without tags, entities decoded, whitespace collapsed (titles, teasers)."""
     if "<" not in html_or_text and "&" not in html_or_text:
         return normalize_space(html_or_text)
-    tree = HTMLParser(f"<body>{html_or_text}</body>")
+    spaced = _BLOCK_END.sub(lambda m: m.group(0) + " ", html_or_text)
+    tree = HTMLParser(f"<body>{spaced}</body>")
     tree.strip_tags(["script", "style"])
     body = tree.body
-    text = body.text(separator=" ") if body is not None else html_or_text
+    text = body.text(deep=True) if body is not None else html_or_text
     return normalize_space(text)
 
 

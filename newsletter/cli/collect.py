@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from newsletter.cli.base import app, console, fail, is_interactive, open_context
+from newsletter.cli.base import app, console, is_interactive, open_context
 from newsletter.collect import (
     CollectSummary,
     SourceReport,
@@ -23,7 +23,7 @@ from newsletter.collect import (
 )
 from newsletter.collect import Progress as Progress_
 from newsletter.context import Context
-from newsletter.errors import InvalidInputError
+from newsletter.errors import InvalidInputError, SourceError
 from newsletter.models import STATEWIDE_NAME, Item
 from newsletter.sanitize import text_excerpt
 from newsletter.sources.dates import parse_date
@@ -50,8 +50,8 @@ def collect() -> None:
     with open_context() as ctx, _progress(ctx) as advance:
         summary = collect_all(ctx, progress=advance)
     _print_summary(summary)
-    if summary.all_failed:
-        raise fail("Keine einzige Quelle konnte abgerufen werden.", code=69)
+    if summary.all_failed:  # a NewsletterError: run_cli prints it and exits with 69
+        raise SourceError("Keine einzige Quelle konnte abgerufen werden.", url="")
 
 
 @contextmanager

@@ -92,7 +92,7 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
 
 def _item(node: LexborNode, base: str, selectors: Mapping[str, str]) -> ParsedItem | None:
     title_node = node.css_first(selectors["title"])
-    title = plain_text(title_node.text(separator=" ")) if title_node is not None else ""
+    title = plain_text(title_node.html or "") if title_node is not None else ""
     if not title:
         return None
     link = _link(node, selectors["link"], base)
