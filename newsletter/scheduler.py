@@ -1,61 +1,290 @@
-"""The job table: collect every few minutes (digests and housekeeping: being built)."""
+"""The job table: collect, one digest per region, housekeeping; catch-up on start.
+
+    collect        every ``schedule.collect_minutes``
+    digest:<key>   per region on ``regions[].digest_cron`` or ``schedule.digest_cron``
+    housekeeping   on ``schedule.housekeeping_cron``
+
+All jobs run in ``site.timezone`` with ``coalesce=True``, ``max_instances=1`` and
+``schedule.misfire_grace_seconds``. A digest job sends the digest of the latest slot
+(:func:`newsletter.crontab.latest_slot`) unless the database already holds a digest cut
+off at or after that slot; the check and the send run under an advisory lock per region
+(PostgreSQL), and the digest's period is the slot itself, so two processes build the same
+(region, period) and the unique constraint on digests admits one. On start,
+:func:`catch_up` sends each region's missed slot once (see :func:`newsletter.crontab.missed_slot`).
+
+The side effects sit behind :class:`Jobs`; :class:`ServiceJobs` is the real one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from newsletter.config import Config
 from newsletter.context import Context
+from newsletter.crontab import cron_trigger, latest_slot, missed_slot
+from newsletter.store.db import transaction, utcnow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("newsletter.scheduler")
 
 
-def build_scheduler(ctx: Context) -> AsyncIOScheduler:
+@dataclass(frozen=True)
+class JobSpec:
+    """One scheduled job: id, German name, trigger; ``region`` and ``cron`` for digests."""
+
+    id: str
+    name: str
+    trigger: BaseTrigger
+    region: str | None = None
+    cron: str | None = None
+
+
+def region_cron(config: Config, region_key: str) -> str:
+    """A region's own digest cron, else the default."""
+    region = config.region(region_key)
+    own = region.digest_cron if region else None
+    return own or config.schedule.digest_cron
+
+
+def job_specs(config: Config) -> list[JobSpec]:
+    """The job table from the config (pure; invalid crons raise ConfigError)."""
+    tz = ZoneInfo(config.site.timezone)
+    specs = [
+        JobSpec(
+            "collect",
+            "Quellen abrufen",
+            IntervalTrigger(minutes=config.schedule.collect_minutes, timezone=tz),
+        )
+    ]
+    for region in config.region_list():
+        cron = region_cron(config, region.key)
+        key = f"regions[{region.key}].digest_cron" if region.digest_cron else "schedule.digest_cron"
+        trigger = cron_trigger(cron, tz, key=key)
+        specs.append(
+            JobSpec(f"digest:{region.key}", f"Newsletter {region.name}", trigger, region.key, cron)
+        )
+    housekeeping = cron_trigger(
+        config.schedule.housekeeping_cron, tz, key="schedule.housekeeping_cron"
+    )
+    specs.append(
+        JobSpec("housekeeping", "Aufräumen", housekeeping, cron=config.schedule.housekeeping_cron)
+    )
+    return specs
+
+
+def next_runs(config: Config, now: datetime) -> list[tuple[JobSpec, datetime | None]]:
+    """Each job with its next run time after ``now`` (collect: now + interval)."""
+    result: list[tuple[JobSpec, datetime | None]] = []
+    for spec in job_specs(config):
+        if isinstance(spec.trigger, IntervalTrigger):
+            result.append((spec, now + spec.trigger.interval))
+        else:
+            result.append((spec, spec.trigger.get_next_fire_time(None, now)))
+    return result
+
+
+# --- side effects ---------------------------------------------------------------------
+
+
+class Jobs(Protocol):
+    """What the jobs do to the world; an in-memory twin lives in the tests."""
+
+    def collect(self) -> None: ...
+
+    def last_cutoff(self, region: str) -> datetime | None: ...
+
+    def send_digest(self, region: str, slot: datetime) -> None: ...
+
+    def housekeeping(self, now: datetime) -> dict[str, int]: ...
+
+    def region_lock(self, region: str) -> AbstractContextManager[None]: ...
+
+
+class ServiceJobs:
+    """The real jobs: collect, the store's digest history, ``sending.send_region``."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def collect(self) -> None:
+        from newsletter.collect import collect_all
+
+        collect_all(self.ctx)
+
+    def last_cutoff(self, region: str) -> datetime | None:
+        from newsletter.store import digests
+
+        with transaction(self.ctx.engine) as conn:
+            return digests.last_cutoff(conn, region)
+
+    def send_digest(self, region: str, slot: datetime) -> None:
+        from newsletter import sending
+
+        sending.send_region(self.ctx, region, now=slot, triggered_by="schedule")
+
+    def housekeeping(self, now: datetime) -> dict[str, int]:
+        from newsletter.housekeeping import run_housekeeping
+
+        return run_housekeeping(self.ctx, now)
+
+    def region_lock(self, region: str) -> AbstractContextManager[None]:
+        from newsletter.store.locks import advisory_lock
+
+        return advisory_lock(self.ctx.engine, f"digest:{region}")
+
+
+def run_digest(jobs: Jobs, region: str, cron: str, tz: ZoneInfo, now: datetime) -> datetime | None:
+    """Send the digest of the latest slot unless one is cut off at or after it.
+
+    Returns the slot sent for, or None when there was nothing to do.
+    """
+    slot = latest_slot(cron_trigger(cron, tz), now)
+    if slot is None:
+        return None
+    with jobs.region_lock(region):
+        last = jobs.last_cutoff(region)
+        if last is not None and last >= slot:
+            log.info("digest region=%s slot=%s status=already_sent", region, slot.isoformat())
+            return None
+        jobs.send_digest(region, slot)
+    log.info("digest region=%s slot=%s status=sent", region, slot.isoformat())
+    return slot
+
+
+def catch_up(jobs: Jobs, config: Config, now: datetime) -> list[tuple[str, datetime]]:
+    """On start: send each region's missed slot once (from the database's cut-offs)."""
+    tz = ZoneInfo(config.site.timezone)
+    done: list[tuple[str, datetime]] = []
+    for region in config.region_list():
+        cron = region_cron(config, region.key)
+        slot = missed_slot(cron, tz, jobs.last_cutoff(region.key), now)
+        if slot is None:
+            continue
+        log.info("digest region=%s missed slot=%s: catching up once", region.key, slot.isoformat())
+        if run_digest(jobs, region.key, cron, tz, now) is not None:
+            done.append((region.key, slot))
+    return done
+
+
+# --- the running scheduler ------------------------------------------------------------
+
+
+@dataclass
+class _Background:
+    scheduler: AsyncIOScheduler
+    expected: bool
+    tasks: set[asyncio.Task[Any]]
+
+
+_running: dict[int, _Background] = {}
+
+
+def scheduler_state(ctx: Context) -> str:
+    """``running``, ``stopped`` (expected but not running) or ``disabled``."""
+    state = _running.get(id(ctx))
+    if state is None or not state.expected:
+        return "disabled"
+    return "running" if state.scheduler.running else "stopped"
+
+
+def build_scheduler(ctx: Context, jobs: Jobs | None = None) -> AsyncIOScheduler:
     """All jobs, in the site's timezone, one instance each, missed runs coalesced."""
+    real = jobs or ServiceJobs(ctx)
+    config = ctx.config
     scheduler = AsyncIOScheduler(
-        timezone=ctx.config.site.timezone,
+        timezone=ZoneInfo(config.site.timezone),
         job_defaults={
             "coalesce": True,
             "max_instances": 1,
-            "misfire_grace_time": ctx.config.schedule.misfire_grace_seconds,
+            "misfire_grace_time": config.schedule.misfire_grace_seconds,
         },
     )
-    scheduler.add_job(
-        _collect_job,
-        IntervalTrigger(minutes=ctx.config.schedule.collect_minutes),
-        args=[ctx],
-        id="collect",
-        name="Quellen abrufen",
-        next_run_time=_now(ctx),
-    )
+    for spec in job_specs(config):
+        func, args = _job_call(spec, real, config)
+        extra: dict[str, Any] = {"next_run_time": utcnow()} if spec.id == "collect" else {}
+        scheduler.add_job(func, spec.trigger, args=args, id=spec.id, name=spec.name, **extra)
     return scheduler
 
 
-async def _collect_job(ctx: Context) -> None:
-    from newsletter.collect import collect_all
+def _job_call(
+    spec: JobSpec, jobs: Jobs, config: Config
+) -> tuple[Callable[..., Awaitable[None]], list[Any]]:
+    tz = ZoneInfo(config.site.timezone)
+    if spec.id == "collect":
+        return _in_thread, ["collect", jobs.collect]
+    if spec.region is not None and spec.cron is not None:
+        region, cron = spec.region, spec.cron
+        return _in_thread, [spec.id, lambda: run_digest(jobs, region, cron, tz, utcnow())]
+    return _in_thread, ["housekeeping", lambda: jobs.housekeeping(utcnow())]
 
-    await asyncio.to_thread(collect_all, ctx)
+
+async def _in_thread(name: str, func: Callable[[], object]) -> None:
+    """Run a blocking job in a thread; log and swallow its error (the next run retries)."""
+    try:
+        await asyncio.to_thread(func)
+    except Exception:
+        log.exception("job %s failed", name)
 
 
 async def start_background(ctx: Context) -> Callable[[], Awaitable[None]]:
-    """Start the scheduler; returns the coroutine function that stops it."""
+    """Start scheduler (with catch-up) and one send worker; returns the stop coroutine."""
     scheduler = build_scheduler(ctx)
-    if ctx.config.schedule.enabled:
+    enabled = ctx.config.schedule.enabled
+    state = _Background(scheduler, enabled, set())
+    _running[id(ctx)] = state
+    if enabled:
         scheduler.start()
+        state.tasks.add(asyncio.get_running_loop().create_task(_catch_up_task(ctx)))
+    worker = _start_worker(ctx)
 
     async def stop() -> None:
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        await _stop_worker(worker)
+        _running.pop(id(ctx), None)
 
     return stop
 
 
-def _now(ctx: Context):  # type: ignore[no-untyped-def]
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
+async def _catch_up_task(ctx: Context) -> None:
+    try:
+        await asyncio.to_thread(catch_up, ServiceJobs(ctx), ctx.config, utcnow())
+    except Exception:
+        log.exception("digest catch-up failed")
 
-    return datetime.now(ZoneInfo(ctx.config.site.timezone))
+
+@dataclass
+class _Worker:
+    stop_event: asyncio.Event
+    task: asyncio.Task[Any] | None
+
+
+def _start_worker(ctx: Context) -> _Worker:
+    stop_event = asyncio.Event()
+    try:
+        from newsletter.outbox import run_worker
+    except ImportError:
+        log.warning("send worker not available (newsletter.outbox missing)")
+        return _Worker(stop_event, None)
+    task = asyncio.get_running_loop().create_task(run_worker(ctx, stop_event))
+    return _Worker(stop_event, task)
+
+
+async def _stop_worker(worker: _Worker) -> None:
+    """Ask the worker to stop: it finishes the current message and releases its leases."""
+    worker.stop_event.set()
+    if worker.task is not None:
+        try:
+            await worker.task
+        except Exception:
+            log.exception("send worker ended with an error")
