@@ -272,11 +272,13 @@ def _apply(
 ) -> None:
     fixed = source.region if source is not None else None
     source_id = source.id if source is not None else None
-    for candidate in plan.new:
-        item = _item(ctx, candidate, fixed, source_id, None, now)
-        item_store.insert_item(
-            conn, item, canonical_url=candidate.canonical_url, title_key=candidate.title_key
-        )
+    item_store.insert_items(
+        conn,
+        [
+            (_item(ctx, c, fixed, source_id, None, now), c.canonical_url, c.title_key)
+            for c in plan.new
+        ],
+    )
     for candidate, existing in plan.changed:
         item_store.update_item(conn, _item(ctx, candidate, fixed, source_id, existing, now))
 

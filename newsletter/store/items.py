@@ -28,6 +28,22 @@ def insert_item(conn: Connection, item: Item, *, canonical_url: str | None, titl
     _write_regions(conn, item.id, item.regions)
 
 
+def insert_items(conn: Connection, rows: Sequence[tuple[Item, str | None, str]]) -> None:
+    """Store many new items at once: (item, canonical_url, title_key) each (executemany)."""
+    if not rows:
+        return
+    values = [
+        _values(item) | {"canonical_url": canonical, "title_key": key}
+        for item, canonical, key in rows
+    ]
+    conn.execute(insert(items), values)
+    regions = [
+        {"item_id": item.id, "region": r} for item, _, _ in rows for r in sorted(set(item.regions))
+    ]
+    if regions:
+        conn.execute(insert(item_regions), regions)
+
+
 def update_item(conn: Connection, item: Item) -> None:
     """Update an item's content (same id); regions are rewritten from the item."""
     values = _values(item)
