@@ -15,9 +15,10 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from newsletter import __version__
-from newsletter.collect import CollectSummary, collect_all, reclassify_all
+from newsletter.collect import CollectSummary, collect_all
 from newsletter.config import Config
 from newsletter.context import Context
+from newsletter.curation import reclassify_all
 from newsletter.models import Item, Source
 from newsletter.store import items as item_store
 from newsletter.store import runs

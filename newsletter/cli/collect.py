@@ -13,16 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from newsletter.cli.base import app, console, is_interactive, open_context
-from newsletter.collect import (
-    CollectSummary,
-    SourceReport,
-    add_manual_item,
-    collect_all,
-    due_sources,
-    set_item_regions,
-)
+from newsletter.collect import CollectSummary, SourceReport, collect_all, due_sources
 from newsletter.collect import Progress as Progress_
 from newsletter.context import Context
+from newsletter.curation import add_manual_item, set_item_regions
 from newsletter.errors import InvalidInputError, SourceError
 from newsletter.models import STATEWIDE_NAME, Item
 from newsletter.sanitize import text_excerpt

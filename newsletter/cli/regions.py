@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from newsletter.cli.base import app, console, get_config, open_context
-from newsletter.collect import reclassify_all
 from newsletter.config import Config
+from newsletter.curation import reclassify_all
 from newsletter.regions import Gazetteer, classify, describe_regions, load_gazetteer
 
 regions_app = typer.Typer(help="Regionen: auflisten, Texte zuordnen, Meldungen neu zuordnen.")

@@ -1,0 +1,95 @@
+"""An admin's edits of items: write one by hand, fix its regions, reclassify all.
+
+Used by the CLI (``newsletter items add|set-regions``, ``regions reclassify``) and the
+admin pages. Hand-written items go through the same pipeline as collected ones
+(:func:`newsletter.collect.store_items`): sanitised, keyed, deduplicated, classified.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from newsletter.collect import store_items
+from newsletter.context import Context
+from newsletter.dedup import classify_regions
+from newsletter.errors import InvalidInputError
+from newsletter.models import Item, ParsedItem
+from newsletter.sanitize import plain_text
+from newsletter.sources import Fetched
+from newsletter.sources.folder import render_markdown
+from newsletter.store import items as item_store
+from newsletter.store import sources as source_store
+from newsletter.store.db import transaction, utcnow
+
+
+def add_manual_item(
+    ctx: Context,
+    *,
+    title: str,
+    link: str | None = None,
+    text: str = "",
+    published: datetime | None = None,
+    regions: list[str] | None = None,
+    statewide: bool = False,
+) -> Item:
+    """An item written by an admin: Markdown text, regions given (override) or classified."""
+    _check_regions(ctx, regions or [])
+    if statewide and regions:
+        raise InvalidInputError("Entweder Regionen oder »landesweit«, nicht beides", field="region")
+    if link and not link.startswith(("http://", "https://")):
+        raise InvalidInputError(
+            f"Link muss mit http:// oder https:// beginnen: {link}", field="link"
+        )
+    given = () if statewide else (tuple(sorted(set(regions))) if regions else None)
+    parsed = ParsedItem(
+        guid=None,
+        url=link or None,
+        title=title,
+        content_html=render_markdown(text) if text.strip() else "",
+        published_at=published,
+        regions=given,
+    )
+    now = utcnow()
+    with transaction(ctx.engine) as conn:
+        plan = store_items(ctx, conn, None, Fetched(items=(parsed,)), now)
+        if not plan.new:
+            raise InvalidInputError("Diese Meldung gibt es schon (gleicher Link oder Titel)")
+        return item_store.get(conn, plan.new[0].id)
+
+
+def _check_regions(ctx: Context, regions: list[str]) -> None:
+    known = [r.key for r in ctx.config.regions]
+    for key in regions:
+        if key not in known:
+            raise InvalidInputError(
+                f"Unbekannte Region »{key}« (bekannt: {', '.join(known)})", field="region"
+            )
+
+
+def set_item_regions(
+    ctx: Context, item_id: str, regions: list[str], *, statewide: bool = False, auto: bool = False
+) -> Item:
+    """Override an item's regions (``statewide``: none), or clear the override (``auto``)."""
+    _check_regions(ctx, regions)
+    if sum((bool(regions), statewide, auto)) != 1:
+        raise InvalidInputError("Genau eines angeben: Regionen, --statewide oder --auto")
+    override: tuple[str, ...] | None = None if auto else tuple(sorted(set(regions)))
+    with transaction(ctx.engine) as conn:
+        return item_store.set_regions(conn, item_id, override=override)
+
+
+def reclassify_all(ctx: Context) -> tuple[int, int]:
+    """Classify every stored item again (overrides kept): (items, whose regions changed)."""
+    changed = 0
+    with transaction(ctx.engine) as conn:
+        fixed = {s.id: s.region for s in source_store.all_sources(conn)}
+        stored = item_store.all_items(conn)
+        for item in stored:
+            text = "\n".join(
+                plain_text(p) for p in (item.title, item.summary_html, item.content_html) if p
+            )
+            classified = classify_regions(text, ctx.gazetteer, fixed.get(item.source_id or -1))
+            if classified != item.classified_regions:
+                updated = item_store.set_regions(conn, item.id, classified=classified)
+                changed += updated.regions != item.regions
+    return len(stored), changed
