@@ -45,7 +45,7 @@ def test_collect_twice_stores_nothing_new(
     first = capsys.readouterr().out
     assert _run(config_file, "collect") == 0
     second = capsys.readouterr().out
-    assert re.search(r"1 Quellen: 15 neue, 0 geänderte", first)
+    assert re.search(r"1 Quelle: 15 neue, 0 geänderte", first)
     assert "0 neue, 0 geänderte" in second and "1 unverändert" in second
 
 

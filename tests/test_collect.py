@@ -462,3 +462,50 @@ def test_broken_folder_file_is_reported_and_others_stored(db_ctx: Context, tmp_p
 def test_every_source_failing_is_all_failed(db_ctx: Context, closed_port: int) -> None:
     _add(db_ctx, "Tot", f"http://127.0.0.1:{closed_port}/x")
     assert collect_all(db_ctx).all_failed
+
+
+def test_page_source_end_to_end(db_ctx: Context, httpserver: HTTPServer) -> None:
+    page = (Path(__file__).parent / "data" / "pages" / "listing.html").read_bytes()
+    httpserver.expect_request("/aktuelles/").respond_with_data(page, content_type="text/html")
+    selectors = {"item": "article.news", "title": ".news-title", "link": ".news-title",
+                 "date": ".news-date", "teaser": ".teaser"}  # fmt: skip
+    url = httpserver.url_for("/aktuelles/")
+    with transaction(db_ctx.engine) as conn:
+        source_store.add(
+            conn, name="Freiberg", kind="page", location=url,
+            options=selectors | {"allow_private": "true"},
+        )  # fmt: skip
+    summary = collect_all(db_ctx)
+    items = {i.title: i for i in _items(db_ctx)}
+    assert summary.new == 4
+    first = items["Einbruchschutz: Beratung im Rathaus Freiberg"]
+    assert first.url == url + "einbruchschutz.html"
+    assert first.regions == ("chemnitz",)
+    assert items["Sprechzeiten des Ordnungsamts"].published_estimated
+
+
+# --- the in-memory twin and the pure decisions --------------------------------------
+
+
+def test_memory_fetcher_drives_collect(db_ctx: Context) -> None:
+    from newsletter.errors import FetchError
+    from newsletter.sources import FetchResponse, MemoryFetcher
+
+    ok = FetchResponse("https://a.example.org/f", 200,
+                       _rss(("a", "Enkeltrick in Leipzig", "https://a.example.org/1")),
+                       {"content-type": RSS, "etag": '"1"'})  # fmt: skip
+    fetcher = MemoryFetcher(
+        {
+            "https://a.example.org/f": ok,
+            "https://b.example.org/f": FetchError(
+                "Server antwortet mit HTTP 500", url="b", status=500
+            ),
+        }
+    )
+    _add(db_ctx, "A", "https://a.example.org/f")
+    _add(db_ctx, "B", "https://b.example.org/f")
+    first = collect_all(db_ctx, fetcher=fetcher)
+    second = collect_all(db_ctx, fetcher=fetcher)
+    assert (first.new, first.failed, second.new) == (1, 1, 0)
+    assert _report(second, "A").status == "not_modified"  # type: ignore[attr-defined]
+    assert [r.etag for r in fetcher.requests if r.url.startswith("https://a.")] == [None, '"1"']

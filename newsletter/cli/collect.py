@@ -67,7 +67,8 @@ def _progress(ctx: Context) -> Iterator[Progress_ | None]:
 def _print_summary(summary: CollectSummary) -> None:
     counts = {s: sum(r.status == s for r in summary.reports) for s in STATUS_TEXT}
     console.print(
-        f"{len(summary.reports)} Quellen: {summary.new} neue, {summary.changed} geänderte"
+        f"{_count(len(summary.reports), 'Quelle', 'Quellen')}: {summary.new} neue,"
+        f" {summary.changed} geänderte"
         f" Meldungen; {counts['not_modified']} unverändert, {summary.failed} fehlgeschlagen,"
         f" {counts['waiting']} warten.",
         highlight=False,
@@ -75,6 +76,10 @@ def _print_summary(summary: CollectSummary) -> None:
     for report in summary.reports:
         if report.error:
             console.print(f"  {report.source}: {report.error}", style="red", highlight=False)
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
 
 @app.command()
