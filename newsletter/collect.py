@@ -206,10 +206,19 @@ def _store_outcome(ctx: Context, outcome: _Outcome) -> SourceReport:
                 return _record_error(conn, source, outcome)
             assert outcome.fetched is not None
             return _store_fetched(ctx, conn, source, outcome)
-    except Exception as exc:  # the database failed for this source: report, go on
+    except Exception as exc:  # storing failed (rolled back): record it if we can, go on
         log.exception("source=%s status=error storing failed", source.name)
-        message = getattr(exc, "message", repr(exc))
+        message = f"Speichern fehlgeschlagen: {getattr(exc, 'message', None) or exc!r}"
+        _record_storage_error(ctx, source, message)
         return SourceReport(source.name, source.kind, "error", error=message)
+
+
+def _record_storage_error(ctx: Context, source: Source, message: str) -> None:
+    try:
+        with transaction(ctx.engine) as conn:
+            source_store.record_result(conn, source.id, status="error", error=message[:2000])
+    except Exception:  # the database is gone; the log line above has it
+        log.exception("source=%s could not record its error", source.name)
 
 
 def _store_fetched(

@@ -509,3 +509,24 @@ def test_memory_fetcher_drives_collect(db_ctx: Context) -> None:
     assert (first.new, first.failed, second.new) == (1, 1, 0)
     assert _report(second, "A").status == "not_modified"  # type: ignore[attr-defined]
     assert [r.etag for r in fetcher.requests if r.url.startswith("https://a.")] == [None, '"1"']
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("120", 120.0), (" 7 ", 7.0), ("Wed, 25 Nov 2026 12:02:00 GMT", 120.0),
+     ("Wed, 25 Nov 2026 11:00:00 GMT", 0.0), ("bald", None), (None, None)],
+)  # fmt: skip
+def test_retry_after_as_seconds_or_date(value: str | None, seconds: float | None) -> None:
+    from datetime import UTC, datetime
+
+    from newsletter.sources.http import parse_retry_after
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert parse_retry_after(value, now) == seconds
+
+
+def test_backoff_doubles_up_to_six_hours() -> None:
+    from newsletter.collect import backoff
+
+    assert [backoff(n).total_seconds() for n in (0, 1, 2)] == [60, 120, 240]
+    assert backoff(50) == timedelta(hours=6)
