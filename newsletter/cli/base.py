@@ -62,6 +62,7 @@ def _root(
     ] = False,
 ) -> None:
     state.config_path = config
+    state.config = None
     state.debug = debug
     setup_logging(log_format, logging.DEBUG if verbose or debug else logging.INFO)
 
@@ -93,7 +94,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def run_cli(entry: Callable[..., Any], args: list[str] | None = None) -> int:
     """Run the Typer app; turn our errors into one German line and an exit code."""
     try:
-        entry(args=args, standalone_mode=False)
+        result = entry(args=args, standalone_mode=False)
     except NewsletterError as exc:
         if state.debug:
             raise
@@ -116,7 +117,8 @@ def run_cli(entry: Callable[..., Any], args: list[str] | None = None) -> int:
             raise
         err_console.print(f"[bold red]Interner Fehler:[/] {exc!r} (mit --debug für Details)")
         return 70  # EX_SOFTWARE
-    return 0
+    # without standalone mode, click returns the code of ``typer.Exit`` instead of raising
+    return int(result) if isinstance(result, int) else 0
 
 
 def is_interactive() -> bool:
