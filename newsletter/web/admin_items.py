@@ -1,0 +1,144 @@
+"""Admin items: filtered list, one item with its regions and the classifier's reasons,
+region override, hide/show, and an item written by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from newsletter.curation import add_manual_item, set_item_regions
+from newsletter.errors import InvalidInputError
+from newsletter.models import Item
+from newsletter.regions import classify
+from newsletter.sanitize import plain_text
+from newsletter.store import items as item_store
+from newsletter.store import sources as source_store
+from newsletter.store.db import transaction
+from newsletter.web.admin_common import admin_page, field, page_number, redirect, region_keys
+from newsletter.web.auth import record
+from newsletter.web.rendering import context_of
+from newsletter.web.security import checked_form
+
+router = APIRouter(prefix="/meldungen")
+PAGE_SIZE = 50
+
+
+def _date(value: str, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidInputError(f"»{value}« ist kein Datum (JJJJ-MM-TT)", field=name) from exc
+
+
+def _statewide(value: str) -> bool | None:
+    return {"ja": True, "nein": False}.get(value)
+
+
+@router.get("", response_class=HTMLResponse, include_in_schema=False)
+def list_items(
+    request: Request,
+    region: str = "",
+    source: str = "",
+    ab: str = "",
+    landesweit: str = "",
+    seite: str = "1",
+) -> HTMLResponse:
+    ctx = context_of(request)
+    page = page_number(seite)
+    filters = {"region": region, "source": source, "ab": ab, "landesweit": landesweit}
+    with transaction(ctx.engine) as conn:
+        rows = item_store.search(
+            conn,
+            region=region or None,
+            since=_date(ab, "ab"),
+            source_id=int(source) if source.isdigit() else None,
+            statewide=_statewide(landesweit),
+            limit=PAGE_SIZE + 1,
+            offset=(page - 1) * PAGE_SIZE,
+        )
+        sources = source_store.all_sources(conn)
+    values = {
+        "items": rows[:PAGE_SIZE],
+        "more": len(rows) > PAGE_SIZE,
+        "page": page,
+        "filters": filters,
+        "sources": sources,
+    }
+    return admin_page(request, "admin/items.html", values)
+
+
+@router.get("/neu", response_class=HTMLResponse, include_in_schema=False)
+def new_item_form(request: Request) -> HTMLResponse:
+    return admin_page(request, "admin/item_new.html", {"error": None, "form": {}})
+
+
+@router.post("/neu", include_in_schema=False)
+async def new_item(request: Request) -> Response:
+    ctx = context_of(request)
+    form = await checked_form(request, ctx.secret_key)
+    values = {k: field(form, k) for k in ("title", "link", "text", "date")}
+    try:
+        if not values["title"]:
+            raise InvalidInputError("Bitte einen Titel angeben", field="title")
+        item = add_manual_item(
+            ctx,
+            title=values["title"],
+            link=values["link"] or None,
+            text=values["text"],
+            published=_date(values["date"], "date"),
+            regions=region_keys(request, form) or None,
+            statewide=field(form, "statewide") == "1",
+        )
+    except InvalidInputError as exc:
+        page_values = {"error": exc.message, "form": values}
+        return admin_page(request, "admin/item_new.html", page_values, status=400)
+    record(request, "item.add", item.id, title=item.title)
+    return redirect(request, f"/admin/meldungen/{item.id}", "Die Meldung ist gespeichert.")
+
+
+def explanation(item: Item, gazetteer: Any) -> dict[str, Any]:
+    """The classifier's reasons for an item's text (as ``regions explain`` shows them)."""
+    text = "\n".join(plain_text(p) for p in (item.title, item.summary_html, item.content_html) if p)
+    result: dict[str, Any] = classify(text, gazetteer).to_dict()
+    return result
+
+
+@router.get("/{item_id}", response_class=HTMLResponse, include_in_schema=False)
+def show_item(request: Request, item_id: str) -> HTMLResponse:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        item = item_store.get(conn, item_id)
+    values = {"item": item, "why": explanation(item, ctx.gazetteer)}
+    return admin_page(request, "admin/item.html", values)
+
+
+@router.post("/{item_id}/regionen", include_in_schema=False)
+async def set_regions(request: Request, item_id: str) -> Response:
+    ctx = context_of(request)
+    form = await checked_form(request, ctx.secret_key)
+    mode = field(form, "mode")
+    regions = region_keys(request, form) if mode == "regions" else []
+    if mode == "regions" and not regions:
+        raise InvalidInputError("Bitte mindestens eine Region ankreuzen", field="region")
+    item = set_item_regions(
+        ctx, item_id, regions, statewide=mode == "statewide", auto=mode == "auto"
+    )
+    record(request, "item.regions", item_id, mode=mode, regions=list(item.regions))
+    return redirect(request, f"/admin/meldungen/{item_id}", "Die Regionen sind gespeichert.")
+
+
+@router.post("/{item_id}/sichtbarkeit", include_in_schema=False)
+async def set_hidden(request: Request, item_id: str) -> Response:
+    ctx = context_of(request)
+    form = await checked_form(request, ctx.secret_key)
+    hidden = field(form, "hidden") == "1"
+    with transaction(ctx.engine) as conn:
+        item_store.set_hidden(conn, item_id, hidden)
+    record(request, "item.hide" if hidden else "item.show", item_id)
+    text = "ausgeblendet" if hidden else "wieder sichtbar"
+    return redirect(request, f"/admin/meldungen/{item_id}", f"Die Meldung ist {text}.")
