@@ -87,7 +87,7 @@ def open_context(*, init: bool = True) -> Iterator[Context]:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a German error line and return the Exit to raise."""
-    err_console.print(f"[bold red]Fehler:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]Fehler:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -98,7 +98,7 @@ def run_cli(entry: Callable[..., Any], args: list[str] | None = None) -> int:
     except NewsletterError as exc:
         if state.debug:
             raise
-        err_console.print(f"[bold red]Fehler:[/] {exc.message}", highlight=False)
+        err_console.print(f"[bold red]Fehler:[/] {exc.message}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
