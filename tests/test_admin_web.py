@@ -1,0 +1,162 @@
+"""Admin pages through the TestClient: dashboard, sources, items, audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from newsletter.context import Context
+from newsletter.curation import add_manual_item
+from newsletter.store import items as item_store
+from newsletter.store.db import transaction
+from newsletter.store.schema import audit_log
+from tests._admin import login, make_client, post
+
+
+@pytest.fixture
+def client(ctx: Context) -> TestClient:
+    client = make_client(ctx)
+    login(client)
+    return client
+
+
+def _audit(ctx: Context) -> list[tuple[str, str, str | None]]:
+    with ctx.engine.connect() as conn:
+        return [(r.actor, r.action, r.target) for r in conn.execute(select(audit_log))]
+
+
+def _item(
+    ctx: Context,
+    title: str = "Einbruchschutz-Beratung in Plauen",
+    text: str = "Die Polizei berät in Plauen im Vogtland.",
+) -> str:
+    item = add_manual_item(
+        ctx,
+        title=title,
+        text=text,
+        published=datetime(2026, 11, 20, 10, tzinfo=UTC),
+    )
+    return item.id
+
+
+def test_dashboard_lists_regions_schedule_and_sources(ctx: Context, client: TestClient) -> None:
+    _item(ctx)
+    page = client.get("/admin")
+    assert page.status_code == 200
+    for region in ctx.config.region_list():
+        assert region.name in page.text
+    assert "Donnerstag" in page.text  # next digest, German, local time
+    assert "Alle Quellen jetzt abrufen" in page.text
+    assert 'lang="de"' in page.text
+
+
+def test_collect_now_runs_the_sources_and_reports(
+    ctx: Context, client: TestClient, tmp_path: object
+) -> None:
+    answer = post(client, "/admin/quellen/abrufen", {})
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    page = client.get("/admin")
+    assert "Abruf beendet: 0 Quellen" in page.text
+    assert ("anna", "sources.collect", "alle") in _audit(ctx)
+    assert "Abruf beendet" not in client.get("/admin").text  # a notice is shown once
+
+
+def test_items_list_filters_by_statewide_and_region(ctx: Context, client: TestClient) -> None:
+    vogtland = _item(ctx)
+    statewide = _item(ctx, "Landesweiter Aktionstag gegen Trickbetrug", "Überall im Freistaat.")
+    everything = client.get("/admin/meldungen").text
+    assert "Einbruchschutz-Beratung in Plauen" in everything and "Aktionstag" in everything
+    only_statewide = client.get("/admin/meldungen?landesweit=ja").text
+    assert "Aktionstag" in only_statewide and "Plauen" not in only_statewide
+    dresden = client.get("/admin/meldungen?region=dresden&landesweit=nein").text
+    assert "Plauen" not in dresden and "Aktionstag" not in dresden
+    zwickau = client.get("/admin/meldungen?region=zwickau").text
+    assert "Plauen" in zwickau
+    assert vogtland != statewide
+    bad = client.get("/admin/meldungen?ab=gestern")
+    assert bad.status_code == 400 and "kein Datum" in bad.text
+
+
+def test_item_page_explains_and_overrides_regions(ctx: Context, client: TestClient) -> None:
+    item_id = _item(ctx)
+    page = client.get(f"/admin/meldungen/{item_id}").text
+    assert "»Plauen«" in page and "Zwickau" in page  # the classifier's reason
+    answer = post(
+        client,
+        f"/admin/meldungen/{item_id}/regionen",
+        {"mode": "regions", "region": ["dresden", "chemnitz"]},
+        page=f"/admin/meldungen/{item_id}",
+    )
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    with transaction(ctx.engine) as conn:
+        item = item_store.get(conn, item_id)
+    assert item.regions == ("chemnitz", "dresden") and item.region_override is not None
+    assert "Die Regionen sind gespeichert." in client.get(f"/admin/meldungen/{item_id}").text
+    post(client, f"/admin/meldungen/{item_id}/regionen", {"mode": "auto"})
+    with transaction(ctx.engine) as conn:
+        assert item_store.get(conn, item_id).regions == ("zwickau",)
+    post(client, f"/admin/meldungen/{item_id}/regionen", {"mode": "statewide"})
+    with transaction(ctx.engine) as conn:
+        assert item_store.get(conn, item_id).statewide
+    assert [a for a in _audit(ctx) if a[1] == "item.regions"] == [
+        ("anna", "item.regions", item_id)
+    ] * 3
+
+
+def test_override_with_an_unknown_region_is_refused(ctx: Context, client: TestClient) -> None:
+    item_id = _item(ctx)
+    answer = post(
+        client, f"/admin/meldungen/{item_id}/regionen", {"mode": "regions", "region": "bayern"}
+    )
+    assert answer.status_code == 400  # type: ignore[attr-defined]
+    assert "Unbekannte Region »bayern«" in answer.text  # type: ignore[attr-defined]
+    with transaction(ctx.engine) as conn:
+        assert item_store.get(conn, item_id).region_override is None
+
+
+def test_hide_and_show_an_item(ctx: Context, client: TestClient) -> None:
+    item_id = _item(ctx)
+    post(client, f"/admin/meldungen/{item_id}/sichtbarkeit", {"hidden": "1"})
+    with transaction(ctx.engine) as conn:
+        assert item_store.get(conn, item_id).hidden
+        assert item_store.latest(conn, "zwickau") == []
+    assert "ausgeblendet" in client.get(f"/admin/meldungen/{item_id}").text
+    post(client, f"/admin/meldungen/{item_id}/sichtbarkeit", {"hidden": "0"})
+    with transaction(ctx.engine) as conn:
+        assert not item_store.get(conn, item_id).hidden
+
+
+def test_add_an_item_by_hand(ctx: Context, client: TestClient) -> None:
+    answer = post(
+        client,
+        "/admin/meldungen/neu",
+        {
+            "title": "Präventionstag in Görlitz",
+            "text": "Am **Samstag** in Görlitz.",
+            "date": "2026-11-21",
+        },
+        page="/admin/meldungen/neu",
+    )
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    item_id = answer.headers["location"].rsplit("/", 1)[-1]  # type: ignore[attr-defined]
+    with transaction(ctx.engine) as conn:
+        item = item_store.get(conn, item_id)
+    assert item.regions == ("ostsachsen",) and "<strong>Samstag</strong>" in item.content_html
+    empty = post(client, "/admin/meldungen/neu", {"title": ""})
+    assert empty.status_code == 400 and "Titel" in empty.text  # type: ignore[attr-defined]
+    assert ("anna", "item.add", item_id) in _audit(ctx)
+
+
+def test_unknown_item_is_a_german_404(client: TestClient) -> None:
+    answer = client.get("/admin/meldungen/gibtsnicht")
+    assert answer.status_code == 404 and "gibt es nicht" in answer.text
+
+
+def test_audit_log_page_lists_actions(ctx: Context, client: TestClient) -> None:
+    page = client.get("/admin/protokoll").text
+    assert "login" in page and "anna" in page and "admin.add" in page
+    only = client.get("/admin/protokoll?wer=test").text
+    assert "admin.add" in only and "<code>login</code>" not in only
