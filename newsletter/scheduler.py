@@ -184,6 +184,7 @@ class _Background:
     scheduler: AsyncIOScheduler
     expected: bool
     tasks: set[asyncio.Task[Any]]
+    started_at: datetime
 
 
 _running: dict[int, _Background] = {}
@@ -195,6 +196,11 @@ def scheduler_state(ctx: Context) -> str:
     if state is None or not state.expected:
         return "disabled"
     return "running" if state.scheduler.running else "stopped"
+
+
+def scheduler_started_at(ctx: Context) -> datetime | None:
+    state = _running.get(id(ctx))
+    return None if state is None else state.started_at
 
 
 def build_scheduler(ctx: Context, jobs: Jobs | None = None) -> AsyncIOScheduler:
@@ -240,7 +246,7 @@ async def start_background(ctx: Context) -> Callable[[], Awaitable[None]]:
     """Start scheduler (with catch-up) and one send worker; returns the stop coroutine."""
     scheduler = build_scheduler(ctx)
     enabled = ctx.config.schedule.enabled
-    state = _Background(scheduler, enabled, set())
+    state = _Background(scheduler, enabled, set(), utcnow())
     _running[id(ctx)] = state
     if enabled:
         scheduler.start()

@@ -49,3 +49,14 @@ def healthz(request: Request) -> JSONResponse:
         last_collect = finished.isoformat() if finished else None
     body = {"status": "ok" if db_ok else "error", "database": db_ok, "last_collect": last_collect}
     return JSONResponse(body, status_code=200 if db_ok else 503)
+
+
+@router.get("/readyz", include_in_schema=False)
+def readyz(request: Request) -> JSONResponse:
+    """Readiness: database, scheduler (if this process runs it), age of the last collect."""
+    from newsletter.health import readiness
+    from newsletter.store.db import utcnow
+
+    now = utcnow()
+    state = readiness(context_of(request), now)
+    return JSONResponse(state.to_dict(now), status_code=200 if state.ready else 503)

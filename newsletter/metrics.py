@@ -1,0 +1,152 @@
+"""Prometheus metrics: read from the database on each scrape, plus in-process counters.
+
+The store is the truth (several processes may share it), so gauges and counts come from
+one aggregate query each when Prometheus scrapes; nothing is double counted across
+processes. What only a process knows (feed requests served, 304s) is a process counter.
+
+    newsletter_items{state}                         items stored (visible, hidden)
+    newsletter_source_up{source}                    1 if the last fetch worked
+    newsletter_source_errors{source}                consecutive errors of a source
+    newsletter_source_last_fetch_timestamp_seconds{source}
+    newsletter_last_collect_timestamp_seconds
+    newsletter_digests_built_total{region,kind}
+    newsletter_deliveries_total{region,status}      queued, sending, sent, retry, failed
+    newsletter_deliveries_retried_total{region}     deliveries that needed a retry
+    newsletter_outbox_queue_depth                   deliveries not yet sent
+    newsletter_send_rate_per_second                 mails sent in the last five minutes / 300
+    newsletter_feed_requests_total{format,status}   feed responses of this process (200, 304)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from newsletter.context import Context
+from newsletter.models import Source
+from newsletter.store import runs, stats
+from newsletter.store import sources as source_store
+from newsletter.store.db import transaction, utcnow
+
+RATE_WINDOW = timedelta(minutes=5)
+PROCESS = CollectorRegistry(auto_describe=True)
+FEED_REQUESTS = Counter(
+    "newsletter_feed_requests",
+    "Feed responses served by this process, by format and HTTP status.",
+    ["format", "status"],
+    registry=PROCESS,
+)
+
+
+def count_feed_request(fmt: str, status: int) -> None:
+    """Called by the feed handler once per response (``status`` 200 or 304)."""
+    FEED_REQUESTS.labels(format=fmt, status=str(status)).inc()
+
+
+class StoreCollector(Collector):
+    """Gauges and counts read from the database at scrape time."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def collect(self) -> Iterator[Metric]:
+        with transaction(self.ctx.engine) as conn:
+            yield from _item_metrics(stats.item_counts(conn))
+            yield from _source_metrics(source_store.all_sources(conn))
+            yield from _collect_metric(runs.last_finished(conn, "collect"))
+            yield from _digest_metrics(stats.digest_counts(conn))
+            yield from _delivery_metrics(stats.delivery_counts(conn), stats.retried_count(conn))
+            yield from _queue_metrics(
+                stats.queue_depth(conn), stats.sent_since(conn, utcnow() - RATE_WINDOW)
+            )
+
+
+class _Process(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield from PROCESS.collect()
+
+
+def _item_metrics(counts: dict[str, int]) -> Iterator[Metric]:
+    family = GaugeMetricFamily("newsletter_items", "Items stored.", labels=["state"])
+    for state, number in sorted(counts.items()):
+        family.add_metric([state], number)
+    yield family
+
+
+def _source_metrics(sources: list[Source]) -> Iterator[Metric]:
+    up = GaugeMetricFamily("newsletter_source_up", "1 if the last fetch worked.", labels=["source"])
+    errors = GaugeMetricFamily(
+        "newsletter_source_errors", "Consecutive fetch errors.", labels=["source"]
+    )
+    fetched = GaugeMetricFamily(
+        "newsletter_source_last_fetch_timestamp_seconds",
+        "Last fetch (Unix time).",
+        labels=["source"],
+    )
+    for source in sources:
+        up.add_metric([source.name], 1.0 if source.last_status in ("ok", "not_modified") else 0.0)
+        errors.add_metric([source.name], source.error_count)
+        if source.last_fetched_at is not None:
+            fetched.add_metric([source.name], source.last_fetched_at.timestamp())
+    yield from (up, errors, fetched)
+
+
+def _collect_metric(last: datetime | None) -> Iterator[Metric]:
+    family = GaugeMetricFamily(
+        "newsletter_last_collect_timestamp_seconds", "End of the last collect run (Unix time)."
+    )
+    if last is not None:
+        family.add_metric([], last.timestamp())
+    yield family
+
+
+def _digest_metrics(counts: dict[tuple[str, str], int]) -> Iterator[Metric]:
+    family = CounterMetricFamily(
+        "newsletter_digests_built", "Digests built.", labels=["region", "kind"]
+    )
+    for (region, kind), number in sorted(counts.items()):
+        family.add_metric([region, kind], number)
+    yield family
+
+
+def _delivery_metrics(
+    counts: dict[tuple[str, str], int], retried: dict[str, int]
+) -> Iterator[Metric]:
+    family = CounterMetricFamily(
+        "newsletter_deliveries", "Deliveries by region and status.", labels=["region", "status"]
+    )
+    for (region, status), number in sorted(counts.items()):
+        family.add_metric([region, status], number)
+    again = CounterMetricFamily(
+        "newsletter_deliveries_retried", "Deliveries that needed a retry.", labels=["region"]
+    )
+    for region, number in sorted(retried.items()):
+        again.add_metric([region], number)
+    yield from (family, again)
+
+
+def _queue_metrics(depth: int, sent_recently: int) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "newsletter_outbox_queue_depth", "Deliveries not yet sent.", value=depth
+    )
+    yield GaugeMetricFamily(
+        "newsletter_send_rate_per_second",
+        "Mails sent in the last five minutes, per second.",
+        value=sent_recently / RATE_WINDOW.total_seconds(),
+    )
+
+
+def registry_for(ctx: Context) -> CollectorRegistry:
+    """A registry with the store's metrics of ``ctx`` and this process's counters."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(ctx))
+    registry.register(_Process())
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)

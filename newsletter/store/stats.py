@@ -1,0 +1,60 @@
+"""Aggregate counts for /metrics and the dashboard: one GROUP BY per family, no rows loaded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from newsletter.store.schema import deliveries, digests, items
+
+
+def item_counts(conn: Connection) -> dict[str, int]:
+    """Items by visibility: ``{"visible": n, "hidden": m}``."""
+    query = select(items.c.hidden, func.count()).group_by(items.c.hidden)
+    counts = {"visible": 0, "hidden": 0}
+    for hidden, number in conn.execute(query):
+        counts["hidden" if hidden else "visible"] += int(number)
+    return counts
+
+
+def digest_counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """Digests built per (region, kind)."""
+    query = select(digests.c.region, digests.c.kind, func.count()).group_by(
+        digests.c.region, digests.c.kind
+    )
+    return {(region, kind): int(n) for region, kind, n in conn.execute(query)}
+
+
+def delivery_counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """Deliveries per (region, status); test sends without a digest count as region ``-``."""
+    region = func.coalesce(digests.c.region, "-")
+    query = (
+        select(region, deliveries.c.status, func.count())
+        .select_from(deliveries.outerjoin(digests, digests.c.id == deliveries.c.digest_id))
+        .group_by(region, deliveries.c.status)
+    )
+    return {(r, status): int(n) for r, status, n in conn.execute(query)}
+
+
+def retried_count(conn: Connection) -> dict[str, int]:
+    """Deliveries per region that needed more than one attempt (sent, failed or waiting)."""
+    region = func.coalesce(digests.c.region, "-")
+    query = (
+        select(region, func.count())
+        .select_from(deliveries.outerjoin(digests, digests.c.id == deliveries.c.digest_id))
+        .where(deliveries.c.attempts > 1)
+        .group_by(region)
+    )
+    return {r: int(n) for r, n in conn.execute(query)}
+
+
+def queue_depth(conn: Connection) -> int:
+    """Deliveries still to be sent (queued, retrying or being sent)."""
+    query = select(func.count()).where(deliveries.c.status.in_(("queued", "retry", "sending")))
+    return int(conn.execute(query).scalar_one())
+
+
+def sent_since(conn: Connection, since: datetime) -> int:
+    query = select(func.count()).where(deliveries.c.status == "sent", deliveries.c.sent_at >= since)
+    return int(conn.execute(query).scalar_one())

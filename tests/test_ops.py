@@ -1,0 +1,104 @@
+"""/readyz and /metrics: readiness decisions and metrics read from the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+from newsletter.context import Context
+from newsletter.curation import add_manual_item
+from newsletter.health import decide
+from newsletter.metrics import count_feed_request
+from newsletter.store import sources as source_store
+from newsletter.store.db import transaction, utcnow
+from newsletter.store.schema import deliveries, digests
+from newsletter.web import create_app
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def test_ready_when_database_answers_and_scheduler_is_not_ours() -> None:
+    verdict = decide(True, "disabled", None, None, 15, NOW)
+    assert verdict.ready and verdict.problems == ()
+
+
+def test_not_ready_without_database_or_with_a_stopped_scheduler() -> None:
+    assert decide(False, "running", NOW, NOW, 15, NOW).problems == ("Datenbank nicht erreichbar",)
+    assert decide(True, "stopped", NOW, NOW, 15, NOW).problems == ("Zeitplan läuft nicht",)
+
+
+def test_a_stale_collect_makes_a_settled_scheduler_unready() -> None:
+    started = NOW - timedelta(hours=3)
+    fresh = decide(True, "running", started, NOW - timedelta(minutes=20), 15, NOW)
+    stale = decide(True, "running", started, NOW - timedelta(minutes=51), 15, NOW)
+    never = decide(True, "running", started, None, 15, NOW)
+    just_started = decide(True, "running", NOW - timedelta(minutes=2), None, 15, NOW)
+    assert fresh.ready and just_started.ready
+    assert not stale.ready and not never.ready
+    assert stale.to_dict(NOW)["last_collect_age_seconds"] == 51 * 60
+
+
+def test_readyz_and_healthz_answer_json(ctx: Context) -> None:
+    client = TestClient(create_app(ctx))
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] is True and ready.json()["scheduler"] == "disabled"
+    assert client.get("/healthz").status_code == 200
+
+
+def test_metrics_come_from_the_store(ctx: Context) -> None:
+    add_manual_item(ctx, title="Warnung vor Enkeltrick in Zwickau", text="Zwickau")
+    with transaction(ctx.engine) as conn:
+        source = source_store.add(
+            conn, name="Polizei Sachsen", kind="feed", location="https://x.example/rss"
+        )
+        source_store.record_result(conn, source.id, status="error", error="HTTP 503")
+        digest_id = conn.execute(
+            insert(digests).values(
+                region="zwickau",
+                kind="digest",
+                period_end=utcnow(),
+                period_key="k1",
+                subject="s",
+                html="h",
+                text="t",
+                created_at=utcnow(),
+            )
+        ).inserted_primary_key[0]
+        rows = [
+            {
+                "digest_id": digest_id,
+                "subscriber_id": None,
+                "address": f"a{i}@example.org",
+                "status": status,
+                "attempts": attempts,
+                "created_at": utcnow(),
+                "sent_at": utcnow() if status == "sent" else None,
+            }
+            for i, (status, attempts) in enumerate(
+                [("sent", 1), ("sent", 2), ("failed", 1), ("queued", 0)]
+            )
+        ]
+        conn.execute(insert(deliveries), rows)
+    count_feed_request("rss", 200)
+    count_feed_request("rss", 304)
+    answer = TestClient(create_app(ctx)).get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=")
+    text = answer.text
+    for line in [
+        'newsletter_items{state="visible"} 1.0',
+        'newsletter_source_up{source="Polizei Sachsen"} 0.0',
+        'newsletter_source_errors{source="Polizei Sachsen"} 1.0',
+        'newsletter_digests_built_total{kind="digest",region="zwickau"} 1.0',
+        'newsletter_deliveries_total{region="zwickau",status="sent"} 2.0',
+        'newsletter_deliveries_total{region="zwickau",status="failed"} 1.0',
+        'newsletter_deliveries_retried_total{region="zwickau"} 1.0',
+        "newsletter_outbox_queue_depth 1.0",
+        'newsletter_feed_requests_total{format="rss",status="304"}',
+    ]:
+        assert line in text, line
+    rate = next(l for l in text.splitlines() if l.startswith("newsletter_send_rate_per_second "))
+    assert float(rate.split()[1]) == 2 / 300
