@@ -100,5 +100,5 @@ def test_metrics_come_from_the_store(ctx: Context) -> None:
         'newsletter_feed_requests_total{format="rss",status="304"}',
     ]:
         assert line in text, line
-    rate = next(l for l in text.splitlines() if l.startswith("newsletter_send_rate_per_second "))
+    rate = next(x for x in text.splitlines() if x.startswith("newsletter_send_rate_per_second "))
     assert float(rate.split()[1]) == 2 / 300
