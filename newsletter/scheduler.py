@@ -244,6 +244,7 @@ async def _in_thread(name: str, func: Callable[[], object]) -> None:
 
 async def start_background(ctx: Context) -> Callable[[], Awaitable[None]]:
     """Start scheduler (with catch-up) and one send worker; returns the stop coroutine."""
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)  # no per-job chatter
     scheduler = build_scheduler(ctx)
     enabled = ctx.config.schedule.enabled
     state = _Background(scheduler, enabled, set(), utcnow())
