@@ -9,6 +9,7 @@ from babel.dates import format_datetime
 
 _LONG = "EEEE, d. MMMM y, HH:mm 'Uhr'"
 _SHORT = "dd.MM.y HH:mm"
+_MEDIUM = "EEE, dd.MM.y, HH:mm 'Uhr'"
 
 
 def german_long(value: datetime | None, tz: ZoneInfo, empty: str = "–") -> str:
@@ -23,3 +24,10 @@ def german_short(value: datetime | None, tz: ZoneInfo, empty: str = "–") -> st
     if value is None:
         return empty
     return str(format_datetime(value.astimezone(tz), _SHORT, locale="de_DE"))
+
+
+def german_medium(value: datetime | None, tz: ZoneInfo, empty: str = "–") -> str:
+    """``Do., 26.11.2026, 09:00 Uhr`` in ``tz``."""
+    if value is None:
+        return empty
+    return str(format_datetime(value.astimezone(tz), _MEDIUM, locale="de_DE"))

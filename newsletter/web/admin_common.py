@@ -11,7 +11,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 
 from newsletter.errors import InvalidInputError
-from newsletter.localtime import german_long, german_short
+from newsletter.localtime import german_long, german_medium, german_short
 from newsletter.web.auth import current_admin
 from newsletter.web.rendering import context_of, render
 
@@ -42,6 +42,7 @@ def admin_page(
         "notice": notice,
         "when": lambda v: german_short(v, tz),
         "when_long": lambda v: german_long(v, tz),
+        "when_medium": lambda v: german_medium(v, tz),
         "region_names": {r.key: r.name for r in ctx.config.region_list()},
     }
     response = render(request, template, page_values | (values or {}), status=status)

