@@ -48,7 +48,7 @@ def test_dashboard_lists_regions_schedule_and_sources(ctx: Context, client: Test
     assert page.status_code == 200
     for region in ctx.config.region_list():
         assert region.name in page.text
-    assert "Donnerstag" in page.text  # next digest, German, local time
+    assert "Do., " in page.text and "09:00 Uhr" in page.text  # next digest, German, local
     assert "Alle Quellen jetzt abrufen" in page.text
     assert 'lang="de"' in page.text
 
