@@ -55,7 +55,8 @@ def test_set_regions_and_audit(api: TestClient, ctx: Context, item_id: str) -> N
     bad = api.put(f"/api/v1/items/{item_id}/regions", json={"regions": ["bayern"]})
     assert bad.status_code == 400 and "bayern" in bad.json()["error"]["message"]
     both = api.put(f"/api/v1/items/{item_id}/regions", json={"regions": ["dresden"], "auto": True})
-    assert both.status_code == 400
+    assert both.status_code == 422
+    assert api.put(f"/api/v1/items/{item_id}/regions", json={}).status_code == 422
     schema = api.put(f"/api/v1/items/{item_id}/regions", json={"regions": "dresden"})
     assert schema.status_code == 422
     with ctx.engine.connect() as conn:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from newsletter.collect import collect_all
 from newsletter.curation import set_item_regions
@@ -46,6 +46,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut, "description": texts[code]} for code in (401, *codes)}
 
 
+MAX_ID = 2**31 - 1  # database integers are 32-bit on both SQLite and PostgreSQL here
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], responses=errors())
 
 
@@ -87,20 +88,30 @@ class ItemDetailOut(ItemOut):
 
 
 class RegionsIn(BaseModel):
+    """Exactly one of: ``regions`` (non-empty), ``statewide: true``, ``auto: true``."""
+
+    model_config = ConfigDict(extra="forbid")
+
     regions: list[str] = Field(default_factory=list, description="Regionen festlegen")
     statewide: bool = Field(default=False, description="landesweit festlegen")
     auto: bool = Field(default=False, description="Festlegung aufheben (Klassifikator)")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RegionsIn:
+        if sum((bool(self.regions), self.statewide, self.auto)) != 1:
+            raise ValueError("genau eines angeben: regions, statewide oder auto")
+        return self
 
 
 @router.get("/items", response_model=list[ItemOut], responses=errors(400, 422))
 def list_items(
     request: Request,
     region: str | None = None,
-    source_id: int | None = None,
+    source_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     since: datetime | None = None,
     statewide: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[ItemOut]:
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
