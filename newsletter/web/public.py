@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from newsletter.errors import NotFoundError
 from newsletter.store import items as item_store
 from newsletter.store import runs
 from newsletter.store.db import check_ready, transaction
@@ -20,6 +21,37 @@ def start_page(request: Request) -> HTMLResponse:
     with transaction(ctx.engine) as conn:
         latest = {r.key: item_store.latest(conn, r.key, limit=5) for r in ctx.config.region_list()}
     return render(request, "index.html", {"latest": latest})
+
+
+PAGE_SIZE = 20
+
+
+@router.get("/regionen/{region}", response_class=HTMLResponse, include_in_schema=False)
+def region_page(request: Request, region: str, seite: int = 1) -> HTMLResponse:
+    """A region's items, newest first, paginated, with its feed addresses."""
+    ctx = context_of(request)
+    found = ctx.config.region(region)
+    if found is None:
+        raise NotFoundError(f"Die Region »{region}« gibt es nicht.")
+    page = max(seite, 1)
+    with transaction(ctx.engine) as conn:
+        total = item_store.count(conn, region)
+        shown = item_store.latest(conn, region, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    values = {"region": found, "items": shown, "page": page, "pages": pages, "total": total}
+    return render(request, "region.html", values)
+
+
+@router.get("/meldungen/{item_id}", response_class=HTMLResponse, include_in_schema=False)
+def item_page(request: Request, item_id: str) -> HTMLResponse:
+    """One item with its regions, source and date."""
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        item = item_store.find(conn, item_id)
+    if item is None or item.hidden:
+        raise NotFoundError("Diese Meldung gibt es nicht (mehr).")
+    names = {r.key: r.name for r in ctx.config.region_list()}
+    return render(request, "item.html", {"item": item, "region_names": names})
 
 
 @router.get("/impressum", response_class=HTMLResponse, include_in_schema=False)

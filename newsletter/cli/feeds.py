@@ -1,0 +1,76 @@
+"""``newsletter feeds export DIR``: every feed and the OPML as static files."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from newsletter import feeds
+from newsletter.cli.base import app, console, fail, get_config, open_context
+from newsletter.context import Context
+from newsletter.store import items as item_store
+from newsletter.store.db import transaction
+
+feeds_app = typer.Typer(help="Feeds als Dateien ausgeben.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.command("export")
+def export(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Zielverzeichnis (Standard: feeds.static_dir).")
+    ] = None,
+) -> None:
+    """Alle Feeds (RSS, Atom, JSON, je mit .gz) und die OPML-Datei schreiben; unveränderte bleiben."""
+    config = get_config()
+    target = directory or config.feeds.static_dir
+    if target is None:
+        raise fail("Bitte ein Zielverzeichnis angeben (oder feeds.static_dir setzen).", 64)
+    with open_context() as ctx:
+        files = render_all(ctx)
+    written = write_files(config.path(target), files)
+    console.print(f"{len(written)} von {len(files)} Dateien geändert in {target}")
+    for name in written:
+        console.print(f"  {name}")
+
+
+def render_all(ctx: Context) -> dict[str, bytes]:
+    """File name -> bytes for every feed and the OPML (plus gzip siblings)."""
+    config = ctx.config
+    files: dict[str, bytes] = {}
+    with transaction(ctx.engine) as conn:
+        newest_all, _ = item_store.newest_change(conn, None)
+        for region in [None, *config.region_list()]:
+            key = region.key if region else None
+            items = item_store.latest(conn, key, limit=config.feeds.max_items)
+            newest, _ = item_store.newest_change(conn, key)
+            info = feeds.feed_info(config, region)
+            for kind in ("rss", "atom", "json"):
+                body = feeds.render(kind, info, items, config, newest or feeds.EMPTY_FEED_TIME)
+                files[f"{info.key}.{kind}"] = body
+    files["feeds.opml"] = feeds.render_opml(config, newest_all or feeds.EMPTY_FEED_TIME)
+    for name in list(files):
+        files[name + ".gz"] = gzip.compress(files[name], 9, mtime=0)
+    return files
+
+
+def write_files(directory: Path, files: dict[str, bytes]) -> list[str]:
+    """Write each file atomically (temp file + rename); skip files whose bytes are unchanged."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, body in sorted(files.items()):
+        path = directory / name
+        if path.exists() and path.read_bytes() == body:
+            continue
+        handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
+        with os.fdopen(handle, "wb") as out:
+            out.write(body)
+        Path(temp).chmod(0o644)
+        Path(temp).replace(path)
+        written.append(name)
+    return written
