@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,22 +50,28 @@ def base_url(ctx: Context) -> Iterator[str]:
     make_client(ctx)  # creates the admin
     app = create_app(ctx)
     try:
-        from tests.livesrv import serve_app  # type: ignore[import-not-found]
+        from tests.livesrv import serve_app
     except ImportError:
-        serve_app = None
-    if serve_app is not None:
-        yield serve_app(app)
-        return
+        serve_app = _serve_app
+    with serve_app(app) as url:
+        yield url
+
+
+@contextmanager
+def _serve_app(app: object) -> Iterator[str]:
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))  # type: ignore[arg-type]
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture
