@@ -1,0 +1,157 @@
+"""``newsletter send``, ``digest preview``, ``digests``, ``deliveries``, ``worker``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import webbrowser
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from newsletter import sending
+from newsletter.cli.base import app, console, fail, get_config, open_context
+from newsletter.outbox import run_worker_blocking
+from newsletter.store import digests as digest_store
+from newsletter.store import outbox as queue
+from newsletter.store.db import transaction
+
+digest_app = typer.Typer(help="Newsletter-Vorschau.", no_args_is_help=True)
+app.add_typer(digest_app, name="digest")
+
+MESSAGES = {
+    "sent": "versendet",
+    "nothing_new": "nichts Neues – kein Newsletter",
+    "already_sent": "für diesen Zeitraum schon versendet",
+    "dry_run": "Probelauf – nichts versendet",
+    "test_sent": "Testversand verschickt",
+}
+
+
+@app.command()
+def send(
+    region: Annotated[
+        list[str] | None, typer.Option("--region", "-r", help="Region (mehrfach möglich).")
+    ] = None,
+    all_regions: Annotated[bool, typer.Option("--all", help="Alle Regionen.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Nur zeigen, was versendet würde.")
+    ] = False,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Testversand an diese eine Adresse.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Auch ohne neue Meldungen (letzten Zeitraum erneut).")
+    ] = False,
+) -> None:
+    """Newsletter jetzt bauen und versenden (derselbe Weg wie der Zeitplan)."""
+    config = get_config()
+    keys = [r.key for r in config.region_list()] if all_regions else (region or [])
+    if not keys:
+        raise fail("Bitte --region REGION oder --all angeben.", 64)
+    table = Table(
+        "Region", "Ergebnis", "Meldungen", "Empfänger", "gesendet", "fehlgeschlagen", "später"
+    )
+    with open_context() as ctx:
+        for key in keys:
+            result = sending.send_region(ctx, key, dry_run=dry_run, to=to, force=force)
+            stats = result.stats
+            table.add_row(
+                key,
+                MESSAGES[result.status],
+                str(result.items),
+                str(result.recipients),
+                str(stats.sent if stats else "–"),
+                str(stats.failed if stats else "–"),
+                str(stats.retried if stats else "–"),
+            )
+    console.print(table)
+
+
+@digest_app.command("preview")
+def preview(
+    region: Annotated[str, typer.Option("--region", "-r", help="Region.")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="HTML in diese Datei schreiben.")
+    ] = None,
+    text: Annotated[bool, typer.Option("--text", help="Den Textteil ausgeben.")] = False,
+    open_browser: Annotated[bool, typer.Option("--open", help="HTML im Browser öffnen.")] = False,
+) -> None:
+    """Den nächsten Newsletter einer Region zeigen, ohne ihn zu versenden."""
+    with open_context() as ctx:
+        digest = sending.preview(ctx, region)
+    if digest is None:
+        raise fail(f"Für »{region}« gibt es keine Meldungen.", 1)
+    console.print(f"[bold]Betreff:[/] {digest.subject}  ({len(digest.item_ids)} Meldungen)")
+    if html is not None:
+        html.write_text(digest.html, encoding="utf-8")
+        console.print(f"HTML geschrieben: {html}")
+        if open_browser:
+            webbrowser.open(html.resolve().as_uri())
+    if text or html is None:
+        console.print(digest.text, markup=False, highlight=False)
+
+
+@app.command()
+def digests() -> None:
+    """Versendete Newsletter: Region, Zeitraum, Meldungen, Empfänger, Zustellungen."""
+    with open_context() as ctx, transaction(ctx.engine) as conn:
+        rows = digest_store.history(conn)
+    table = Table(
+        "Nr.", "Region", "bis", "Meldungen", "Empfänger", "gesendet", "fehlgeschlagen", "Auslöser"
+    )
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["region"],
+            row["period_end"].strftime("%d.%m.%Y %H:%M"),
+            str(len(row["item_ids"] or [])),
+            str(row["total"] or 0),
+            str(row["sent"] or 0),
+            str(row["failed"] or 0),
+            row["triggered_by"] or "",
+        )
+    console.print(table)
+
+
+@app.command()
+def deliveries(
+    digest: Annotated[int | None, typer.Option("--digest", help="Nur dieser Newsletter.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="queued, sending, sent, retry, failed.")
+    ] = None,
+) -> None:
+    """Zustellungen mit Status und Antwort des Mailservers."""
+    with open_context() as ctx, transaction(ctx.engine) as conn:
+        rows = queue.list_deliveries(conn, digest_id=digest, status=status)
+    table = Table("Nr.", "Newsletter", "Adresse", "Status", "Versuche", "Antwort")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            str(row["digest_id"] or row["kind"]),
+            row["address"],
+            row["status"],
+            str(row["attempts"]),
+            (row["last_reply"] or "")[:80],
+        )
+    console.print(table)
+
+
+@app.command()
+def worker(
+    poll: Annotated[
+        float, typer.Option(help="Sekunden zwischen Abfragen, wenn nichts ansteht.")
+    ] = 2.0,
+) -> None:
+    """Nur versenden (für weitere Versandprozesse); endet sauber bei SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    name = f"{socket.gethostname()}-{os.getpid()}"
+    with open_context() as ctx:
+        console.print(f"Versand-Worker {name} läuft (Strg+C beendet).")
+        run_worker_blocking(ctx, stop, name, poll)

@@ -1,0 +1,141 @@
+"""Region + items -> Digest(subject, html, text). Pure: no store, no network.
+
+The HTML is rendered with jinja2 and its CSS inlined with premailer ONCE per digest.
+Per-recipient values (unsubscribe and preference links, the recipient's address) are left
+as placeholders and filled by :func:`personalise` with plain string replacement, before
+the message is transfer-encoded, so no soft line break can split them.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from premailer import Premailer
+
+from newsletter.config import Config
+from newsletter.models import STATEWIDE_NAME, Digest, Item, Region
+from newsletter.templating import environment
+
+UNSUBSCRIBE_URL = "%%NL_UNSUBSCRIBE_URL%%"
+MANAGE_URL = "%%NL_MANAGE_URL%%"
+RECIPIENT = "%%NL_RECIPIENT%%"
+
+
+class _Counter:
+    """How often premailer ran in this process (tests and the bench check: once per digest)."""
+
+    calls = 0
+
+
+inline_calls = _Counter()
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    items: tuple[Item, ...]
+
+
+def sections(region: Region, items: Sequence[Item]) -> tuple[Section, ...]:
+    """»Aus Ihrer Region« and »Sachsen (landesweit)«, newest first; empty sections dropped."""
+    ordered = sorted(items, key=lambda i: i.published_at, reverse=True)
+    own = tuple(i for i in ordered if region.key in i.regions)
+    statewide = tuple(i for i in ordered if i.statewide)
+    found = (Section(f"Aus Ihrer Region {region.name}", own), Section(STATEWIDE_NAME, statewide))
+    return tuple(s for s in found if s.items)
+
+
+def subject(config: Config, region: Region, count: int, when: datetime) -> str:
+    year, week, _ = when.isocalendar()
+    noun = "neue Meldung" if count == 1 else "neue Meldungen"
+    return f"ASSKomm-Nachrichten {region.name} – {count} {noun} (KW {week}/{year})"
+
+
+def build_digest(
+    region: Region,
+    items: Sequence[Item],
+    period_start: datetime | None,
+    period_end: datetime,
+    config: Config,
+) -> Digest:
+    """Render the digest of ``items`` for ``region``; placeholders stay in html and text."""
+    local_end = period_end.astimezone(ZoneInfo(config.site.timezone))
+    values = _template_values(region, items, config, local_end)
+    env = environment("email")
+    html = inline_css(env.get_template("digest.html").render(**values))
+    text = wrap_text(env.get_template("digest.txt").render(**values))
+    return Digest(
+        id=None,
+        region=region.key,
+        period_start=period_start,
+        period_end=period_end,
+        subject=subject(config, region, len(items), local_end),
+        html=html,
+        text=text,
+        item_ids=tuple(i.id for i in items),
+    )
+
+
+def _template_values(
+    region: Region, items: Sequence[Item], config: Config, local_end: datetime
+) -> dict[str, object]:
+    base = config.site.base_url + "/"
+    return {
+        "site": config.site,
+        "region": region,
+        "sections": sections(region, items),
+        "count": len(items),
+        "date": format_date(local_end.date(), "EEEE, d. MMMM y", locale="de_DE"),
+        "link": lambda item: item.url or f"{config.site.base_url}/meldungen/{item.id}",
+        "day": lambda item: format_date(
+            item.published_at.astimezone(local_end.tzinfo).date(), "d. MMMM y", locale="de_DE"
+        ),
+        "impressum_url": urljoin(base, config.site.impressum_url),
+        "privacy_url": urljoin(base, config.site.privacy_url),
+        "unsubscribe_url": UNSUBSCRIBE_URL,
+        "manage_url": MANAGE_URL,
+        "recipient": RECIPIENT,
+    }
+
+
+def inline_css(html: str) -> str:
+    """Inline the CSS (premailer, no network); ``<style>`` stays only for @media rules."""
+    inline_calls.calls += 1
+    return str(
+        Premailer(
+            html,
+            allow_network=False,
+            strip_important=False,
+            keep_style_tags=False,
+            remove_classes=False,
+            disable_validation=True,
+            cssutils_logging_level="CRITICAL",
+        ).transform()
+    )
+
+
+def wrap_text(text: str, width: int = 72) -> str:
+    """Wrap prose lines at ``width``; lines holding a URL stay whole (links must work)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if len(line) <= width or "://" in line:
+            out.append(line)
+        else:
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False))
+    return "\n".join(out) + "\n"
+
+
+def personalise(body: str, *, unsubscribe_url: str, manage_url: str, recipient: str) -> str:
+    """Fill one recipient's values into an already rendered and inlined body."""
+    return (
+        body.replace(UNSUBSCRIBE_URL, unsubscribe_url)
+        .replace(MANAGE_URL, manage_url)
+        .replace(RECIPIENT, recipient)
+    )

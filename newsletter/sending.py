@@ -1,0 +1,119 @@
+"""The one code path for scheduled and manual sends: plan, enqueue, drain.
+
+``plan`` decides (region, period from the last digest's cut-off to ``now``, its items);
+``send_region`` stores the digest (once per region and period), enqueues one delivery per
+confirmed subscriber and drains the queue with the configured transport.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+from newsletter.context import Context
+from newsletter.digests import build_digest
+from newsletter.errors import NotFoundError
+from newsletter.messages import to_bytes
+from newsletter.models import Digest
+from newsletter.outbox import DrainStats, drain, personal_message
+from newsletter.store import digests as digest_store
+from newsletter.store import items as item_store
+from newsletter.store import outbox as queue
+from newsletter.store.db import transaction, utcnow
+from newsletter.transports import Transport, open_transport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    region: str
+    status: str  # "sent", "nothing_new", "already_sent", "dry_run", "test_sent"
+    digest_id: int | None = None
+    items: int = 0
+    recipients: int = 0
+    stats: DrainStats | None = None
+
+
+def plan(ctx: Context, region_key: str, now: datetime, force: bool = False) -> Digest | None:
+    """The region's next digest, or None when nothing is new (``force``: repeat last period)."""
+    region = ctx.config.region(region_key)
+    if region is None:
+        raise NotFoundError(f"Die Region »{region_key}« gibt es nicht.")
+    with transaction(ctx.engine) as conn:
+        start = digest_store.last_cutoff(conn, region_key)
+        items = item_store.collected_between(conn, region_key, start, now)
+        if not items and force:
+            last = digest_store.latest_for_region(conn, region_key)
+            start = last.period_start if last else None
+            items = item_store.collected_between(conn, region_key, start, now)
+    if not items:
+        log.info("digest region=%s status=nothing_new", region_key)
+        return None
+    return build_digest(region, items, start, now, ctx.config)
+
+
+def preview(ctx: Context, region_key: str, now: datetime | None = None) -> Digest | None:
+    return plan(ctx, region_key, now or utcnow(), force=True)
+
+
+def send_region(
+    ctx: Context,
+    region_key: str,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    to: str | None = None,
+    force: bool = False,
+    triggered_by: str = "cli",
+    transport: Transport | None = None,
+) -> SendResult:
+    """Build, store, enqueue and send a region's digest (or test-send it to ``to``)."""
+    moment = now or utcnow()
+    digest = plan(ctx, region_key, moment, force=force or to is not None)
+    if digest is None:
+        return SendResult(region_key, "nothing_new")
+    if to is not None:
+        return _test_send(ctx, digest, to, transport)
+    if dry_run:
+        with transaction(ctx.engine) as conn:
+            recipients = queue.count_confirmed(conn, region_key)
+        return SendResult(region_key, "dry_run", items=len(digest.item_ids), recipients=recipients)
+    with transaction(ctx.engine) as conn:
+        digest_id = digest_store.insert_digest(conn, digest, triggered_by=triggered_by)
+        if digest_id is None:
+            return SendResult(region_key, "already_sent", items=len(digest.item_ids))
+        recipients = queue.enqueue_digest(conn, digest_id, region_key)
+    log.info(
+        "digest region=%s id=%s items=%d recipients=%d",
+        region_key,
+        digest_id,
+        len(digest.item_ids),
+        recipients,
+    )
+    stats = _drain_now(ctx, transport)
+    return SendResult(region_key, "sent", digest_id, len(digest.item_ids), recipients, stats)
+
+
+def _drain_now(ctx: Context, transport: Transport | None) -> DrainStats:
+    own = transport or open_transport(ctx.config)
+    try:
+        return drain(ctx, own, f"send-{os.getpid()}")
+    finally:
+        if transport is None:
+            own.close()
+
+
+def _test_send(ctx: Context, digest: Digest, to: str, transport: Transport | None) -> SendResult:
+    """A test mail to one address: not stored, not counted as a delivery."""
+    message = personal_message(ctx, digest, to, None, utcnow())
+    own = transport or open_transport(ctx.config)
+    try:
+        envelope = ctx.config.mail.envelope_from or ctx.config.mail.from_address
+        own.send(envelope, to, to_bytes(message))
+    finally:
+        if transport is None:
+            own.close()
+    return SendResult(digest.region, "test_sent", items=len(digest.item_ids), recipients=1)

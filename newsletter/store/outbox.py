@@ -1,0 +1,226 @@
+"""SQL for the outbox: the database is the send queue.
+
+Enqueueing is one INSERT … SELECT over the region's confirmed subscribers; the unique
+(digest, subscriber) constraint and a NOT EXISTS make it idempotent. Workers claim due
+rows with a lease; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several workers claim
+disjoint batches; on SQLite the write transaction (BEGIN IMMEDIATE) serialises claims.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, func, insert, literal, or_, select, update
+
+from newsletter.store.db import is_postgres, utcnow
+from newsletter.store.schema import deliveries, subscribers, subscriptions
+
+
+def enqueue_digest(conn: Connection, digest_id: int, region: str) -> int:
+    """One queued delivery per confirmed, non-suspended subscriber of ``region``."""
+    now = utcnow()
+    already = exists().where(
+        deliveries.c.digest_id == digest_id, deliveries.c.subscriber_id == subscribers.c.id
+    )
+    source = (
+        select(
+            literal(digest_id),
+            subscribers.c.id,
+            subscribers.c.email,
+            literal("digest"),
+            literal("queued"),
+            literal(0),
+            literal(now),
+            literal(now),
+        )
+        .select_from(
+            subscribers.join(subscriptions, subscriptions.c.subscriber_id == subscribers.c.id)
+        )
+        .where(
+            subscriptions.c.region == region,
+            subscriptions.c.status == "confirmed",
+            subscribers.c.suspended_at.is_(None),
+            ~already,
+        )
+    )
+    columns = [
+        "digest_id",
+        "subscriber_id",
+        "address",
+        "kind",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ]
+    inserted = insert(deliveries).from_select(columns, source).returning(deliveries.c.id)
+    return len(conn.execute(inserted).all())
+
+
+def enqueue_message(
+    conn: Connection,
+    *,
+    address: str,
+    kind: str,
+    payload: dict[str, Any],
+    subscriber_id: int | None = None,
+) -> int:
+    """A transactional message (confirmation, manage link), already personal."""
+    now = utcnow()
+    result = conn.execute(
+        insert(deliveries).values(
+            address=address,
+            kind=kind,
+            payload=payload,
+            subscriber_id=subscriber_id,
+            status="queued",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def claim(
+    conn: Connection, worker: str, limit: int, lease_seconds: int, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Lease up to ``limit`` due deliveries (queued, retry due, or with an expired lease)."""
+    moment = now or utcnow()
+    due = or_(
+        and_(deliveries.c.status.in_(("queued", "retry")), deliveries.c.next_attempt_at <= moment),
+        and_(deliveries.c.status == "sending", deliveries.c.lease_until < moment),
+    )
+    query = select(deliveries.c.id).where(due).order_by(deliveries.c.id).limit(limit)
+    if is_postgres(conn):
+        query = query.with_for_update(skip_locked=True)
+    ids = list(conn.execute(query).scalars())
+    if not ids:
+        return []
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id.in_(ids))
+        .values(
+            status="sending",
+            claimed_by=worker,
+            lease_until=moment + timedelta(seconds=lease_seconds),
+        )
+    )
+    rows = conn.execute(
+        select(deliveries).where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def mark_sent(conn: Connection, delivery_id: int, worker: str, reply: str, message_id: str) -> None:
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(
+            status="sent",
+            sent_at=utcnow(),
+            last_reply=reply[:1000],
+            message_id=message_id,
+            attempts=deliveries.c.attempts + 1,
+            claimed_by=None,
+            lease_until=None,
+        )
+    )
+
+
+def mark_retry(conn: Connection, delivery_id: int, reply: str, at: datetime, failed: bool) -> None:
+    """A temporary failure: try again at ``at``, or give up (``failed``) after max attempts."""
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(
+            status="failed" if failed else "retry",
+            next_attempt_at=at,
+            last_reply=reply[:1000],
+            attempts=deliveries.c.attempts + 1,
+            claimed_by=None,
+            lease_until=None,
+        )
+    )
+
+
+def mark_failed(
+    conn: Connection, delivery_id: int, reply: str, subscriber_id: int | None, suspend_after: int
+) -> None:
+    """A permanent failure (5xx): no retry; the address's bounce count goes up."""
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(
+            status="failed",
+            last_reply=reply[:1000],
+            attempts=deliveries.c.attempts + 1,
+            claimed_by=None,
+            lease_until=None,
+        )
+    )
+    if subscriber_id is None:
+        return
+    conn.execute(
+        update(subscribers)
+        .where(subscribers.c.id == subscriber_id)
+        .values(bounce_count=subscribers.c.bounce_count + 1)
+    )
+    conn.execute(
+        update(subscribers)
+        .where(
+            subscribers.c.id == subscriber_id,
+            subscribers.c.bounce_count >= suspend_after,
+            subscribers.c.suspended_at.is_(None),
+        )
+        .values(
+            suspended_at=utcnow(),
+            suspended_reason=f"{suspend_after} dauerhafte Zustellfehler: {reply[:200]}",
+        )
+    )
+
+
+def release(conn: Connection, worker: str) -> None:
+    """Give back this worker's leases (graceful stop)."""
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.claimed_by == worker, deliveries.c.status == "sending")
+        .values(status="queued", claimed_by=None, lease_until=None)
+    )
+
+
+def pending_count(conn: Connection) -> int:
+    query = (
+        select(func.count())
+        .select_from(deliveries)
+        .where(deliveries.c.status.in_(("queued", "retry", "sending")))
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def list_deliveries(
+    conn: Connection, *, digest_id: int | None = None, status: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
+    if digest_id is not None:
+        query = query.where(deliveries.c.digest_id == digest_id)
+    if status is not None:
+        query = query.where(deliveries.c.status == status)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def count_confirmed(conn: Connection, region: str) -> int:
+    """How many addresses a digest of ``region`` would go to now."""
+    query = (
+        select(func.count())
+        .select_from(
+            subscribers.join(subscriptions, subscriptions.c.subscriber_id == subscribers.c.id)
+        )
+        .where(
+            subscriptions.c.region == region,
+            subscriptions.c.status == "confirmed",
+            subscribers.c.suspended_at.is_(None),
+        )
+    )
+    return int(conn.execute(query).scalar_one())

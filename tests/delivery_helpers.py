@@ -1,0 +1,78 @@
+"""Test helpers for delivery: subscribers in the store and an aiosmtpd sink on loopback."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import insert
+
+from newsletter.context import Context
+from newsletter.store.db import transaction, utcnow
+from newsletter.store.schema import subscribers, subscriptions
+from tests.livesrv import free_port
+
+
+def add_subscriber(ctx: Context, email_address: str, regions: dict[str, str]) -> int:
+    """A subscriber with per-region status (``{"zwickau": "confirmed"}``)."""
+    now = utcnow()
+    with transaction(ctx.engine) as conn:
+        result = conn.execute(insert(subscribers).values(email=email_address, created_at=now))
+        sid = int(result.inserted_primary_key[0])  # type: ignore[index]
+        for region, status in regions.items():
+            conn.execute(
+                insert(subscriptions).values(
+                    subscriber_id=sid,
+                    region=region,
+                    status=status,
+                    requested_at=now,
+                    confirmed_at=now if status == "confirmed" else None,
+                )
+            )
+    return sid
+
+
+@dataclass
+class Sink:
+    """What the SMTP server received; ``reply`` decides each RCPT's answer."""
+
+    messages: list[tuple[list[str], bytes]] = field(default_factory=list)
+    reply: Callable[[str, int], str] = lambda address, attempt: "250 OK"
+    attempts: dict[str, int] = field(default_factory=dict)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        self.attempts[address] = self.attempts.get(address, 0) + 1
+        answer = self.reply(address, self.attempts[address])
+        if answer.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return answer
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
+        return "250 2.0.0 queued"
+
+    def parsed(self) -> dict[str, EmailMessage]:
+        out = {}
+        for rcpts, data in self.messages:
+            message = email.message_from_bytes(data, policy=email.policy.default)
+            out[rcpts[0]] = message  # type: ignore[assignment]
+        return out
+
+
+@contextmanager
+def smtp_sink(sink: Sink) -> Iterator[int]:
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port, decode_data=False)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
