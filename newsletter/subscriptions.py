@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection
@@ -100,7 +100,7 @@ def request_subscription(
             return "suppressed"
         existing = store.find_by_email(conn, address)
         if existing is not None and set(chosen) <= set(existing.confirmed_regions()):
-            _mail(ctx, conn, existing, "manage_link", Purpose.MANAGE)
+            send_link_mail(ctx, conn, existing, "manage_link", Purpose.MANAGE)
             return "manage_sent"
         sid = (
             existing.id
@@ -111,8 +111,8 @@ def request_subscription(
         )
         new = [r for r in chosen if existing is None or r not in existing.confirmed_regions()]
         store.set_status(conn, sid, new, "pending", utcnow())
-        _log(ctx, conn, sid, address, "subscribe_request", new, request)
-        _mail(ctx, conn, store.get(conn, sid), "confirm", Purpose.CONFIRM)
+        record_event(ctx, conn, sid, address, "subscribe_request", new, request)
+        send_link_mail(ctx, conn, store.get(conn, sid), "confirm", Purpose.CONFIRM)
     return "confirm_sent"
 
 
@@ -123,7 +123,7 @@ def confirm(ctx: Context, subscriber_id: int, request: Request) -> Subscriber:
         pending = [r for r, s in subscriber.subscriptions.items() if s == "pending"]
         if pending:
             store.set_status(conn, subscriber_id, pending, "confirmed", utcnow())
-            _log(ctx, conn, subscriber_id, subscriber.email, "confirm", pending, request)
+            record_event(ctx, conn, subscriber_id, subscriber.email, "confirm", pending, request)
         return store.get(conn, subscriber_id)
 
 
@@ -140,7 +140,9 @@ def unsubscribe(
         regions = [r for r in active if region is None or r == region]
         if regions:
             store.set_status(conn, subscriber_id, regions, "unsubscribed", utcnow())
-            _log(ctx, conn, subscriber_id, subscriber.email, "unsubscribe", regions, request, via)
+            record_event(
+                ctx, conn, subscriber_id, subscriber.email, "unsubscribe", regions, request, via
+            )
         return store.get(conn, subscriber_id)
 
 
@@ -166,7 +168,7 @@ def change(
         )
         store.set_status(conn, subscriber_id, sorted(chosen - active), "confirmed", now)
         store.set_status(conn, subscriber_id, sorted(active - chosen), "unsubscribed", now)
-        _log(ctx, conn, subscriber_id, subscriber.email, "change", sorted(chosen), request)
+        record_event(ctx, conn, subscriber_id, subscriber.email, "change", sorted(chosen), request)
         return store.get(conn, subscriber_id)
 
 
@@ -206,7 +208,7 @@ def admin_add(
             )
         )
         store.set_status(conn, sid, chosen, "confirmed", utcnow())
-        _log(
+        record_event(
             ctx, conn, sid, address, "admin_confirm", chosen, Request(actor=actor), confirmed_reason
         )
     return "confirm_sent"
@@ -219,20 +221,20 @@ def forget(ctx: Context, email: str, actor: str) -> bool:
         subscriber = store.find_by_email(conn, address)
         hashed = email_hash(ctx, address)
         store.suppress(conn, hashed, "forget")
-        _log(ctx, conn, None, address, "forget", [], Request(actor=actor))
+        record_event(ctx, conn, None, address, "forget", [], Request(actor=actor))
         if subscriber is None:
             return False
         store.delete_subscriber(conn, subscriber.id)
         return True
 
 
-def consent_record(ctx: Context, email: str) -> list[dict[str, object]]:
+def consent_record(ctx: Context, email: str) -> list[dict[str, Any]]:
     """The consent log of an address: proof for an authority, printable any time."""
     with transaction(ctx.engine) as conn:
         return store.consent_events(conn, email_hash(ctx, normalise_email(email)))
 
 
-def _log(
+def record_event(
     ctx: Context,
     conn: Connection,
     sid: int | None,
@@ -266,7 +268,7 @@ def _ip(ctx: Context, ip: str | None) -> str | None:
     return "hmac:" + hmac.new(ctx.secret_key.encode(), ip.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _mail(
+def send_link_mail(
     ctx: Context, conn: Connection, subscriber: Subscriber, kind: str, purpose: Purpose
 ) -> None:
     """Confirmation or manage-link mail: only the request, no news (OLG München 29 U 1682/12)."""
@@ -307,5 +309,5 @@ def send_manage_link(ctx: Context, email: str) -> bool:
         subscriber = store.find_by_email(conn, address)
         if subscriber is None:
             return False
-        _mail(ctx, conn, subscriber, "manage_link", Purpose.MANAGE)
+        send_link_mail(ctx, conn, subscriber, "manage_link", Purpose.MANAGE)
         return True

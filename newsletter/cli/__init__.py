@@ -8,7 +8,7 @@ from newsletter.cli import db, serve  # noqa: F401  (registers commands)
 from newsletter.cli import collect, regions  # noqa: F401  (registers commands)
 from newsletter.cli import admin, schedule  # noqa: F401  (registers commands)
 from newsletter.cli import feeds  # noqa: F401  (registers commands)
-from newsletter.cli import send  # noqa: F401  (registers commands)
+from newsletter.cli import send, subscribers  # noqa: F401  (registers commands)
 from newsletter.cli.base import app, run_cli
 
 __all__ = ["app", "main"]

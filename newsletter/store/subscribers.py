@@ -26,10 +26,23 @@ def get(conn: Connection, subscriber_id: int) -> Subscriber:
     return _subscriber(conn, row._mapping)
 
 
-def create(conn: Connection, *, email: str, name: str, organisation: str, source: str) -> int:
+def create(
+    conn: Connection,
+    *,
+    email: str,
+    name: str,
+    organisation: str,
+    source: str,
+    ags: str | None = None,
+) -> int:
     result = conn.execute(
         insert(subscribers).values(
-            email=email, name=name, organisation=organisation, source=source, created_at=utcnow()
+            email=email,
+            name=name,
+            organisation=organisation,
+            source=source,
+            ags=ags,
+            created_at=utcnow(),
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]

@@ -1,0 +1,100 @@
+"""CSV rosters: encodings, delimiters, broken rows with line numbers, idempotent import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsletter import roster, subscriptions
+from newsletter.context import Context
+from newsletter.errors import InvalidInputError
+from newsletter.store import outbox as queue
+from newsletter.store import subscribers as store
+from newsletter.store.db import transaction
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "subscribers" / "example.csv"
+
+
+def outcomes(reports: list[roster.LineReport]) -> list[tuple[int, str, str]]:
+    return [(r.line, r.outcome, r.reason) for r in reports]
+
+
+def test_example_file_imports_and_is_idempotent(db_ctx: Context) -> None:
+    data = EXAMPLE.read_bytes()
+    first = roster.import_roster(db_ctx, data, filename="example.csv", actor="test")
+    assert [r.outcome for r in first] == ["added", "added", "added"]
+    again = roster.import_roster(db_ctx, data, filename="example.csv", actor="test")
+    assert [r.outcome for r in again] == ["unchanged"] * 3
+    with transaction(db_ctx.engine) as conn:
+        sub = store.find_by_email(conn, "ordnungsamt@zwickau.example")
+        mails = queue.list_deliveries(conn)
+    assert sub is not None and sub.subscriptions == {"chemnitz": "pending", "zwickau": "pending"}
+    assert len(mails) == 3 and {m["kind"] for m in mails} == {"confirm"}
+
+
+def test_excel_bom_semicolons_and_broken_rows(ctx: Context) -> None:
+    data = (
+        "\ufeffemail;name;organisation;ags;regions\n"
+        "ok@example.org;Ärztin Müller;Gemeinde Ölsnitz;;Ostsachsen\n"
+        "kaputt;;;;dresden\n"
+        "x@example.org;;;;Mars\n"
+        "ok@example.org;;;;dresden\n"
+        "y@example.org;;;;\n"
+        "z@example.org;;;;dresden;zu;viel\n"
+    ).encode()
+    reports = roster.import_roster(
+        ctx, data, filename="liste.csv", actor="test", confirmed_reason="Papierformular"
+    )
+    assert outcomes(reports) == [
+        (2, "added", ""),
+        (3, "rejected", "»kaputt« ist keine gültige E-Mail-Adresse."),
+        (4, "rejected", "unbekannte Region »Mars«"),
+        (5, "rejected", "doppelt in der Datei"),
+        (6, "rejected", "keine Region angegeben"),
+        (7, "rejected", "zu viele Spalten"),
+    ]
+    with transaction(ctx.engine) as conn:
+        sub = store.find_by_email(conn, "ok@example.org")
+    assert (
+        sub is not None
+        and sub.name == "Ärztin Müller"
+        and sub.confirmed_regions() == ("ostsachsen",)
+    )
+    (event,) = subscriptions.consent_record(ctx, "ok@example.org")
+    assert event["event"] == "import" and "liste.csv" in event["detail"]["note"]
+
+
+def test_dry_run_saves_nothing(ctx: Context) -> None:
+    reports = roster.import_roster(
+        ctx, EXAMPLE.read_bytes(), filename="e.csv", actor="t", dry_run=True
+    )
+    assert [r.outcome for r in reports] == ["added"] * 3
+    with transaction(ctx.engine) as conn:
+        assert store.list_subscribers(conn) == [] and queue.list_deliveries(conn) == []
+
+
+def test_erased_address_is_not_re_imported(ctx: Context) -> None:
+    subscriptions.forget(ctx, "praevention@stadt-pirna.example", actor="test")
+    reports = roster.import_roster(ctx, EXAMPLE.read_bytes(), filename="e.csv", actor="t")
+    assert reports[0].outcome == "rejected" and "gesperrt" in reports[0].reason
+
+
+def test_wrong_encoding_and_missing_column_are_clear_errors(ctx: Context) -> None:
+    with pytest.raises(InvalidInputError, match="UTF-8"):
+        roster.parse("email,regions\nä@example.org,dresden\n".encode("latin-1"))
+    with pytest.raises(InvalidInputError, match="Spalte fehlt: regions"):
+        roster.parse(b"email,name\na@example.org,A\n")
+
+
+def test_export_round_trips(ctx: Context) -> None:
+    roster.import_roster(
+        ctx, EXAMPLE.read_bytes(), filename="e.csv", actor="t", confirmed_reason="x"
+    )
+    exported = roster.export_roster(ctx)
+    assert exported.splitlines()[0] == "email,name,organisation,ags,regions"
+    assert "ordnungsamt@zwickau.example,,Stadt Zwickau,14524330,chemnitz|zwickau" in exported
+    again = roster.import_roster(
+        ctx, exported.encode(), filename="x.csv", actor="t", confirmed_reason="x"
+    )
+    assert {r.outcome for r in again} == {"unchanged"}
