@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.crontab import cron_trigger, latest_slot, missed_slot
+from newsletter.store import runs
 from newsletter.store.db import transaction, utcnow
 
 log = logging.getLogger("newsletter.scheduler")
@@ -103,7 +104,7 @@ class Jobs(Protocol):
 
     def last_cutoff(self, region: str) -> datetime | None: ...
 
-    def send_digest(self, region: str, slot: datetime) -> None: ...
+    def send_digest(self, region: str, slot: datetime) -> str: ...
 
     def housekeeping(self, now: datetime) -> dict[str, int]: ...
 
@@ -127,10 +128,22 @@ class ServiceJobs:
         with transaction(self.ctx.engine) as conn:
             return digests.last_cutoff(conn, region)
 
-    def send_digest(self, region: str, slot: datetime) -> None:
+    def send_digest(self, region: str, slot: datetime) -> str:
+        """Send the slot's digest: its period ends at the slot, so its key is the slot's."""
         from newsletter import sending
 
-        sending.send_region(self.ctx, region, now=slot, triggered_by="schedule")
+        with transaction(self.ctx.engine) as conn:
+            run_id = runs.start(conn, f"digest:{region}")
+        status = "error"
+        try:
+            # UTC: SQLite stores an aware datetime's wall time without its offset
+            cutoff = slot.astimezone(UTC)
+            result = sending.send_region(self.ctx, region, now=cutoff, triggered_by="schedule")
+            status = result.status
+        finally:
+            with transaction(self.ctx.engine) as conn:
+                runs.finish(conn, run_id, status, {"slot": slot.isoformat()})
+        return status
 
     def housekeeping(self, now: datetime) -> dict[str, int]:
         from newsletter.housekeeping import run_housekeeping
@@ -156,8 +169,8 @@ def run_digest(jobs: Jobs, region: str, cron: str, tz: ZoneInfo, now: datetime) 
         if last is not None and last >= slot:
             log.info("digest region=%s slot=%s status=already_sent", region, slot.isoformat())
             return None
-        jobs.send_digest(region, slot)
-    log.info("digest region=%s slot=%s status=sent", region, slot.isoformat())
+        status = jobs.send_digest(region, slot)
+    log.info("digest region=%s slot=%s status=%s", region, slot.isoformat(), status)
     return slot
 
 

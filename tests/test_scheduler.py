@@ -38,9 +38,10 @@ class FakeJobs:
     def last_cutoff(self, region: str) -> datetime | None:
         return self.cutoffs.get(region)
 
-    def send_digest(self, region: str, slot: datetime) -> None:
+    def send_digest(self, region: str, slot: datetime) -> str:
         self.sent.append((region, slot))
         self.cutoffs[region] = slot
+        return "sent"
 
     def housekeeping(self, now: datetime) -> dict[str, int]:
         return {}
@@ -186,3 +187,82 @@ async def test_scheduler_coalesces_runs_one_instance_with_misfire_grace(ctx: Con
         assert job.max_instances == 1
         assert job.misfire_grace_time == ctx.config.schedule.misfire_grace_seconds
     assert str(scheduler.timezone) == "Europe/Berlin"
+
+
+# --- the real jobs on a real database ---------------------------------------------------
+
+
+def _backdate(ctx: Context, item_id: str, when: datetime) -> None:
+    from sqlalchemy import update
+
+    from newsletter.store.schema import items
+
+    with ctx.engine.begin() as conn:
+        conn.execute(update(items).where(items.c.id == item_id).values(collected_at=when))
+
+
+def test_service_jobs_catch_up_once_with_the_slot_as_period(db_ctx: Context) -> None:
+    from newsletter.curation import add_manual_item
+    from newsletter.scheduler import ServiceJobs
+    from newsletter.sending import send_region
+    from newsletter.store import digests as digest_store
+    from newsletter.store.db import transaction
+    from newsletter.transports import MemoryTransport
+    from tests.delivery_helpers import add_subscriber
+
+    ctx = db_ctx
+    add_subscriber(ctx, "partner@example.org", {"zwickau": "confirmed"})
+    thursday = berlin(2026, 11, 19, 9, 0)
+    old = add_manual_item(ctx, title="Alte Meldung aus Plauen", text="Plauen")
+    _backdate(ctx, old.id, thursday - timedelta(days=2))
+    first = send_region(ctx, "zwickau", now=thursday.astimezone(UTC), transport=MemoryTransport())
+    assert first.status == "sent"
+    new = add_manual_item(ctx, title="Neue Meldung aus Zwickau", text="Zwickau")
+    _backdate(ctx, new.id, thursday + timedelta(days=3))
+    jobs = ServiceJobs(ctx)
+    now = berlin(2026, 12, 8, 12, 0)  # 26 Nov and 3 Dec missed
+    done = catch_up(jobs, ctx.config, now)
+    assert ("zwickau", berlin(2026, 12, 3, 9, 0)) in done
+    assert catch_up(jobs, ctx.config, now + timedelta(minutes=1)) == []
+    with transaction(ctx.engine) as conn:
+        history = [h for h in digest_store.history(conn) if h["region"] == "zwickau"]
+        latest = digest_store.latest_for_region(conn, "zwickau")
+    assert len(history) == 2
+    assert latest is not None and latest.period_end == berlin(2026, 12, 3, 9, 0)
+    assert latest.item_ids == (new.id,)
+    assert history[0]["sent"] == 1  # drained through the configured transport (Maildir)
+
+
+def test_housekeeping_drops_expired_requests_and_old_deliveries(ctx: Context) -> None:
+    from sqlalchemy import func, insert, select
+
+    from newsletter.housekeeping import run_housekeeping
+    from newsletter.store.db import utcnow
+    from newsletter.store.schema import deliveries, subscribers, subscriptions
+    from tests.delivery_helpers import add_subscriber
+
+    now = utcnow()
+    old = now - timedelta(days=400)
+    stale = add_subscriber(ctx, "stale@example.org", {"dresden": "pending"})
+    mixed = add_subscriber(ctx, "mixed@example.org", {"dresden": "pending", "zwickau": "confirmed"})
+    fresh = add_subscriber(ctx, "fresh@example.org", {"dresden": "pending"})
+    with ctx.engine.begin() as conn:
+        for table, column in ((subscriptions, "requested_at"), (subscribers, "created_at")):
+            key = table.c.subscriber_id if table is subscriptions else table.c.id
+            conn.execute(table.update().where(key.in_([stale, mixed])).values({column: old}))
+        rows = [
+            {"address": f"{s}@example.org", "status": s, "created_at": when, "kind": "confirm"}
+            for s, when in (("sent", old), ("failed", old), ("queued", old), ("sent", now))
+        ]
+        conn.execute(insert(deliveries), rows)
+    result = run_housekeeping(ctx, now)
+    assert result == {"pending_requests": 2, "subscribers": 1, "deliveries": 2}
+    with ctx.engine.connect() as conn:
+        emails = set(conn.execute(select(subscribers.c.email)).scalars())
+        left = conn.execute(select(func.count()).select_from(deliveries)).scalar_one()
+        statuses = dict(
+            conn.execute(select(subscriptions.c.subscriber_id, subscriptions.c.status)).all()
+        )
+    assert emails == {"mixed@example.org", "fresh@example.org"}
+    assert statuses == {mixed: "confirmed", fresh: "pending"}
+    assert left == 2  # the old queued one stays: it is not finished

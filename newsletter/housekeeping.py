@@ -1,0 +1,32 @@
+"""The nightly housekeeping job: expired subscription requests, old delivery rows."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from newsletter.context import Context
+from newsletter.store import retention, runs
+from newsletter.store.db import transaction
+
+log = logging.getLogger("newsletter.housekeeping")
+
+
+def run_housekeeping(ctx: Context, now: datetime) -> dict[str, int]:
+    """Apply ``subscriptions.pending_retention_days`` and ``schedule.delivery_retention_days``."""
+    pending_before = now - timedelta(days=ctx.config.subscriptions.pending_retention_days)
+    delivery_before = now - timedelta(days=ctx.config.schedule.delivery_retention_days)
+    with transaction(ctx.engine) as conn:
+        run_id = runs.start(conn, "housekeeping")
+    with transaction(ctx.engine) as conn:
+        requests, subscribers = retention.expire_pending(conn, pending_before)
+        old = retention.delete_old_deliveries(conn, delivery_before)
+        detail = {"pending_requests": requests, "subscribers": subscribers, "deliveries": old}
+        runs.finish(conn, run_id, "ok", detail)
+    log.info(
+        "housekeeping pending_requests=%d subscribers=%d deliveries=%d",
+        requests,
+        subscribers,
+        old,
+    )
+    return detail
