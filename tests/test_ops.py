@@ -102,3 +102,21 @@ def test_metrics_come_from_the_store(ctx: Context) -> None:
         assert line in text, line
     rate = next(x for x in text.splitlines() if x.startswith("newsletter_send_rate_per_second "))
     assert float(rate.split()[1]) == 2 / 300
+
+
+def _counter(text: str, fmt: str, status: int) -> float:
+    prefix = f'newsletter_feed_requests_total{{format="{fmt}",status="{status}"}} '
+    line = next((x for x in text.splitlines() if x.startswith(prefix)), prefix + "0")
+    return float(line.split()[-1])
+
+
+def test_feed_requests_and_304s_are_counted(ctx: Context) -> None:
+    client = TestClient(create_app(ctx))
+    before = client.get("/metrics").text
+    first = client.get("/feeds/dresden.atom")
+    assert first.status_code == 200
+    again = client.get("/feeds/dresden.atom", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    after = client.get("/metrics").text
+    assert _counter(after, "atom", 200) == _counter(before, "atom", 200) + 1
+    assert _counter(after, "atom", 304) == _counter(before, "atom", 304) + 1

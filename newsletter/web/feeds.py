@@ -19,7 +19,7 @@ from typing import cast
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from newsletter import feeds
+from newsletter import feeds, metrics
 from newsletter.context import Context
 from newsletter.errors import NotFoundError
 from newsletter.models import Item
@@ -102,6 +102,7 @@ def feed(request: Request, filename: str) -> Response:
         raise NotFoundError(_unknown_feed_message(ctx, filename))
     entry = _cache(request).get(ctx, key, ext)
     response = _respond(request, entry, feeds.MEDIA_TYPES[ext])
+    metrics.count_feed_request(ext, response.status_code)
     if ctx.config.feeds.websub_hub:
         self_url = f"{ctx.config.site.base_url}/feeds/{filename}"
         response.headers["Link"] = (
