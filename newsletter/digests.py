@@ -8,6 +8,7 @@ the message is transfer-encoded, so no soft line break can split them.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +52,17 @@ def sections(region: Region, items: Sequence[Item]) -> tuple[Section, ...]:
     return tuple(s for s in found if s.items)
 
 
+_FIRST_PARAGRAPH = re.compile(r"<p\b[^>]*>.*?</p>", re.IGNORECASE | re.DOTALL)
+
+
+def teaser(item: Item) -> str:
+    """The summary, else the first paragraph of the content (keeps the mail short)."""
+    if item.summary_html:
+        return item.summary_html
+    first = _FIRST_PARAGRAPH.search(item.content_html)
+    return first.group(0) if first else item.content_html
+
+
 def subject(config: Config, region: Region, count: int, when: datetime) -> str:
     year, week, _ = when.isocalendar()
     noun = "neue Meldung" if count == 1 else "neue Meldungen"
@@ -92,6 +104,7 @@ def _template_values(
         "sections": sections(region, items),
         "count": len(items),
         "date": format_date(local_end.date(), "EEEE, d. MMMM y", locale="de_DE"),
+        "teaser": teaser,
         "link": lambda item: item.url or f"{config.site.base_url}/meldungen/{item.id}",
         "day": lambda item: format_date(
             item.published_at.astimezone(local_end.tzinfo).date(), "d. MMMM y", locale="de_DE"
@@ -130,6 +143,16 @@ def wrap_text(text: str, width: int = 72) -> str:
             indent = line[: len(line) - len(line.lstrip())]
             out.extend(textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False))
     return "\n".join(out) + "\n"
+
+
+def preview_values(config: Config) -> dict[str, str]:
+    """What a preview shows instead of a recipient's personal links."""
+    base = config.site.base_url
+    return {
+        "unsubscribe_url": f"{base}/abmelden/VORSCHAU",
+        "manage_url": f"{base}/einstellungen/VORSCHAU",
+        "recipient": "empfaenger@beispiel.de",
+    }
 
 
 def personalise(body: str, *, unsubscribe_url: str, manage_url: str, recipient: str) -> str:

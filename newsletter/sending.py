@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from newsletter.context import Context
-from newsletter.digests import build_digest
+from newsletter.digests import build_digest, personalise, preview_values
 from newsletter.errors import NotFoundError
 from newsletter.messages import to_bytes
 from newsletter.models import Digest
@@ -56,7 +56,14 @@ def plan(ctx: Context, region_key: str, now: datetime, force: bool = False) -> D
 
 
 def preview(ctx: Context, region_key: str, now: datetime | None = None) -> Digest | None:
-    return plan(ctx, region_key, now or utcnow(), force=True)
+    """The next digest as a partner would see it, with example personal links."""
+    digest = plan(ctx, region_key, now or utcnow(), force=True)
+    if digest is None:
+        return None
+    values = preview_values(ctx.config)
+    return replace(
+        digest, html=personalise(digest.html, **values), text=personalise(digest.text, **values)
+    )
 
 
 def send_region(

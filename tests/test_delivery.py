@@ -234,3 +234,30 @@ def test_header_injection_in_recipient_is_refused(config: Config) -> None:
         build_message(
             config, Content("Betreff", "t", "<p>h</p>"), "a@example.org\r\nBcc: x@evil", NOW
         )
+
+
+def test_preview_has_no_placeholders(ctx: Context) -> None:
+    store_items(ctx, sample_items())
+    digest = sending.preview(ctx, "zwickau", NOW)
+    assert digest is not None and "%%NL_" not in digest.html + digest.text
+    assert "empfaenger@beispiel.de" in digest.text
+
+
+def test_fifty_items_stay_under_gmail_clipping(ctx: Context) -> None:
+    from dataclasses import replace
+
+    base = sample_items()[1]
+    many = [
+        replace(
+            base,
+            id=f"z{n:02d}",
+            title=f"Meldung {n}: Prävention in Zwickau",
+            summary_html="<p>" + "Ein Absatz mit Hinweisen zur Prävention. " * 6 + "</p>",
+        )
+        for n in range(50)
+    ]
+    store_items(ctx, many)
+    digest = sending.plan(ctx, "zwickau", NOW)
+    assert digest is not None and len(digest.item_ids) == 50
+    assert len(digest.html.encode()) < 90_000
+    assert all(len(line) <= 72 or "://" in line for line in digest.text.splitlines())
