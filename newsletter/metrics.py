@@ -9,6 +9,7 @@ processes. What only a process knows (feed requests served, 304s) is a process c
     newsletter_source_errors{source}                consecutive errors of a source
     newsletter_source_last_fetch_timestamp_seconds{source}
     newsletter_last_collect_timestamp_seconds
+    newsletter_subscriptions{region,status}         pending, confirmed, unsubscribed
     newsletter_digests_built_total{region,kind}
     newsletter_deliveries_total{region,status}      queued, sending, sent, retry, failed
     newsletter_deliveries_retried_total{region}     deliveries that needed a retry
@@ -58,6 +59,7 @@ class StoreCollector(Collector):
             yield from _item_metrics(stats.item_counts(conn))
             yield from _source_metrics(source_store.all_sources(conn))
             yield from _collect_metric(runs.last_finished(conn, "collect"))
+            yield from _subscription_metrics(stats.subscription_counts(conn))
             yield from _digest_metrics(stats.digest_counts(conn))
             yield from _delivery_metrics(stats.delivery_counts(conn), stats.retried_count(conn))
             yield from _queue_metrics(
@@ -101,6 +103,17 @@ def _collect_metric(last: datetime | None) -> Iterator[Metric]:
     )
     if last is not None:
         family.add_metric([], last.timestamp())
+    yield family
+
+
+def _subscription_metrics(counts: dict[tuple[str, str], int]) -> Iterator[Metric]:
+    family = GaugeMetricFamily(
+        "newsletter_subscriptions",
+        "Subscriptions by region and status.",
+        labels=["region", "status"],
+    )
+    for (region, status), number in sorted(counts.items()):
+        family.add_metric([region, status], number)
     yield family
 
 

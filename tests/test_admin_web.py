@@ -160,3 +160,92 @@ def test_audit_log_page_lists_actions(ctx: Context, client: TestClient) -> None:
     assert "login" in page and "anna" in page and "admin.add" in page
     only = client.get("/admin/protokoll?wer=test").text
     assert "admin.add" in only and "<code>login</code>" not in only
+
+
+# --- digests ---------------------------------------------------------------------------
+
+
+def _maildir(ctx: Context) -> list[bytes]:
+    import mailbox
+
+    box = mailbox.Maildir(ctx.config.path(ctx.config.mail.maildir), create=True)
+    return [bytes(m) for m in box]
+
+
+def test_preview_page_and_sandboxed_frame(ctx: Context, client: TestClient) -> None:
+    _item(ctx)
+    page = client.get("/admin/newsletter/zwickau")
+    assert page.status_code == 200
+    assert "Einbruchschutz-Beratung in Plauen" in page.text  # the text part
+    assert 'src="/admin/vorschau/zwickau.html" sandbox' in page.text
+    frame = client.get("/admin/vorschau/zwickau.html")
+    assert frame.headers["content-security-policy"].startswith("sandbox")
+    assert "Einbruchschutz-Beratung in Plauen" in frame.text
+    assert "%%NL_" not in frame.text and "/abmelden/" in frame.text
+    assert client.get("/admin/newsletter/bayern").status_code == 404
+
+
+def test_test_send_goes_to_the_admin_only(ctx: Context, client: TestClient) -> None:
+    _item(ctx)
+    from tests.delivery_helpers import add_subscriber
+
+    add_subscriber(ctx, "partner@example.org", {"zwickau": "confirmed"})
+    answer = post(client, "/admin/newsletter/zwickau/test", {}, page="/admin/newsletter/zwickau")
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    mails = _maildir(ctx)
+    assert len(mails) == 1 and b"To: anna@example.org" in mails[0]
+    assert "Testversand an anna@example.org" in client.get("/admin/newsletter/zwickau").text
+    with transaction(ctx.engine) as conn:
+        from newsletter.store import digests as digest_store
+
+        assert digest_store.last_cutoff(conn, "zwickau") is None  # a test is no digest
+
+
+def test_send_now_confirms_the_recipient_count_then_fills_the_delivery_table(
+    ctx: Context, client: TestClient
+) -> None:
+    from tests.delivery_helpers import add_subscriber
+
+    _item(ctx)
+    add_subscriber(ctx, "eins@example.org", {"zwickau": "confirmed"})
+    add_subscriber(ctx, "zwei@example.org", {"zwickau": "confirmed"})
+    add_subscriber(ctx, "drei@example.org", {"zwickau": "pending"})
+    confirm = client.get("/admin/newsletter/zwickau/senden")
+    assert "an 2 Empfänger senden" in confirm.text
+    answer = post(
+        client, "/admin/newsletter/zwickau/senden", {}, page="/admin/newsletter/zwickau/senden"
+    )
+    assert answer.headers["location"] == "/admin/newsletter/zwickau/fortschritt"  # type: ignore[attr-defined]
+    progress = client.get("/admin/newsletter/zwickau/fortschritt").text
+    assert "2 von 2 gesendet" in progress
+    assert "eins@example.org" in progress and "250 stored in Maildir" in progress
+    assert 'http-equiv="refresh"' not in progress  # done: no more refreshing
+    assert len(_maildir(ctx)) == 2
+    assert ("anna", "digest.send", "zwickau") in _audit(ctx)
+    overview = client.get("/admin/newsletter").text
+    assert "admin:anna" in overview
+    again = client.get("/admin/newsletter/zwickau/senden").text
+    assert "nichts zu senden" in again
+
+
+def test_retry_failed_requeues_and_sends(ctx: Context, client: TestClient) -> None:
+    from sqlalchemy import update
+
+    from newsletter.store.schema import deliveries
+    from tests.delivery_helpers import add_subscriber
+
+    _item(ctx)
+    add_subscriber(ctx, "eins@example.org", {"zwickau": "confirmed"})
+    post(client, "/admin/newsletter/zwickau/senden", {})
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            update(deliveries).values(status="failed", last_reply="550 5.1.1 unknown user")
+        )
+        digest_id = conn.execute(select(deliveries.c.digest_id)).scalar_one()
+    detail = client.get(f"/admin/newsletter/versand/{digest_id}").text
+    assert "550 5.1.1 unknown user" in detail and "Fehlgeschlagene erneut senden" in detail
+    post(client, f"/admin/newsletter/versand/{digest_id}/wiederholen", {})
+    detail = client.get(f"/admin/newsletter/versand/{digest_id}").text
+    assert "1 von 1 gesendet" in detail
+    assert len(_maildir(ctx)) == 2
+    assert ("anna", "digest.retry", str(digest_id)) in _audit(ctx)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from newsletter.store.schema import deliveries, digests, items
+from newsletter.store.schema import deliveries, digests, items, subscriptions
 
 
 def item_counts(conn: Connection) -> dict[str, int]:
@@ -58,3 +58,11 @@ def queue_depth(conn: Connection) -> int:
 def sent_since(conn: Connection, since: datetime) -> int:
     query = select(func.count()).where(deliveries.c.status == "sent", deliveries.c.sent_at >= since)
     return int(conn.execute(query).scalar_one())
+
+
+def subscription_counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """Subscriptions per (region, status): pending, confirmed, unsubscribed."""
+    query = select(subscriptions.c.region, subscriptions.c.status, func.count()).group_by(
+        subscriptions.c.region, subscriptions.c.status
+    )
+    return {(region, status): int(n) for region, status, n in conn.execute(query)}

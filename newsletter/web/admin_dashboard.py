@@ -14,8 +14,9 @@ from sqlalchemy import Connection
 from newsletter.collect import CollectSummary, collect_all
 from newsletter.context import Context
 from newsletter.scheduler import next_runs, scheduler_state
+from newsletter.store import digests as digest_store
 from newsletter.store import items as item_store
-from newsletter.store import runs
+from newsletter.store import runs, stats
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
 from newsletter.web.admin_common import admin_page, redirect
@@ -30,46 +31,43 @@ router = APIRouter()
 class RegionStatus:
     key: str
     name: str
-    confirmed: int | None
-    pending: int | None
+    confirmed: int
+    pending: int
     new_items: int
     last_cutoff: datetime | None
     next_digest: datetime | None
-    last_digest: Any  # the digest store's row with sent/failed counts, when it exists
+    last_digest: dict[str, Any] | None  # history row: id, period_end, total, sent, failed
 
 
 def region_statuses(ctx: Context, conn: Connection, now: datetime) -> list[RegionStatus]:
     upcoming = {spec.region: when for spec, when in next_runs(ctx.config, now) if spec.region}
-    counts = subscriber_counts(conn)
+    counts = stats.subscription_counts(conn)
+    latest = last_digests(conn)
     result = []
     for region in ctx.config.region_list():
-        last = last_digest(conn, region.key)
-        cutoff = getattr(last, "period_end", None)
-        confirmed, pending = counts.get(region.key, (None, None))
+        cutoff = digest_store.last_cutoff(conn, region.key)
         new = len(item_store.collected_between(conn, region.key, cutoff, now))
         result.append(
             RegionStatus(
                 region.key,
                 region.name,
-                confirmed,
-                pending,
+                counts.get((region.key, "confirmed"), 0),
+                counts.get((region.key, "pending"), 0),
                 new,
                 cutoff,
                 upcoming.get(region.key),
-                last,
+                latest.get(region.key),
             )
         )
     return result
 
 
-def subscriber_counts(conn: Connection) -> dict[str, tuple[int | None, int | None]]:
-    """(confirmed, pending) per region from the subscriber store."""
-    return {}
-
-
-def last_digest(conn: Connection, region: str) -> Any:
-    """The region's latest digest with its delivery counts, or None."""
-    return None
+def last_digests(conn: Connection) -> dict[str, dict[str, Any]]:
+    """Each region's newest digest with its sent/failed counts (from the history)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for row in digest_store.history(conn, limit=500):
+        latest.setdefault(row["region"], row)
+    return latest
 
 
 @router.get("", response_class=HTMLResponse, include_in_schema=False)

@@ -1,0 +1,216 @@
+"""Admin digests: preview per region, test send to me, send now (confirmed), progress,
+history with per-recipient status and SMTP replies, retry failed.
+
+Sends go through :func:`newsletter.sending.send_region`, the same path as the schedule
+and the CLI. »Jetzt senden« runs it in a background thread and shows a page that
+refreshes itself (``<meta http-equiv="refresh">``, no JavaScript) until the queue of that
+digest is empty.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import HTMLResponse, Response
+
+from newsletter import sending
+from newsletter.context import Context
+from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.outbox import drain
+from newsletter.store import digests as digest_store
+from newsletter.store import items as item_store
+from newsletter.store import outbox as queue
+from newsletter.store import retries
+from newsletter.store.db import transaction, utcnow
+from newsletter.transports import open_transport
+from newsletter.web.admin_common import admin_page, redirect
+from newsletter.web.auth import current_admin, record
+from newsletter.web.rendering import context_of
+from newsletter.web.security import checked_form
+
+router = APIRouter()
+_running: dict[str, str] = {}  # region -> admin name, while a send runs in this process
+_lock = threading.Lock()
+
+
+def _region(ctx: Context, key: str) -> Any:
+    region = ctx.config.region(key)
+    if region is None:
+        raise NotFoundError(f"Die Region »{key}« gibt es nicht.")
+    return region
+
+
+@router.get("/newsletter", response_class=HTMLResponse, include_in_schema=False)
+def overview(request: Request) -> HTMLResponse:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        history = digest_store.history(conn, limit=100)
+    return admin_page(
+        request, "admin/digests.html", {"history": history, "running": dict(_running)}
+    )
+
+
+@router.get("/newsletter/{region_key}", response_class=HTMLResponse, include_in_schema=False)
+def region_page(request: Request, region_key: str) -> HTMLResponse:
+    ctx = context_of(request)
+    region = _region(ctx, region_key)
+    digest = sending.preview(ctx, region_key)
+    with transaction(ctx.engine) as conn:
+        recipients = queue.count_confirmed(conn, region_key)
+        cutoff = digest_store.last_cutoff(conn, region_key)
+        new_items = len(item_store.collected_between(conn, region_key, cutoff, utcnow()))
+    values = {
+        "region": region,
+        "digest": digest,
+        "recipients": recipients,
+        "cutoff": cutoff,
+        "new_items": new_items,
+        "running": region_key in _running,
+    }
+    return admin_page(request, "admin/digest_region.html", values)
+
+
+@router.get("/vorschau/{region_key}.html", include_in_schema=False)
+def preview_frame(request: Request, region_key: str) -> Response:
+    """The exact HTML in a sandbox: no scripts, no same-origin access, no forms."""
+    ctx = context_of(request)
+    _region(ctx, region_key)
+    digest = sending.preview(ctx, region_key)
+    if digest is None:
+        body = "<!doctype html><html lang=de><p>Noch keine Meldungen für diese Region.</p></html>"
+    else:
+        body = digest.html  # with example personal links (sending.preview)
+    headers = {
+        "Content-Security-Policy": "sandbox; default-src 'none'; img-src https: data:; style-src 'unsafe-inline'",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+    return HTMLResponse(body, headers=headers)
+
+
+@router.post("/newsletter/{region_key}/test", include_in_schema=False)
+async def test_send(request: Request, region_key: str) -> Response:
+    ctx = context_of(request)
+    await checked_form(request, ctx.secret_key)
+    _region(ctx, region_key)
+    admin = current_admin(request)
+    if not admin.email:
+        raise InvalidInputError(
+            "Für einen Testversand braucht Ihr Zugang eine E-Mail-Adresse "
+            f"(newsletter admin add {admin.name} --email …).",
+            field="email",
+        )
+    result = sending.send_region(
+        ctx, region_key, to=admin.email, triggered_by=f"admin:{admin.name}"
+    )
+    record(request, "digest.test", region_key, to=admin.email, status=result.status)
+    text = (
+        f"Testversand an {admin.email} ist unterwegs."
+        if result.status == "test_sent"
+        else "Keine Meldungen: es gibt nichts zu senden."
+    )
+    return redirect(request, f"/admin/newsletter/{region_key}", text)
+
+
+@router.get("/newsletter/{region_key}/senden", response_class=HTMLResponse, include_in_schema=False)
+def confirm_send(request: Request, region_key: str) -> HTMLResponse:
+    ctx = context_of(request)
+    region = _region(ctx, region_key)
+    digest = sending.plan(ctx, region_key, utcnow())
+    with transaction(ctx.engine) as conn:
+        recipients = queue.count_confirmed(conn, region_key)
+    values = {"region": region, "digest": digest, "recipients": recipients}
+    return admin_page(request, "admin/digest_confirm.html", values)
+
+
+@router.post("/newsletter/{region_key}/senden", include_in_schema=False)
+async def send_now(request: Request, region_key: str, tasks: BackgroundTasks) -> Response:
+    ctx = context_of(request)
+    await checked_form(request, ctx.secret_key)
+    _region(ctx, region_key)
+    admin = current_admin(request)
+    with _lock:
+        if region_key in _running:
+            return redirect(
+                request, f"/admin/newsletter/{region_key}/fortschritt", "Der Versand läuft bereits."
+            )
+        _running[region_key] = admin.name
+    record(request, "digest.send", region_key)
+    tasks.add_task(_send_in_background, ctx, region_key, admin.name)
+    return redirect(
+        request, f"/admin/newsletter/{region_key}/fortschritt", "Der Versand ist gestartet."
+    )
+
+
+def _send_in_background(ctx: Context, region_key: str, admin: str) -> None:
+    try:
+        sending.send_region(ctx, region_key, triggered_by=f"admin:{admin}")
+    finally:
+        _running.pop(region_key, None)
+
+
+@router.get(
+    "/newsletter/{region_key}/fortschritt", response_class=HTMLResponse, include_in_schema=False
+)
+def progress(request: Request, region_key: str) -> HTMLResponse:
+    ctx = context_of(request)
+    region = _region(ctx, region_key)
+    with transaction(ctx.engine) as conn:
+        latest = digest_store.latest_for_region(conn, region_key)
+        rows = queue.list_deliveries(conn, digest_id=latest.id, limit=1000) if latest else []
+    values = _delivery_values(rows) | {
+        "region": region,
+        "digest": latest,
+        "running": region_key in _running,
+    }
+    values["refresh"] = values["running"] or values["open"] > 0
+    return admin_page(request, "admin/digest_progress.html", values)
+
+
+def _delivery_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    open_ = sum(counts.get(s, 0) for s in ("queued", "retry", "sending"))
+    return {"deliveries": rows, "counts": counts, "open": open_, "total": len(rows)}
+
+
+@router.get("/newsletter/versand/{digest_id}", response_class=HTMLResponse, include_in_schema=False)
+def digest_detail(request: Request, digest_id: int) -> HTMLResponse:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        digest = digest_store.get(conn, digest_id)
+        rows = queue.list_deliveries(conn, digest_id=digest_id, limit=5000)
+    region = _region(ctx, digest.region)
+    values = _delivery_values(rows) | {"region": region, "digest": digest, "running": False}
+    values["refresh"] = values["open"] > 0
+    return admin_page(request, "admin/digest_progress.html", values)
+
+
+@router.post("/newsletter/versand/{digest_id}/wiederholen", include_in_schema=False)
+async def retry_failed(request: Request, digest_id: int, tasks: BackgroundTasks) -> Response:
+    ctx = context_of(request)
+    await checked_form(request, ctx.secret_key)
+    with transaction(ctx.engine) as conn:
+        digest_store.get(conn, digest_id)
+        count = retries.requeue_failed(conn, digest_id, utcnow())
+    record(request, "digest.retry", str(digest_id), deliveries=count)
+    if count:
+        tasks.add_task(_drain_in_background, ctx)
+    text = (
+        f"{count} fehlgeschlagene Zustellungen werden erneut versucht."
+        if count
+        else "Nichts zu wiederholen."
+    )
+    return redirect(request, f"/admin/newsletter/versand/{digest_id}", text)
+
+
+def _drain_in_background(ctx: Context) -> None:
+    transport = open_transport(ctx.config)
+    try:
+        drain(ctx, transport, f"admin-retry-{os.getpid()}")
+    finally:
+        transport.close()
