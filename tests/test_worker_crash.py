@@ -1,0 +1,180 @@
+"""Crash safety: kill -9 a real `newsletter worker` mid-run; the restart loses nothing."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+
+from newsletter import sending
+from newsletter.config import load_config
+from newsletter.context import Context
+from newsletter.store import digests as digest_store
+from newsletter.store import outbox as queue
+from newsletter.store.db import transaction, utcnow
+from newsletter.store.schema import subscribers, subscriptions
+from tests.delivery_helpers import Sink, smtp_sink
+from tests.feedfixtures import sample_items, store_items
+
+RECIPIENTS = 500
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_config(tmp_path: Path, port: int, database_url: str | None = None) -> Path:
+    database_url = database_url or f"sqlite:///{tmp_path / 'crash.db'}"
+    regions = (ROOT / "config.toml").read_text(encoding="utf-8").split("[[regions]]", 1)[1]
+    text = f"""
+[storage]
+database_url = "{database_url}"
+[web]
+secret_key = "crash-test-secret-0123456789"
+[mail]
+transport = "smtp"
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+smtp_tls = "none"
+rate_per_second = 100000.0
+batch_size = 20
+lease_seconds = 10
+[[regions]]{regions.split("[[sources]]")[0]}
+"""
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def seed(ctx: Context) -> None:
+    store_items(ctx, sample_items())
+    now = utcnow()
+    with transaction(ctx.engine) as conn:
+        conn.execute(
+            insert(subscribers),
+            [
+                {"id": n + 1, "email": f"p{n:03d}@example.org", "created_at": now}
+                for n in range(RECIPIENTS)
+            ],
+        )
+        conn.execute(
+            insert(subscriptions),
+            [
+                {
+                    "subscriber_id": n + 1,
+                    "region": "zwickau",
+                    "status": "confirmed",
+                    "requested_at": now,
+                    "confirmed_at": now,
+                }
+                for n in range(RECIPIENTS)
+            ],
+        )
+    digest = sending.plan(ctx, "zwickau", NOW)
+    assert digest is not None
+    with transaction(ctx.engine) as conn:
+        digest_id = digest_store.insert_digest(conn, digest, triggered_by="test")
+        assert digest_id is not None
+        assert queue.enqueue_digest(conn, digest_id, "zwickau") == RECIPIENTS
+
+
+def start_worker(config: Path) -> subprocess.Popen[bytes]:
+    cli = [sys.executable, "-c", "from newsletter.cli import main; main()"]
+    return subprocess.Popen(
+        [*cli, "--config", str(config), "worker", "--poll", "0.2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+
+
+def wait_for(condition: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_restart_delivers_everyone_exactly_once(tmp_path: Path) -> None:
+    sink = Sink()
+    with smtp_sink(sink) as port:
+        config_path = write_config(tmp_path, port)
+        ctx = Context(load_config(config_path, environ={}))
+        ctx.init_db()
+        seed(ctx)
+        first = start_worker(config_path)
+        try:
+            assert wait_for(lambda: len(sink.messages) >= RECIPIENTS // 5, 30), (
+                "worker sent nothing"
+            )
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        killed_at = len(sink.messages)
+        assert killed_at < RECIPIENTS, "the worker finished before it could be killed"
+        second = start_worker(config_path)
+        try:
+
+            def drained() -> bool:
+                with transaction(ctx.engine) as conn:
+                    return queue.pending_count(conn) == 0
+
+            assert wait_for(drained, 60), "the restarted worker did not finish the queue"
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=20) == 0
+        with transaction(ctx.engine) as conn:
+            rows = queue.list_deliveries(conn, limit=RECIPIENTS * 2)
+        ctx.close()
+    received = collections.Counter(rcpts[0] for rcpts, _ in sink.messages)
+    duplicates = sum(n - 1 for n in received.values())
+    print(f"\ncrash test: killed after {killed_at} of {RECIPIENTS} mails; duplicates: {duplicates}")
+    assert len(rows) == RECIPIENTS and {r["status"] for r in rows} == {"sent"}
+    assert set(received) == {f"p{n:03d}@example.org" for n in range(RECIPIENTS)}
+    assert max(received.values()) <= 2
+
+
+@pytest.mark.slow
+def test_two_workers_on_postgres_send_each_mail_once(
+    tmp_path: Path, postgres_url: str | None
+) -> None:
+    if postgres_url is None:
+        pytest.skip("NEWSLETTER_TEST_DATABASE_URL not set")
+    sink = Sink()
+    with smtp_sink(sink) as port:
+        config_path = write_config(tmp_path, port, postgres_url)
+        ctx = Context(load_config(config_path, environ={}))
+        ctx.init_db()
+        from tests.conftest import _truncate
+
+        _truncate(ctx)
+        seed(ctx)
+        workers = [start_worker(config_path) for _ in range(2)]
+        try:
+
+            def drained() -> bool:
+                with transaction(ctx.engine) as conn:
+                    return queue.pending_count(conn) == 0
+
+            assert wait_for(drained, 60), "the workers did not finish the queue"
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            assert [w.wait(timeout=20) for w in workers] == [0, 0]
+        with transaction(ctx.engine) as conn:
+            rows = queue.list_deliveries(conn, limit=RECIPIENTS * 2)
+        _truncate(ctx)
+        ctx.close()
+    received = collections.Counter(rcpts[0] for rcpts, _ in sink.messages)
+    assert {r["status"] for r in rows} == {"sent"} and len(rows) == RECIPIENTS
+    assert len(received) == RECIPIENTS and max(received.values()) == 1
+    assert len({r["message_id"] for r in rows}) == RECIPIENTS
