@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -249,3 +250,119 @@ def test_retry_failed_requeues_and_sends(ctx: Context, client: TestClient) -> No
     assert "1 von 1 gesendet" in detail
     assert len(_maildir(ctx)) == 2
     assert ("anna", "digest.retry", str(digest_id)) in _audit(ctx)
+
+
+# --- subscribers -----------------------------------------------------------------------
+
+
+def test_add_confirmed_search_filter_and_unsubscribe(ctx: Context, client: TestClient) -> None:
+    answer = post(
+        client,
+        "/admin/abonnenten/neu",
+        {
+            "email": "Buergermeister@Plauen.example",
+            "name": "Rathaus Plauen",
+            "region": ["zwickau"],
+            "reason": "schriftlich am 3.11.2026",
+        },
+        page="/admin/abonnenten",
+    )
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    post(
+        client,
+        "/admin/abonnenten/neu",
+        {"email": "ordnungsamt@dresden.example", "region": "dresden"},
+    )
+    client.get("/admin/abonnenten")  # shows (and clears) the notice
+    listed = client.get("/admin/abonnenten?suche=plauen").text
+    assert "Buergermeister@plauen.example" in listed and "dresden.example" not in listed
+    pending = client.get("/admin/abonnenten?status=pending").text
+    assert "ordnungsamt@dresden.example" in pending and "plauen" not in pending
+    from newsletter.store import subscribers as store
+
+    with transaction(ctx.engine) as conn:
+        sub = store.find_by_email(conn, "Buergermeister@plauen.example")
+    assert sub is not None and sub.subscriptions == {"zwickau": "confirmed"}
+    page = client.get(f"/admin/abonnenten/{sub.id}").text
+    assert "admin_confirm" in page and "anna" in page  # the consent proof names the admin
+    post(
+        client,
+        f"/admin/abonnenten/{sub.id}/abmelden",
+        {"region": "zwickau"},
+        page=f"/admin/abonnenten/{sub.id}",
+    )
+    with transaction(ctx.engine) as conn:
+        assert store.get(conn, sub.id).subscriptions == {"zwickau": "unsubscribed"}
+    actions = [a for a in _audit(ctx) if a[1].startswith("subscriber.")]
+    assert ("anna", "subscriber.unsubscribe", f"#{sub.id}") in actions
+    assert all("@" not in (target or "") for _, _, target in actions)
+
+
+def test_forget_needs_the_address_typed(ctx: Context, client: TestClient) -> None:
+    from newsletter.store import subscribers as store
+
+    post(
+        client,
+        "/admin/abonnenten/neu",
+        {"email": "weg@example.org", "region": "dresden", "reason": "Telefon"},
+    )
+    with transaction(ctx.engine) as conn:
+        sub = store.find_by_email(conn, "weg@example.org")
+    assert sub is not None
+    wrong = post(client, f"/admin/abonnenten/{sub.id}/vergessen", {"confirm": "x"})
+    assert wrong.status_code == 400  # type: ignore[attr-defined]
+    post(client, f"/admin/abonnenten/{sub.id}/vergessen", {"confirm": "weg@example.org"})
+    with transaction(ctx.engine) as conn:
+        assert store.find_by_email(conn, "weg@example.org") is None
+    assert client.get(f"/admin/abonnenten/{sub.id}").status_code == 404
+
+
+CSV = (
+    "email;name;organisation;ags;regions\n"
+    "eins@example.org;Eins;Gemeinde A;;zwickau\n"
+    "kaputt;Zwei;;;dresden\n"
+    "drei@example.org;Drei;;;Bayern\n"
+).encode()
+
+
+def test_csv_import_dry_run_then_import_then_export(ctx: Context, client: TestClient) -> None:
+    from newsletter.web.security import CSRF_FIELD
+    from tests._admin import csrf
+
+    token = csrf(client, "/admin/abonnenten/import")
+    dry = client.post(
+        "/admin/abonnenten/import",
+        data={CSRF_FIELD: token, "reason": "Liste LPR 2026"},
+        files={"file": ("partner.csv", CSV, "text/csv")},
+    )
+    assert dry.status_code == 200
+    assert (
+        "1 neu" in dry.text
+        and "2 abgelehnt" in dry.text
+        and "Noch ist nichts gespeichert" in dry.text
+    )
+    assert "unbekannte Region »Bayern«" in dry.text
+    assert "eins@example.org" not in client.get("/admin/abonnenten").text
+    carried = re.search(r'name="data" value="([^"]+)"', dry.text)
+    assert carried
+    done = client.post(
+        "/admin/abonnenten/import",
+        data={
+            CSRF_FIELD: token,
+            "data": carried.group(1),
+            "reason": "Liste LPR 2026",
+            "commit": "1",
+            "filename": "partner.csv",
+        },
+    )
+    assert done.status_code == 303
+    assert "Import fertig: 1 neu" in client.get("/admin/abonnenten").text
+    exported = client.get("/admin/abonnenten/export.csv?region=zwickau")
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert "attachment" in exported.headers["content-disposition"]
+    assert exported.text.splitlines() == [
+        "email,name,organisation,ags,regions",
+        "eins@example.org,Eins,Gemeinde A,,zwickau",
+    ]
+    actions = [a[1] for a in _audit(ctx)]
+    assert "subscribers.import" in actions and "subscribers.export" in actions

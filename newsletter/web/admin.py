@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from newsletter.web import admin_audit, admin_dashboard, admin_digests, admin_items, auth, ops
+from newsletter.web import (
+    admin_audit,
+    admin_dashboard,
+    admin_digests,
+    admin_items,
+    admin_subscribers,
+    auth,
+    ops,
+)
 
 router = APIRouter()
 router.include_router(auth.router)
 router.include_router(ops.router)  # /metrics: operations, open like /healthz
 
 protected = APIRouter(dependencies=[Depends(auth.require_admin)])
-for _module in (admin_dashboard, admin_items, admin_digests, admin_audit):
+for _module in (admin_dashboard, admin_items, admin_digests, admin_subscribers, admin_audit):
     protected.include_router(_module.router, prefix="/admin")
 router.include_router(protected)

@@ -1,0 +1,198 @@
+"""Admin subscribers: search and filter, add, unsubscribe, forget, consent proof,
+CSV import (upload → dry-run table → import) and export.
+
+Everything goes through :mod:`newsletter.subscriptions` and :mod:`newsletter.roster`, so
+the consent log records each step with the admin as actor.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import UploadFile
+
+from newsletter import roster, subscriptions
+from newsletter.errors import InvalidInputError
+from newsletter.models import Subscriber
+from newsletter.store import subscribers as store
+from newsletter.store.db import transaction
+from newsletter.web.admin_common import admin_page, field, redirect, region_keys
+from newsletter.web.auth import current_admin, record
+from newsletter.web.rendering import context_of
+from newsletter.web.security import checked_form
+
+router = APIRouter(prefix="/abonnenten")
+MAX_UPLOAD = 5_000_000
+STATUSES = {"confirmed": "bestätigt", "pending": "unbestätigt", "unsubscribed": "abgemeldet"}
+
+
+def matches(subscriber: Subscriber, text: str) -> bool:
+    needle = text.casefold()
+    fields = (subscriber.email, subscriber.name, subscriber.organisation)
+    return not needle or any(needle in value.casefold() for value in fields)
+
+
+@router.get("", response_class=HTMLResponse, include_in_schema=False)
+def list_page(
+    request: Request, suche: str = "", region: str = "", status: str = ""
+) -> HTMLResponse:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        found = store.list_subscribers(
+            conn, region=region or None, status=status if status in STATUSES else None
+        )
+    rows = [s for s in found if matches(s, suche.strip())]
+    values = {
+        "subscribers": rows,
+        "filters": {"suche": suche, "region": region, "status": status},
+        "statuses": STATUSES,
+        "error": None,
+        "form": {},
+    }
+    return admin_page(request, "admin/subscribers.html", values)
+
+
+@router.post("/neu", include_in_schema=False)
+async def add(request: Request) -> Response:
+    ctx = context_of(request)
+    form = await checked_form(request, ctx.secret_key)
+    email, reason = field(form, "email"), field(form, "reason")
+    regions = region_keys(request, form)
+    if not regions:
+        raise InvalidInputError("Bitte mindestens eine Region ankreuzen", field="region")
+    subscriptions.admin_add(
+        ctx,
+        email=email,
+        regions=regions,
+        name=field(form, "name"),
+        organisation=field(form, "organisation"),
+        confirmed_reason=reason or None,
+        actor=current_admin(request).name,
+    )
+    with transaction(ctx.engine) as conn:
+        added = store.find_by_email(conn, subscriptions.normalise_email(email))
+    target = f"#{added.id}" if added else None  # no address in the audit log (Art. 17)
+    record(request, "subscriber.add", target, regions=regions, confirmed=bool(reason))
+    text = (
+        f"{email} ist eingetragen (bestätigt: {reason})."
+        if reason
+        else f"{email} bekommt eine Bestätigungs-E-Mail."
+    )
+    return redirect(request, "/admin/abonnenten", text)
+
+
+@router.get("/import", response_class=HTMLResponse, include_in_schema=False)
+def import_form(request: Request) -> HTMLResponse:
+    return admin_page(request, "admin/subscribers_import.html", {"report": None, "data": ""})
+
+
+@router.post("/import", response_class=HTMLResponse, include_in_schema=False)
+async def import_upload(request: Request) -> Response:
+    """A first upload is always a dry run; »Jetzt importieren« sends the same bytes back."""
+    ctx = context_of(request)
+    form = await checked_form(request, ctx.secret_key)
+    try:
+        data, filename = await _upload(form.get("file"), field(form, "data"))
+    finally:
+        await form.close()
+    filename = field(form, "filename") or filename
+    reason = field(form, "reason") or None
+    dry_run = field(form, "commit") != "1"
+    report = roster.import_roster(
+        ctx,
+        data,
+        filename=filename,
+        actor=current_admin(request).name,
+        confirmed_reason=reason,
+        dry_run=dry_run,
+    )
+    counts = {
+        o: sum(r.outcome == o for r in report)
+        for o in ("added", "updated", "unchanged", "rejected")
+    }
+    if not dry_run:
+        record(request, "subscribers.import", filename, **counts)
+        return redirect(request, "/admin/abonnenten", _import_notice(counts))
+    values = {
+        "report": report,
+        "counts": counts,
+        "data": base64.b64encode(data).decode(),
+        "filename": filename,
+        "reason": reason or "",
+    }
+    return admin_page(request, "admin/subscribers_import.html", values)
+
+
+def _import_notice(counts: dict[str, int]) -> str:
+    return (
+        f"Import fertig: {counts['added']} neu, {counts['updated']} ergänzt, "
+        f"{counts['unchanged']} unverändert, {counts['rejected']} abgelehnt."
+    )
+
+
+async def _upload(upload: object, carried: str) -> tuple[bytes, str]:
+    if isinstance(upload, UploadFile) and upload.filename:
+        data = await upload.read(MAX_UPLOAD + 1)
+        name = upload.filename
+    else:
+        try:
+            data, name = base64.b64decode(carried, validate=True), "upload.csv"
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInputError("Die Datei ist beschädigt; bitte neu hochladen.") from exc
+    if not data:
+        raise InvalidInputError("Bitte eine CSV-Datei auswählen.", field="file")
+    if len(data) > MAX_UPLOAD:
+        raise InvalidInputError("Die Datei ist größer als 5 MB.", field="file")
+    return data, name
+
+
+@router.get("/export.csv", include_in_schema=False)
+def export(request: Request, region: str = "") -> Response:
+    ctx = context_of(request)
+    text = roster.export_roster(ctx, region or None)
+    record(request, "subscribers.export", region or "alle")
+    name = f"abonnenten-{region or 'alle'}-{date.today().isoformat()}.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/{subscriber_id}", response_class=HTMLResponse, include_in_schema=False)
+def detail(request: Request, subscriber_id: int) -> HTMLResponse:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        subscriber = store.get(conn, subscriber_id)
+    consent = subscriptions.consent_record(ctx, subscriber.email)
+    values = {"subscriber": subscriber, "consent": consent, "statuses": STATUSES}
+    return admin_page(request, "admin/subscriber.html", values)
+
+
+@router.post("/{subscriber_id}/abmelden", include_in_schema=False)
+async def unsubscribe(request: Request, subscriber_id: int) -> Response:
+    ctx = context_of(request)
+    form = await checked_form(request, ctx.secret_key)
+    region = field(form, "region") or None
+    actor = subscriptions.Request(actor=current_admin(request).name)
+    subscriptions.unsubscribe(ctx, subscriber_id, region, actor, via="admin")
+    record(request, "subscriber.unsubscribe", f"#{subscriber_id}", region=region or "alle")
+    return redirect(request, f"/admin/abonnenten/{subscriber_id}", "Abgemeldet.")
+
+
+@router.post("/{subscriber_id}/vergessen", include_in_schema=False)
+async def forget(request: Request, subscriber_id: int) -> Response:
+    ctx = context_of(request)
+    form = await checked_form(request, ctx.secret_key)
+    with transaction(ctx.engine) as conn:
+        subscriber = store.get(conn, subscriber_id)
+    if field(form, "confirm") != subscriber.email:
+        raise InvalidInputError(
+            "Zum Löschen bitte die E-Mail-Adresse zur Bestätigung eintippen.", field="confirm"
+        )
+    subscriptions.forget(ctx, subscriber.email, current_admin(request).name)
+    record(request, "subscriber.forget", f"#{subscriber_id}")
+    return redirect(
+        request, "/admin/abonnenten", "Die Daten sind gelöscht; die Adresse ist gesperrt."
+    )
