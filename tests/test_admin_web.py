@@ -318,11 +318,11 @@ def test_forget_needs_the_address_typed(ctx: Context, client: TestClient) -> Non
 
 
 CSV = (
-    "email;name;organisation;ags;regions\n"
-    "eins@example.org;Eins;Gemeinde A;;zwickau\n"
-    "kaputt;Zwei;;;dresden\n"
-    "drei@example.org;Drei;;;Bayern\n"
-).encode()
+    b"email;name;organisation;ags;regions\n"
+    b"eins@example.org;Eins;Gemeinde A;;zwickau\n"
+    b"kaputt;Zwei;;;dresden\n"
+    b"drei@example.org;Drei;;;Bayern\n"
+)
 
 
 def test_csv_import_dry_run_then_import_then_export(ctx: Context, client: TestClient) -> None:
