@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from newsletter.cli import db, serve  # noqa: F401  (registers commands)
-from newsletter.cli import collect, regions  # noqa: F401  (registers commands)
-from newsletter.cli import admin, schedule  # noqa: F401  (registers commands)
-from newsletter.cli import feeds  # noqa: F401  (registers commands)
-from newsletter.cli import send, subscribers  # noqa: F401  (registers commands)
+from newsletter.cli import (  # noqa: F401  (each module registers its commands on app)
+    admin,
+    collect,
+    db,
+    feeds,
+    regions,
+    schedule,
+    send,
+    serve,
+    subscribers,
+)
 from newsletter.cli.base import app, run_cli
 
 __all__ = ["app", "main"]
