@@ -113,3 +113,55 @@ def test_every_documented_route_answers_with_a_documented_status(
         answer = api.request(method, concrete, json=body)
         assert str(answer.status_code) in codes, (method, path, answer.status_code)
         assert str(anonymous.request(method, concrete, json=body).status_code) == "401"
+
+
+def test_digest_preview_dry_run_send_and_history(
+    api: TestClient, ctx: Context, item_id: str
+) -> None:
+    from tests.delivery_helpers import add_subscriber
+
+    add_subscriber(ctx, "partner@example.org", {"ostsachsen": "confirmed"})
+    preview = api.get("/api/v1/digests/ostsachsen/preview").json()
+    assert preview["items"] == [item_id] and "Bautzen" in preview["html"]
+    assert api.get("/api/v1/digests/bayern/preview").status_code == 404
+    dry = api.post("/api/v1/digests/ostsachsen/send", json={"dry_run": True})
+    assert dry.status_code == 200 and dry.json() == {
+        "region": "ostsachsen",
+        "status": "dry_run",
+        "items": 1,
+        "recipients": 1,
+    }
+    started = api.post("/api/v1/digests/ostsachsen/send", json={})
+    assert started.status_code == 202 and started.json()["status"] == "started"
+    history = api.get("/api/v1/digests").json()  # the TestClient ran the background send
+    assert history[0]["region"] == "ostsachsen" and history[0]["sent"] == 1
+    assert history[0]["triggered_by"] == "api:robot"
+    nothing = api.post("/api/v1/digests/ostsachsen/send", json={"dry_run": True})
+    assert nothing.json()["status"] == "nothing_new"
+    bad = api.post("/api/v1/digests/ostsachsen/send", json={"to": "kein-mail"})
+    assert bad.status_code == 422
+
+
+def test_subscribers_add_and_list(api: TestClient) -> None:
+    added = api.post(
+        "/api/v1/subscribers",
+        json={
+            "email": "amt@goerlitz.example",
+            "regions": ["ostsachsen"],
+            "confirmed_reason": "Vertrag",
+        },
+    )
+    assert added.status_code == 201 and added.json() == {"outcome": "confirm_sent"}
+    pending = api.post(
+        "/api/v1/subscribers", json={"email": "neu@example.org", "regions": ["dresden"]}
+    )
+    assert pending.status_code == 201
+    confirmed = api.get("/api/v1/subscribers", params={"status": "confirmed"}).json()
+    assert [s["email"] for s in confirmed] == ["amt@goerlitz.example"]
+    assert confirmed[0]["subscriptions"] == {"ostsachsen": "confirmed"}
+    found = api.get("/api/v1/subscribers", params={"search": "NEU@"}).json()
+    assert [s["subscriptions"] for s in found] == [{"dresden": "pending"}]
+    unknown = api.post(
+        "/api/v1/subscribers", json={"email": "x@example.org", "regions": ["bayern"]}
+    )
+    assert unknown.status_code == 400

@@ -132,22 +132,31 @@ async def send_now(request: Request, region_key: str, tasks: BackgroundTasks) ->
     await checked_form(request, ctx.secret_key)
     _region(ctx, region_key)
     admin = current_admin(request)
+    target = f"/admin/newsletter/{region_key}/fortschritt"
+    if not claim_send(region_key, admin.name):
+        return redirect(request, target, "Der Versand läuft bereits.")
+    record(request, "digest.send", region_key)
+    tasks.add_task(send_in_background, ctx, region_key, f"admin:{admin.name}")
+    return redirect(request, target, "Der Versand ist gestartet.")
+
+
+def claim_send(region_key: str, who: str) -> bool:
+    """Mark a send of ``region_key`` as running in this process (False: one runs already)."""
     with _lock:
         if region_key in _running:
-            return redirect(
-                request, f"/admin/newsletter/{region_key}/fortschritt", "Der Versand läuft bereits."
-            )
-        _running[region_key] = admin.name
-    record(request, "digest.send", region_key)
-    tasks.add_task(_send_in_background, ctx, region_key, admin.name)
-    return redirect(
-        request, f"/admin/newsletter/{region_key}/fortschritt", "Der Versand ist gestartet."
-    )
+            return False
+        _running[region_key] = who
+        return True
 
 
-def _send_in_background(ctx: Context, region_key: str, admin: str) -> None:
+def is_sending(region_key: str) -> bool:
+    return region_key in _running
+
+
+def send_in_background(ctx: Context, region_key: str, triggered_by: str) -> None:
+    """The send started by claim_send: the same path as schedule and CLI."""
     try:
-        sending.send_region(ctx, region_key, triggered_by=f"admin:{admin}")
+        sending.send_region(ctx, region_key, triggered_by=triggered_by)
     finally:
         _running.pop(region_key, None)
 

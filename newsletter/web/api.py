@@ -10,20 +10,32 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from newsletter import sending, subscriptions
 from newsletter.collect import collect_all
 from newsletter.curation import set_item_regions
-from newsletter.models import Item, Source
+from newsletter.errors import NewsletterError, NotFoundError
+from newsletter.models import Item, Source, Subscriber
+from newsletter.store import digests as digest_store
 from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
-from newsletter.store.db import transaction
+from newsletter.store import subscribers as subscriber_store
+from newsletter.store.db import as_utc, transaction
+from newsletter.web.admin_digests import claim_send, send_in_background
 from newsletter.web.admin_items import explanation
-from newsletter.web.auth import record, require_token
+from newsletter.web.admin_subscribers import matches
+from newsletter.web.auth import current_admin, record, require_token
 from newsletter.web.rendering import context_of
+
+
+class ConflictError(NewsletterError):
+    """The action is already under way (409)."""
+
+    http_status = 409
 
 
 class ErrorBody(BaseModel):
@@ -190,3 +202,197 @@ async def collect_now(request: Request, body: CollectIn | None = None) -> Collec
     summary = await asyncio.to_thread(collect_all, ctx, names=names)
     record(request, "sources.collect", ", ".join(names) if names else "alle", via="api")
     return CollectOut(**summary.detail())
+
+
+# --- digests ----------------------------------------------------------------------------
+
+
+class DigestPreviewOut(BaseModel):
+    region: str
+    subject: str
+    html: str = Field(description="Das HTML, wie es die Partner bekommen (Beispiel-Links)")
+    text: str
+    items: list[str]
+    period_start: datetime | None
+    period_end: datetime
+
+
+class DigestHistoryOut(BaseModel):
+    id: int
+    region: str
+    period_start: datetime | None
+    period_end: datetime
+    subject: str
+    items: int
+    triggered_by: str | None
+    recipients: int
+    sent: int
+    failed: int
+
+
+class SendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = Field(default=False, description="nur zählen, nichts senden")
+    to: EmailStr | None = Field(default=None, description="Testversand an diese eine Adresse")
+    force: bool = Field(default=False, description="auch ohne Neues (letzten Zeitraum erneut)")
+
+
+class SendOut(BaseModel):
+    region: str
+    status: str = Field(
+        description="started, dry_run, test_sent, nothing_new (already_running: 409)"
+    )
+    items: int = 0
+    recipients: int = 0
+
+
+def _aware(value: datetime) -> datetime:
+    aware = as_utc(value)
+    assert aware is not None
+    return aware
+
+
+def _known_region(request: Request, region: str) -> None:
+    if context_of(request).config.region(region) is None:
+        raise NotFoundError(f"Die Region »{region}« gibt es nicht.")
+
+
+@router.get("/digests", response_model=list[DigestHistoryOut])
+def digest_history(
+    request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[DigestHistoryOut]:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        rows = digest_store.history(conn, limit=limit)
+    return [
+        DigestHistoryOut(
+            id=r["id"],
+            region=r["region"],
+            period_start=as_utc(r["period_start"]),
+            period_end=_aware(r["period_end"]),
+            subject=r["subject"],
+            items=len(r["item_ids"] or ()),
+            triggered_by=r["triggered_by"],
+            recipients=int(r["total"] or 0),
+            sent=int(r["sent"] or 0),
+            failed=int(r["failed"] or 0),
+        )
+        for r in rows
+    ]
+
+
+@router.get("/digests/{region}/preview", response_model=DigestPreviewOut, responses=errors(404))
+def digest_preview(request: Request, region: str) -> DigestPreviewOut:
+    _known_region(request, region)
+    digest = sending.preview(context_of(request), region)
+    if digest is None:
+        raise NotFoundError(f"Für »{region}« gibt es noch keine Meldungen.")
+    return DigestPreviewOut(
+        region=region,
+        subject=digest.subject,
+        html=digest.html,
+        text=digest.text,
+        items=list(digest.item_ids),
+        period_start=digest.period_start,
+        period_end=digest.period_end,
+    )
+
+
+@router.post(
+    "/digests/{region}/send",
+    response_model=SendOut,
+    status_code=202,
+    responses=errors(404, 409, 422)
+    | {200: {"model": SendOut, "description": "Probelauf oder Testversand"}},
+)
+def digest_send(
+    request: Request, region: str, response: Response, tasks: BackgroundTasks, body: SendIn
+) -> SendOut:
+    """Real sends start in the background (202; progress: GET /digests); the rest is 200."""
+    ctx = context_of(request)
+    _known_region(request, region)
+    who = f"api:{current_admin(request).name}"
+    if body.dry_run or body.to:
+        result = sending.send_region(
+            ctx, region, dry_run=body.dry_run, to=body.to, force=body.force, triggered_by=who
+        )
+        response.status_code = 200
+        record(request, "digest.test" if body.to else "digest.dry_run", region, via="api")
+        return SendOut(
+            region=region, status=result.status, items=result.items, recipients=result.recipients
+        )
+    if not claim_send(region, who):
+        raise ConflictError(f"Für »{region}« läuft schon ein Versand.")
+    record(request, "digest.send", region, via="api")
+    tasks.add_task(send_in_background, ctx, region, who)
+    return SendOut(region=region, status="started")
+
+
+# --- subscribers ------------------------------------------------------------------------
+
+
+class SubscriberOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    organisation: str
+    source: str
+    created_at: datetime | None
+    bounce_count: int
+    suspended: bool
+    subscriptions: dict[str, str] = Field(description="Region → pending, confirmed, unsubscribed")
+
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> SubscriberOut:
+        fields = {name: getattr(subscriber, name) for name in cls.model_fields}
+        return cls(**fields)
+
+
+class SubscriberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    regions: list[str] = Field(min_length=1)
+    name: str = Field(default="", max_length=200)
+    organisation: str = Field(default="", max_length=200)
+    confirmed_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Nachweis einer schon vorliegenden Einwilligung; sonst Bestätigungs-E-Mail",
+    )
+
+
+class SubscriberAddOut(BaseModel):
+    outcome: str = Field(description="confirm_sent, manage_sent oder suppressed")
+
+
+@router.get("/subscribers", response_model=list[SubscriberOut], responses=errors(422))
+def list_subscribers(
+    request: Request,
+    region: str | None = None,
+    status: Literal["pending", "confirmed", "unsubscribed"] | None = None,
+    search: str = "",
+) -> list[SubscriberOut]:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        found = subscriber_store.list_subscribers(conn, region=region, status=status)
+    return [SubscriberOut.of(s) for s in found if matches(s, search.strip())]
+
+
+@router.post(
+    "/subscribers", response_model=SubscriberAddOut, status_code=201, responses=errors(400, 422)
+)
+def add_subscriber(request: Request, body: SubscriberIn) -> SubscriberAddOut:
+    ctx = context_of(request)
+    outcome = subscriptions.admin_add(
+        ctx,
+        email=body.email,
+        regions=body.regions,
+        name=body.name,
+        organisation=body.organisation,
+        confirmed_reason=body.confirmed_reason,
+        actor=current_admin(request).name,
+    )
+    record(request, "subscriber.add", None, regions=body.regions, via="api")
+    return SubscriberAddOut(outcome=outcome)
