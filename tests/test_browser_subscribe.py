@@ -20,19 +20,10 @@ from newsletter.tokens import Purpose
 from newsletter.transports import open_transport
 from newsletter.web import create_app
 from tests.delivery_helpers import Sink, smtp_sink
-from tests.livesrv import serve_app
+from tests.livesrv import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -60,7 +51,7 @@ def page() -> Iterator[Page]:
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is missing: apt-get install chromium")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser.new_page()
         browser.close()
 

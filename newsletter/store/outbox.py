@@ -11,10 +11,32 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from newsletter.store.db import is_postgres, utcnow
 from newsletter.store.schema import deliveries, subscribers, subscriptions
+
+_RECIPIENTS = subscribers.join(subscriptions, subscriptions.c.subscriber_id == subscribers.c.id)
+
+
+def _confirmed_in(region: str) -> tuple[ColumnElement[bool], ...]:
+    """Who gets a region's digest: confirmed for that region and not suspended."""
+    return (
+        subscriptions.c.region == region,
+        subscriptions.c.status == "confirmed",
+        subscribers.c.suspended_at.is_(None),
+    )
 
 
 def enqueue_digest(conn: Connection, digest_id: int, region: str) -> int:
@@ -34,15 +56,8 @@ def enqueue_digest(conn: Connection, digest_id: int, region: str) -> int:
             literal(now),
             literal(now),
         )
-        .select_from(
-            subscribers.join(subscriptions, subscriptions.c.subscriber_id == subscribers.c.id)
-        )
-        .where(
-            subscriptions.c.region == region,
-            subscriptions.c.status == "confirmed",
-            subscribers.c.suspended_at.is_(None),
-            ~already,
-        )
+        .select_from(_RECIPIENTS)
+        .where(*_confirmed_in(region), ~already)
     )
     columns = [
         "digest_id",
@@ -212,15 +227,5 @@ def list_deliveries(
 
 def count_confirmed(conn: Connection, region: str) -> int:
     """How many addresses a digest of ``region`` would go to now."""
-    query = (
-        select(func.count())
-        .select_from(
-            subscribers.join(subscriptions, subscriptions.c.subscriber_id == subscribers.c.id)
-        )
-        .where(
-            subscriptions.c.region == region,
-            subscriptions.c.status == "confirmed",
-            subscribers.c.suspended_at.is_(None),
-        )
-    )
+    query = select(func.count()).select_from(_RECIPIENTS).where(*_confirmed_in(region))
     return int(conn.execute(query).scalar_one())

@@ -12,8 +12,7 @@ import gzip
 import hashlib
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from datetime import datetime
 from typing import cast
 
 from fastapi import APIRouter, Request
@@ -22,6 +21,7 @@ from fastapi.responses import Response
 from newsletter import feeds, metrics
 from newsletter.context import Context
 from newsletter.errors import NotFoundError
+from newsletter.httpdates import format_http_date, parse_http_date
 from newsletter.models import Item
 from newsletter.store import items as item_store
 from newsletter.store.db import transaction
@@ -122,7 +122,7 @@ def _respond(request: Request, entry: CachedFeed, media_type: str) -> Response:
     ctx = context_of(request)
     headers = {
         "ETag": entry.etag,
-        "Last-Modified": format_datetime(entry.last_modified.astimezone(UTC), usegmt=True),
+        "Last-Modified": format_http_date(entry.last_modified),
         "Cache-Control": f"public, max-age={ctx.config.feeds.cache_seconds}",
         "Vary": "Accept-Encoding",
     }
@@ -147,10 +147,5 @@ def _not_modified(request: Request, entry: CachedFeed) -> bool:
     since = request.headers.get("if-modified-since")
     if not since:
         return False
-    try:
-        moment = parsedate_to_datetime(since)
-    except (TypeError, ValueError):
-        return False
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return entry.last_modified.replace(microsecond=0) <= moment
+    moment = parse_http_date(since)
+    return moment is not None and entry.last_modified.replace(microsecond=0) <= moment
