@@ -37,3 +37,13 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
         "published_estimated": candidate.published_estimated,
         "regions": list(item.regions) if item.regions is not None else None,
     }
+
+
+def check_golden_bytes(actual: bytes, expected_file: Path) -> None:
+    """Compare exact bytes (feeds, rendered mail) with a golden file."""
+    if os.environ.get("UPDATE_GOLDEN") == "1" or not expected_file.exists():
+        expected_file.parent.mkdir(parents=True, exist_ok=True)
+        expected_file.write_bytes(actual)
+        if os.environ.get("UPDATE_GOLDEN") != "1":
+            raise AssertionError(f"{expected_file.name} was missing and has been written")
+    assert actual == expected_file.read_bytes(), f"{expected_file.name} differs (UPDATE_GOLDEN=1)"

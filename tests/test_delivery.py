@@ -261,3 +261,20 @@ def test_fifty_items_stay_under_gmail_clipping(ctx: Context) -> None:
     assert digest is not None and len(digest.item_ids) == 50
     assert len(digest.html.encode()) < 90_000
     assert all(len(line) <= 72 or "://" in line for line in digest.text.splitlines())
+
+
+@pytest.mark.parametrize("part", ["html", "text"])
+def test_golden_digest(config: Config, part: str) -> None:
+    """The rendered digest of a fixed item set, before personalisation."""
+    from pathlib import Path
+
+    from newsletter.digests import build_digest
+    from tests._golden import check_golden_bytes
+
+    region = config.region("zwickau")
+    assert region is not None
+    items = [i for i in sample_items() if i.statewide or "zwickau" in i.regions]
+    digest = build_digest(region, items, None, NOW, config)
+    body = digest.html if part == "html" else digest.text
+    golden = Path(__file__).parent / "data" / "golden" / f"digest-zwickau.{part}"
+    check_golden_bytes(body.encode(), golden.with_suffix(".html" if part == "html" else ".txt"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import feedparser
@@ -163,3 +164,20 @@ def test_websub_hub_is_advertised_when_configured(make_config: object) -> None:
     config = make_config(feeds={"websub_hub": "https://hub.example.org/"})  # type: ignore[operator]
     assert b'rel="hub"' in build(config, "atom")
     assert json.loads(build(config, "json"))["hubs"][0]["url"] == "https://hub.example.org/"
+
+
+@pytest.mark.parametrize("kind", ["rss", "atom", "json"])
+def test_golden_feed_bytes(config: Config, kind: feeds.FeedKind) -> None:
+    """Umlauts, &, <, an emoji, an item without link, a statewide item; fixed clock."""
+    from tests._golden import check_golden_bytes
+
+    golden = Path(__file__).parent / "data" / "golden" / f"feed-zwickau.{kind}"
+    check_golden_bytes(build(config, kind), golden)
+
+
+def test_golden_opml(config: Config) -> None:
+    from tests._golden import check_golden_bytes
+
+    check_golden_bytes(
+        feeds.render_opml(config, T0), Path(__file__).parent / "data" / "golden" / "feeds.opml"
+    )
