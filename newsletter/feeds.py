@@ -91,14 +91,14 @@ def render(
     """One feed as bytes; ``empty_time`` dates a feed without items."""
     if kind == "json":
         return render_json(info, items, config, empty_time)
-    generator = _generator(info, items, config, empty_time)
+    generator = _generator(kind, info, items, config, empty_time)
     if kind == "rss":
         return bytes(generator.rss_str(pretty=True))
     return bytes(generator.atom_str(pretty=True))
 
 
 def _generator(
-    info: FeedInfo, items: Sequence[Item], config: Config, empty_time: datetime
+    kind: FeedKind, info: FeedInfo, items: Sequence[Item], config: Config, empty_time: datetime
 ) -> FeedGenerator:
     tz = ZoneInfo(config.site.timezone)
     base = config.site.base_url
@@ -108,7 +108,7 @@ def _generator(
     fg.subtitle(info.description)
     fg.description(info.description)
     fg.link(href=info.html_url, rel="alternate")
-    fg.link(href=info.url(base, "rss"), rel="self", type="application/rss+xml")
+    fg.link(href=info.url(base, kind), rel="self", type=MEDIA_TYPES[kind].split(";")[0])
     if config.feeds.websub_hub:
         fg.link(href=config.feeds.websub_hub, rel="hub")
     fg.language(config.site.language)
@@ -134,9 +134,9 @@ def _entry(
     entry.guid(entry_id(item, domain), permalink=False)
     entry.title(item.title)
     entry.link(href=item_link(item, base), rel="alternate")
-    entry.description(item.summary_html or item.title)
+    entry.summary(item.summary_html or item.title, type="html")  # also the RSS description
     if item.content_html:
-        entry.content(item.content_html, type="CDATA")
+        entry.content(item.content_html, type="html")
     entry.published(item.published_at.astimezone(tz))
     entry.updated(item.updated_at.astimezone(tz))
     for label in region_labels(item, names):

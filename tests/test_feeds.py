@@ -79,8 +79,12 @@ def test_atom_has_required_elements(config: Config) -> None:
     root = ET.fromstring(build(config, "atom"))
     for name in ("id", "title", "updated", "author"):
         assert root.find(ATOM + name) is not None, name
-    assert root.find(ATOM + "link[@rel='self']") is not None
+    self_link = root.find(ATOM + "link[@rel='self']")
+    assert self_link is not None
+    assert self_link.get("href") == "http://127.0.0.1:8000/feeds/zwickau.atom"
     for entry in root.findall(ATOM + "entry"):
+        summary = entry.find(ATOM + "summary")
+        assert summary is not None and summary.get("type") == "html"
         for name in ("id", "title", "updated"):
             assert entry.find(ATOM + name) is not None, name
         link = entry.find(ATOM + "link")
