@@ -19,6 +19,7 @@ from newsletter.store.db import make_engine, migrate, transaction
 from newsletter.tokens import TokenSigner
 
 if TYPE_CHECKING:
+    from newsletter.messages import DkimKey
     from newsletter.regions import Gazetteer
 
 
@@ -47,6 +48,13 @@ class Context:
     def tokens(self) -> TokenSigner:
         """Signer for confirm / manage / unsubscribe links."""
         return TokenSigner(self.secret_key, self.config.subscriptions.token_generation)
+
+    @cached_property
+    def dkim_key(self) -> DkimKey | None:
+        """The DKIM signing key (read once), or None when DKIM is not configured."""
+        from newsletter.messages import dkim_key
+
+        return dkim_key(self.config)
 
     def init_db(self) -> None:
         """Migrate the schema and sync the configured sources (idempotent)."""

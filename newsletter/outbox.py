@@ -11,6 +11,7 @@ timeouts, lost connections) are retried with exponential backoff and jitter up t
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import random
@@ -24,7 +25,7 @@ from typing import Any
 from newsletter import digests as digest_render
 from newsletter.context import Context
 from newsletter.errors import PermanentDeliveryError, TemporaryDeliveryError
-from newsletter.messages import Content, ListInfo, build_message, to_bytes
+from newsletter.messages import Content, ListInfo, build_message, dkim_sign, to_bytes
 from newsletter.models import Digest
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
@@ -50,17 +51,28 @@ def backoff(attempt: int, base_seconds: float, rng: random.Random | None = None)
 
 
 class RateLimit:
-    """Token bucket: at most ``per_second`` messages a second from this worker."""
+    """At most ``per_second`` messages a second and ``per_hour`` an hour from this worker."""
 
-    def __init__(self, per_second: float) -> None:
+    def __init__(self, per_second: float, per_hour: int) -> None:
         self.interval = 1.0 / per_second
         self.next_at = time.monotonic()
+        self.per_hour = per_hour
+        self.sent: collections.deque[float] = collections.deque()
 
-    def wait(self) -> None:
+    def wait(self, stop: threading.Event | None = None) -> None:
         now = time.monotonic()
+        while self.sent and self.sent[0] <= now - 3600:
+            self.sent.popleft()
+        if len(self.sent) >= self.per_hour:
+            self.next_at = max(self.next_at, self.sent[0] + 3600)
         if self.next_at > now:
-            time.sleep(self.next_at - now)
-        self.next_at = max(self.next_at, now) + self.interval
+            pause = self.next_at - now
+            if stop is None:
+                time.sleep(pause)
+            else:
+                stop.wait(pause)
+        self.next_at = max(self.next_at, time.monotonic()) + self.interval
+        self.sent.append(time.monotonic())
 
 
 def drain(
@@ -72,7 +84,10 @@ def drain(
     max_messages: int | None = None,
 ) -> DrainStats:
     """Send due deliveries until none are due (or ``stop`` is set, or the cap is reached)."""
-    stats, limit = DrainStats(), RateLimit(ctx.config.mail.rate_per_second)
+    stats, limit = (
+        DrainStats(),
+        RateLimit(ctx.config.mail.rate_per_second, ctx.config.mail.rate_per_hour),
+    )
     cache: dict[int, Digest] = {}
     while not (stop and stop.is_set()):
         room = ctx.config.mail.batch_size
@@ -87,7 +102,9 @@ def drain(
         for row in batch:
             if stop and stop.is_set():
                 break
-            limit.wait()
+            limit.wait(stop)
+            if stop and stop.is_set():
+                break
             _deliver(ctx, transport, worker, row, cache, stats)
     if stop and stop.is_set():
         with transaction(ctx.engine) as conn:
@@ -106,7 +123,7 @@ def _deliver(
     message = render_delivery(ctx, row, cache)
     envelope = ctx.config.mail.envelope_from or ctx.config.mail.from_address
     try:
-        reply = transport.send(envelope, row["address"], to_bytes(message))
+        reply = transport.send(envelope, row["address"], wire_bytes(ctx, message))
     except TemporaryDeliveryError as exc:
         _retry(ctx, row, _reply(exc), stats)
         return
@@ -125,6 +142,13 @@ def _deliver(
     with transaction(ctx.engine) as conn:
         queue.mark_sent(conn, row["id"], worker, reply, str(message["Message-ID"]))
     stats.sent += 1
+
+
+def wire_bytes(ctx: Context, message: Any) -> bytes:
+    """The message as sent: CRLF bytes, DKIM-signed when a key is configured."""
+    data = to_bytes(message)
+    key = ctx.dkim_key
+    return data if key is None else dkim_sign(data, key)
 
 
 def _reply(exc: TemporaryDeliveryError | PermanentDeliveryError) -> str:

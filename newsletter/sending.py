@@ -15,9 +15,8 @@ from datetime import datetime
 from newsletter.context import Context
 from newsletter.digests import build_digest, personalise, preview_values
 from newsletter.errors import NotFoundError
-from newsletter.messages import to_bytes
 from newsletter.models import Digest
-from newsletter.outbox import DrainStats, drain, personal_message
+from newsletter.outbox import DrainStats, drain, personal_message, wire_bytes
 from newsletter.store import digests as digest_store
 from newsletter.store import items as item_store
 from newsletter.store import outbox as queue
@@ -119,7 +118,7 @@ def _test_send(ctx: Context, digest: Digest, to: str, transport: Transport | Non
     own = transport or open_transport(ctx.config)
     try:
         envelope = ctx.config.mail.envelope_from or ctx.config.mail.from_address
-        own.send(envelope, to, to_bytes(message))
+        own.send(envelope, to, wire_bytes(ctx, message))
     finally:
         if transport is None:
             own.close()

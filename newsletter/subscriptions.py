@@ -124,7 +124,20 @@ def confirm(ctx: Context, subscriber_id: int, request: Request) -> Subscriber:
         if pending:
             store.set_status(conn, subscriber_id, pending, "confirmed", utcnow())
             record_event(ctx, conn, subscriber_id, subscriber.email, "confirm", pending, request)
+            if ctx.config.subscriptions.welcome_digest:
+                _welcome(conn, subscriber, pending)
         return store.get(conn, subscriber_id)
+
+
+def _welcome(conn: Connection, subscriber: Subscriber, regions: Sequence[str]) -> None:
+    """Queue each newly confirmed region's latest digest for this late joiner."""
+    from newsletter.store import digests as digest_store
+    from newsletter.store import outbox as queue
+
+    for region in regions:
+        latest = digest_store.latest_for_region(conn, region)
+        if latest is not None and latest.id is not None:
+            queue.enqueue_welcome(conn, latest.id, subscriber.id, subscriber.email)
 
 
 def unsubscribe(

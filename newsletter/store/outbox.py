@@ -73,6 +73,29 @@ def enqueue_digest(conn: Connection, digest_id: int, region: str) -> int:
     return len(conn.execute(inserted).all())
 
 
+def enqueue_welcome(conn: Connection, digest_id: int, subscriber_id: int, address: str) -> bool:
+    """A late joiner gets the region's latest digest once (unique per digest and subscriber)."""
+    taken = select(deliveries.c.id).where(
+        deliveries.c.digest_id == digest_id, deliveries.c.subscriber_id == subscriber_id
+    )
+    if conn.execute(taken).first() is not None:
+        return False
+    now = utcnow()
+    conn.execute(
+        insert(deliveries).values(
+            digest_id=digest_id,
+            subscriber_id=subscriber_id,
+            address=address,
+            kind="welcome",
+            status="queued",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return True
+
+
 def enqueue_message(
     conn: Connection,
     *,
