@@ -182,6 +182,7 @@ def catch_up(jobs: Jobs, config: Config, now: datetime) -> list[tuple[str, datet
         cron = region_cron(config, region.key)
         slot = missed_slot(cron, tz, jobs.last_cutoff(region.key), now)
         if slot is None:
+            log.info("digest region=%s status=up_to_date (no missed slot)", region.key)
             continue
         log.info("digest region=%s missed slot=%s: catching up once", region.key, slot.isoformat())
         if run_digest(jobs, region.key, cron, tz, now) is not None:
