@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.curation import add_manual_item
 from newsletter.store import items as item_store
@@ -123,3 +124,64 @@ def test_admin_logs_in_and_corrects_an_items_regions(
     expect(page.get_by_role("status")).to_have_text("Die Regionen sind gespeichert.")
     with transaction(ctx.engine) as conn:
         assert item_store.get(conn, item.id).regions == ("dresden",)
+
+
+def test_preview_test_send_and_send_now_fill_the_delivery_table(
+    make_config: Callable[..., Config],
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.delivery_helpers import Sink, add_subscriber, smtp_sink
+    from tests.livesrv import serve_app
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    sink = Sink()
+    with smtp_sink(sink) as port:
+        mail = {
+            "transport": "smtp",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_tls": "none",
+        }
+        ctx = Context(make_config(mail=mail))
+        ctx.init_db()
+        make_client(ctx)  # the admin anna with her address
+        add_manual_item(
+            ctx, title="Präventionsabend in Plauen", text="Die Polizei lädt in Plauen ein."
+        )
+        for address in ("rathaus@plauen.example", "ordnungsamt@zwickau.example"):
+            add_subscriber(ctx, address, {"zwickau": "confirmed"})
+        with serve_app(create_app(ctx)) as base, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(locale="de-DE", viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(15000)
+            page.goto(f"{base}/admin/newsletter/zwickau")
+            page.get_by_label("Name").fill(NAME)
+            page.get_by_label("Passwort").fill(PASSWORD)
+            page.get_by_role("button", name="Anmelden").click()
+
+            frame = page.frame_locator("iframe.preview-frame")
+            expect(frame.get_by_text("Präventionsabend in Plauen").first).to_be_visible()
+            expect(page.locator("pre.text-part")).to_contain_text("Präventionsabend in Plauen")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "admin-preview.png"), full_page=True)
+
+            page.get_by_role("button", name="Testversand an mich").click()
+            expect(page.get_by_role("status").first).to_contain_text(
+                "Testversand an anna@example.org"
+            )
+            assert [rcpts for rcpts, _ in sink.messages] == [["anna@example.org"]]
+
+            page.get_by_role("link", name="Jetzt senden …").click()
+            page.get_by_role("button", name="Ja, an 2 Empfänger senden").click()
+            expect(page).to_have_url(f"{base}/admin/newsletter/zwickau/fortschritt")
+            expect(page.get_by_text("2 von 2 gesendet")).to_be_visible(timeout=30000)
+            table = page.locator("#zustellungen")
+            expect(table).to_contain_text("rathaus@plauen.example")
+            expect(table).to_contain_text("250")
+            page.screenshot(path=str(ARTIFACTS / "admin-delivery.png"), full_page=True)
+            browser.close()
+        ctx.close()
+    received = sorted(r[0] for r, _ in sink.messages)
+    assert received == ["anna@example.org", "ordnungsamt@zwickau.example", "rathaus@plauen.example"]
