@@ -1,0 +1,142 @@
+"""API: digests (history, preview, send)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from newsletter import sending
+from newsletter.errors import NotFoundError
+from newsletter.store import digests as digest_store
+from newsletter.store.db import as_utc, transaction
+from newsletter.web.admin_digests import claim_send, send_in_background
+from newsletter.web.api_common import ConflictError, errors
+from newsletter.web.auth import current_admin, record
+from newsletter.web.rendering import context_of
+
+router = APIRouter()
+
+
+class DigestPreviewOut(BaseModel):
+    region: str
+    subject: str
+    html: str = Field(description="Das HTML, wie es die Partner bekommen (Beispiel-Links)")
+    text: str
+    items: list[str]
+    period_start: datetime | None
+    period_end: datetime
+
+
+class DigestHistoryOut(BaseModel):
+    id: int
+    region: str
+    period_start: datetime | None
+    period_end: datetime
+    subject: str
+    items: int
+    triggered_by: str | None
+    recipients: int
+    sent: int
+    failed: int
+
+
+class SendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = Field(default=False, description="nur zählen, nichts senden")
+    to: EmailStr | None = Field(default=None, description="Testversand an diese eine Adresse")
+    force: bool = Field(default=False, description="auch ohne Neues (letzten Zeitraum erneut)")
+
+
+class SendOut(BaseModel):
+    region: str
+    status: str = Field(
+        description="started, dry_run, test_sent, nothing_new (already_running: 409)"
+    )
+    items: int = 0
+    recipients: int = 0
+
+
+def _aware(value: datetime) -> datetime:
+    aware = as_utc(value)
+    assert aware is not None
+    return aware
+
+
+def _known_region(request: Request, region: str) -> None:
+    if context_of(request).config.region(region) is None:
+        raise NotFoundError(f"Die Region »{region}« gibt es nicht.")
+
+
+@router.get("/digests", response_model=list[DigestHistoryOut])
+def digest_history(
+    request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[DigestHistoryOut]:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        rows = digest_store.history(conn, limit=limit)
+    return [
+        DigestHistoryOut(
+            id=r["id"],
+            region=r["region"],
+            period_start=as_utc(r["period_start"]),
+            period_end=_aware(r["period_end"]),
+            subject=r["subject"],
+            items=len(r["item_ids"] or ()),
+            triggered_by=r["triggered_by"],
+            recipients=int(r["total"] or 0),
+            sent=int(r["sent"] or 0),
+            failed=int(r["failed"] or 0),
+        )
+        for r in rows
+    ]
+
+
+@router.get("/digests/{region}/preview", response_model=DigestPreviewOut, responses=errors(404))
+def digest_preview(request: Request, region: str) -> DigestPreviewOut:
+    _known_region(request, region)
+    digest = sending.preview(context_of(request), region)
+    if digest is None:
+        raise NotFoundError(f"Für »{region}« gibt es noch keine Meldungen.")
+    return DigestPreviewOut(
+        region=region,
+        subject=digest.subject,
+        html=digest.html,
+        text=digest.text,
+        items=list(digest.item_ids),
+        period_start=digest.period_start,
+        period_end=digest.period_end,
+    )
+
+
+@router.post(
+    "/digests/{region}/send",
+    response_model=SendOut,
+    status_code=202,
+    responses=errors(404, 409, 422)
+    | {200: {"model": SendOut, "description": "Probelauf oder Testversand"}},
+)
+def digest_send(
+    request: Request, region: str, response: Response, tasks: BackgroundTasks, body: SendIn
+) -> SendOut:
+    """Real sends start in the background (202; progress: GET /digests); the rest is 200."""
+    ctx = context_of(request)
+    _known_region(request, region)
+    who = f"api:{current_admin(request).name}"
+    if body.dry_run or body.to:
+        result = sending.send_region(
+            ctx, region, dry_run=body.dry_run, to=body.to, force=body.force, triggered_by=who
+        )
+        response.status_code = 200
+        record(request, "digest.test" if body.to else "digest.dry_run", region, via="api")
+        return SendOut(
+            region=region, status=result.status, items=result.items, recipients=result.recipients
+        )
+    if not claim_send(region, who):
+        raise ConflictError(f"Für »{region}« läuft schon ein Versand.")
+    record(request, "digest.send", region, via="api")
+    tasks.add_task(send_in_background, ctx, region, who)
+    return SendOut(region=region, status="started")

@@ -1,0 +1,86 @@
+"""API: subscribers (list, add)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from newsletter import subscriptions
+from newsletter.models import Subscriber
+from newsletter.store import subscribers as subscriber_store
+from newsletter.store.db import transaction
+from newsletter.web.admin_subscribers import matches
+from newsletter.web.api_common import errors
+from newsletter.web.auth import current_admin, record
+from newsletter.web.rendering import context_of
+
+router = APIRouter()
+
+
+class SubscriberOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    organisation: str
+    source: str
+    created_at: datetime | None
+    bounce_count: int
+    suspended: bool
+    subscriptions: dict[str, str] = Field(description="Region → pending, confirmed, unsubscribed")
+
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> SubscriberOut:
+        fields = {name: getattr(subscriber, name) for name in cls.model_fields}
+        return cls(**fields)
+
+
+class SubscriberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    regions: list[str] = Field(min_length=1)
+    name: str = Field(default="", max_length=200)
+    organisation: str = Field(default="", max_length=200)
+    confirmed_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Nachweis einer schon vorliegenden Einwilligung; sonst Bestätigungs-E-Mail",
+    )
+
+
+class SubscriberAddOut(BaseModel):
+    outcome: str = Field(description="confirm_sent, manage_sent oder suppressed")
+
+
+@router.get("/subscribers", response_model=list[SubscriberOut], responses=errors(422))
+def list_subscribers(
+    request: Request,
+    region: str | None = None,
+    status: Literal["pending", "confirmed", "unsubscribed"] | None = None,
+    search: str = "",
+) -> list[SubscriberOut]:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        found = subscriber_store.list_subscribers(conn, region=region, status=status)
+    return [SubscriberOut.of(s) for s in found if matches(s, search.strip())]
+
+
+@router.post(
+    "/subscribers", response_model=SubscriberAddOut, status_code=201, responses=errors(400, 422)
+)
+def add_subscriber(request: Request, body: SubscriberIn) -> SubscriberAddOut:
+    ctx = context_of(request)
+    outcome = subscriptions.admin_add(
+        ctx,
+        email=body.email,
+        regions=body.regions,
+        name=body.name,
+        organisation=body.organisation,
+        confirmed_reason=body.confirmed_reason,
+        actor=current_admin(request).name,
+    )
+    record(request, "subscriber.add", None, regions=body.regions, via="api")
+    return SubscriberAddOut(outcome=outcome)
