@@ -287,16 +287,13 @@ async def _catch_up_task(ctx: Context) -> None:
 @dataclass
 class _Worker:
     stop_event: asyncio.Event
-    task: asyncio.Task[Any] | None
+    task: asyncio.Task[Any]
 
 
 def _start_worker(ctx: Context) -> _Worker:
+    from newsletter.outbox import run_worker
+
     stop_event = asyncio.Event()
-    try:
-        from newsletter.outbox import run_worker
-    except ImportError:
-        log.warning("send worker not available (newsletter.outbox missing)")
-        return _Worker(stop_event, None)
     task = asyncio.get_running_loop().create_task(run_worker(ctx, stop_event))
     return _Worker(stop_event, task)
 
@@ -304,8 +301,7 @@ def _start_worker(ctx: Context) -> _Worker:
 async def _stop_worker(worker: _Worker) -> None:
     """Ask the worker to stop: it finishes the current message and releases its leases."""
     worker.stop_event.set()
-    if worker.task is not None:
-        try:
-            await worker.task
-        except Exception:
-            log.exception("send worker ended with an error")
+    try:
+        await worker.task
+    except Exception:
+        log.exception("send worker ended with an error")

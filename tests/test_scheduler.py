@@ -266,3 +266,34 @@ def test_housekeeping_drops_expired_requests_and_old_deliveries(ctx: Context) ->
     assert emails == {"mixed@example.org", "fresh@example.org"}
     assert statuses == {mixed: "confirmed", fresh: "pending"}
     assert left == 2  # the old queued one stays: it is not finished
+
+
+async def test_background_runs_scheduler_and_one_worker_and_stops(ctx: Context) -> None:
+    import asyncio
+    import mailbox
+
+    from newsletter.outbox import enqueue_message
+    from newsletter.scheduler import scheduler_state, start_background
+    from newsletter.store.db import transaction
+
+    with transaction(ctx.engine) as conn:
+        enqueue_message(
+            conn,
+            address="partner@example.org",
+            subject="Test",
+            text="Hallo",
+            html="<p>Hallo</p>",
+            kind="confirm",
+        )
+    box = mailbox.Maildir(ctx.config.path(ctx.config.mail.maildir), create=True)
+    stop = await start_background(ctx)
+    try:
+        assert scheduler_state(ctx) == "running"
+        for _ in range(100):  # the worker drains the queue
+            if len(box):
+                break
+            await asyncio.sleep(0.05)
+        assert len(box) == 1
+    finally:
+        await stop()
+    assert scheduler_state(ctx) == "disabled"
