@@ -120,3 +120,26 @@ def test_feed_requests_and_304s_are_counted(ctx: Context) -> None:
     after = client.get("/metrics").text
     assert _counter(after, "atom", 200) == _counter(before, "atom", 200) + 1
     assert _counter(after, "atom", 304) == _counter(before, "atom", 304) + 1
+
+
+def test_new_item_count_matches_the_digest_selection(db_ctx: Context) -> None:
+    from newsletter.store import items as item_store
+    from newsletter.store import stats
+
+    for title, text in [
+        ("Plauen", "Plauen im Vogtland"),
+        ("Görlitz", "Görlitz"),
+        ("Landesweit", "Überall"),
+        ("Dresden und Zwickau", "Dresden und Zwickau"),
+    ]:
+        add_manual_item(db_ctx, title=f"Meldung {title}", text=text)
+    ctx = db_ctx
+    with transaction(ctx.engine) as conn:
+        hidden = item_store.search(conn, region="ostsachsen", statewide=False)[0]
+        item_store.set_hidden(conn, hidden.id, True)
+        now = utcnow()
+        for region in ctx.config.region_list():
+            for after in (None, now - timedelta(hours=1), now):
+                expected = len(item_store.collected_between(conn, region.key, after, now))
+                assert stats.new_item_count(conn, region.key, after, now) == expected
+        assert stats.new_item_count(conn, "zwickau", None, now) == 3

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, exists, func, or_, select
 
-from newsletter.store.schema import deliveries, digests, items, subscriptions
+from newsletter.store.schema import deliveries, digests, item_regions, items, subscriptions
 
 
 def item_counts(conn: Connection) -> dict[str, int]:
@@ -66,3 +66,25 @@ def subscription_counts(conn: Connection) -> dict[tuple[str, str], int]:
         subscriptions.c.region, subscriptions.c.status
     )
     return {(region, status): int(n) for region, status, n in conn.execute(query)}
+
+
+def new_item_count(conn: Connection, region: str, after: datetime | None, until: datetime) -> int:
+    """How many items the region's next digest would hold: the selection of
+    :func:`newsletter.store.items.collected_between` (own + statewide, visible, collected in
+    (after, until]), counted in the database instead of loaded.
+
+    Written so that the collected_at index bounds the scan to the period.
+    """
+    own = exists().where(item_regions.c.item_id == items.c.id, item_regions.c.region == region)
+    query = (
+        select(func.count())
+        .select_from(items)
+        .where(
+            items.c.collected_at <= until,
+            items.c.hidden.is_(False),
+            or_(items.c.statewide.is_(True), own),
+        )
+    )
+    if after is not None:
+        query = query.where(items.c.collected_at > after)
+    return int(conn.execute(query).scalar_one())

@@ -15,7 +15,6 @@ from newsletter.collect import CollectSummary, collect_all
 from newsletter.context import Context
 from newsletter.scheduler import next_runs, scheduler_state
 from newsletter.store import digests as digest_store
-from newsletter.store import items as item_store
 from newsletter.store import runs, stats
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
@@ -46,7 +45,7 @@ def region_statuses(ctx: Context, conn: Connection, now: datetime) -> list[Regio
     result = []
     for region in ctx.config.region_list():
         cutoff = digest_store.last_cutoff(conn, region.key)
-        new = len(item_store.collected_between(conn, region.key, cutoff, now))
+        new = stats.new_item_count(conn, region.key, cutoff, now)
         result.append(
             RegionStatus(
                 region.key,

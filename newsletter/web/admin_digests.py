@@ -21,9 +21,8 @@ from newsletter.context import Context
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.outbox import drain
 from newsletter.store import digests as digest_store
-from newsletter.store import items as item_store
 from newsletter.store import outbox as queue
-from newsletter.store import retries
+from newsletter.store import retries, stats
 from newsletter.store.db import transaction, utcnow
 from newsletter.transports import open_transport
 from newsletter.web.admin_common import admin_page, redirect
@@ -61,7 +60,7 @@ def region_page(request: Request, region_key: str) -> HTMLResponse:
     with transaction(ctx.engine) as conn:
         recipients = queue.count_confirmed(conn, region_key)
         cutoff = digest_store.last_cutoff(conn, region_key)
-        new_items = len(item_store.collected_between(conn, region_key, cutoff, utcnow()))
+        new_items = stats.new_item_count(conn, region_key, cutoff, utcnow())
     values = {
         "region": region,
         "digest": digest,
