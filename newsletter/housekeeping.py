@@ -18,11 +18,16 @@ def run_housekeeping(ctx: Context, now: datetime) -> dict[str, int]:
     delivery_before = now - timedelta(days=ctx.config.schedule.delivery_retention_days)
     with transaction(ctx.engine) as conn:
         run_id = runs.start(conn, "housekeeping")
-    with transaction(ctx.engine) as conn:
-        requests, subscribers = retention.expire_pending(conn, pending_before)
-        old = retention.delete_old_deliveries(conn, delivery_before)
-        detail = {"pending_requests": requests, "subscribers": subscribers, "deliveries": old}
-        runs.finish(conn, run_id, "ok", detail)
+    try:
+        with transaction(ctx.engine) as conn:
+            requests, subscribers = retention.expire_pending(conn, pending_before)
+            old = retention.delete_old_deliveries(conn, delivery_before)
+            detail = {"pending_requests": requests, "subscribers": subscribers, "deliveries": old}
+            runs.finish(conn, run_id, "ok", detail)
+    except Exception as exc:
+        with transaction(ctx.engine) as conn:
+            runs.finish(conn, run_id, "error", {"error": str(exc)})
+        raise
     log.info(
         "housekeeping pending_requests=%d subscribers=%d deliveries=%d",
         requests,
