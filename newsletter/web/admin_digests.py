@@ -83,7 +83,8 @@ def preview_frame(request: Request, region_key: str) -> Response:
     else:
         body = digest.html  # with example personal links (sending.preview)
     headers = {
-        "Content-Security-Policy": "sandbox; default-src 'none'; img-src https: data:; style-src 'unsafe-inline'",
+        "Content-Security-Policy": "sandbox; default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; "
+        "frame-ancestors 'self'",
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "no-store",
     }
