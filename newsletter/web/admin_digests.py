@@ -24,6 +24,7 @@ from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store import retries, stats
 from newsletter.store.db import transaction, utcnow
+from newsletter.store.locks import advisory_lock
 from newsletter.transports import open_transport
 from newsletter.web.admin_common import admin_page, redirect
 from newsletter.web.auth import current_admin, record
@@ -154,9 +155,14 @@ def is_sending(region_key: str) -> bool:
 
 
 def send_in_background(ctx: Context, region_key: str, triggered_by: str) -> None:
-    """The send started by claim_send: the same path as schedule and CLI."""
+    """The send started by claim_send: the same path as schedule and CLI.
+
+    Under the region's advisory lock (as the scheduler's), so a manual send in another
+    process waits and then finds nothing new instead of building an overlapping digest.
+    """
     try:
-        sending.send_region(ctx, region_key, triggered_by=triggered_by)
+        with advisory_lock(ctx.engine, f"digest:{region_key}"):
+            sending.send_region(ctx, region_key, triggered_by=triggered_by)
     finally:
         _running.pop(region_key, None)
 
