@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from newsletter import digests, sending
 from newsletter.config import Config
 from newsletter.context import Context
+from newsletter.models import Digest
+from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction
 from newsletter.tokens import Purpose
@@ -189,16 +191,21 @@ def test_test_send_goes_to_one_address_and_is_not_a_delivery(ctx: Context) -> No
         assert queue.list_deliveries(conn) == []
 
 
-def test_enqueue_twice_creates_nothing_new(db_ctx: Context) -> None:
-    store_items(db_ctx, sample_items())
-    add_subscriber(db_ctx, "a@example.org", {"zwickau": "confirmed"})
-    digest = sending.plan(db_ctx, "zwickau", NOW)
+def stored_digest(ctx: Context) -> tuple[Digest, int]:
+    """A zwickau digest with one confirmed subscriber, stored but not yet enqueued."""
+    store_items(ctx, sample_items())
+    add_subscriber(ctx, "a@example.org", {"zwickau": "confirmed"})
+    digest = sending.plan(ctx, "zwickau", NOW)
     assert digest is not None
-    from newsletter.store import digests as digest_store
-
-    with transaction(db_ctx.engine) as conn:
+    with transaction(ctx.engine) as conn:
         digest_id = digest_store.insert_digest(conn, digest, triggered_by="test")
-        assert digest_id is not None
+    assert digest_id is not None
+    return digest, digest_id
+
+
+def test_enqueue_twice_creates_nothing_new(db_ctx: Context) -> None:
+    digest, digest_id = stored_digest(db_ctx)
+    with transaction(db_ctx.engine) as conn:
         assert queue.enqueue_digest(conn, digest_id, "zwickau") == 1
         assert queue.enqueue_digest(conn, digest_id, "zwickau") == 0
         assert digest_store.insert_digest(conn, digest, triggered_by="test") is None
@@ -209,17 +216,8 @@ def test_enqueue_twice_creates_nothing_new(db_ctx: Context) -> None:
 
 
 def test_expired_lease_is_taken_over(db_ctx: Context) -> None:
-    store_items(db_ctx, sample_items())
-    add_subscriber(db_ctx, "a@example.org", {"zwickau": "confirmed"})
-    digest = sending.plan(db_ctx, "zwickau", NOW)
-    assert digest is not None
-    from datetime import timedelta
-
-    from newsletter.store import digests as digest_store
-
+    _, digest_id = stored_digest(db_ctx)
     with transaction(db_ctx.engine) as conn:
-        digest_id = digest_store.insert_digest(conn, digest, triggered_by="test")
-        assert digest_id is not None
         queue.enqueue_digest(conn, digest_id, "zwickau")
         assert len(queue.claim(conn, "crashed", 10, 60)) == 1
         later = datetime.now(UTC) + timedelta(seconds=120)
