@@ -7,16 +7,11 @@ Screenshots of the dashboard and the preview go to tests/artifacts/.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from newsletter.config import Config
 from newsletter.context import Context
@@ -25,54 +20,19 @@ from newsletter.store import items as item_store
 from newsletter.store.db import transaction
 from newsletter.web import create_app
 from tests._admin import NAME, PASSWORD, make_client
+from tests.livesrv import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def base_url(ctx: Context) -> Iterator[str]:
-    """The admin app on a real uvicorn on loopback (tests/livesrv.py when it exists)."""
+    """The admin app on a real uvicorn on loopback."""
     make_client(ctx)  # creates the admin
     app = create_app(ctx)
-    try:
-        from tests.livesrv import serve_app
-    except ImportError:
-        serve_app = _serve_app
     with serve_app(app) as url:
         yield url
-
-
-@contextmanager
-def _serve_app(app: object) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))  # type: ignore[arg-type]
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -82,7 +42,7 @@ def page(base_url: str) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
         tab = context.new_page()
         tab.set_default_timeout(15000)
@@ -153,7 +113,7 @@ def test_preview_test_send_and_send_now_fill_the_delivery_table(
         for address in ("rathaus@plauen.example", "ordnungsamt@zwickau.example"):
             add_subscriber(ctx, address, {"zwickau": "confirmed"})
         with serve_app(create_app(ctx)) as base, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(locale="de-DE", viewport={"width": 1280, "height": 900})
             page.set_default_timeout(15000)
             page.goto(f"{base}/admin/newsletter/zwickau")

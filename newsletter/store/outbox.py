@@ -252,3 +252,13 @@ def count_confirmed(conn: Connection, region: str) -> int:
     """How many addresses a digest of ``region`` would go to now."""
     query = select(func.count()).select_from(_RECIPIENTS).where(*_confirmed_in(region))
     return int(conn.execute(query).scalar_one())
+
+
+def requeue_failed(conn: Connection, digest_id: int, now: datetime) -> int:
+    """An admin's »retry failed«: the digest's failed deliveries are queued again afresh."""
+    query = (
+        update(deliveries)
+        .where(deliveries.c.digest_id == digest_id, deliveries.c.status == "failed")
+        .values(status="queued", attempts=0, next_attempt_at=now, claimed_by=None, lease_until=None)
+    )
+    return int(conn.execute(query).rowcount or 0)

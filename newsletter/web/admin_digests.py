@@ -22,7 +22,8 @@ from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.outbox import drain
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
-from newsletter.store import retries, stats
+from newsletter.store import outbox as queue_store
+from newsletter.store import stats
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.locks import advisory_lock
 from newsletter.transports import open_transport
@@ -211,7 +212,7 @@ async def retry_failed(request: Request, digest_id: int, tasks: BackgroundTasks)
     await checked_form(request, ctx.secret_key)
     with transaction(ctx.engine) as conn:
         digest_store.get(conn, digest_id)
-        count = retries.requeue_failed(conn, digest_id, utcnow())
+        count = queue_store.requeue_failed(conn, digest_id, utcnow())
     record(request, "digest.retry", str(digest_id), deliveries=count)
     if count:
         tasks.add_task(_drain_in_background, ctx)
