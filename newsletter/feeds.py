@@ -9,6 +9,7 @@ site's timezone. The feed's ``lastBuildDate``/``updated`` is the newest item cha
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,10 +18,14 @@ from typing import Literal
 from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
+from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from newsletter.config import Config
 from newsletter.models import STATEWIDE_NAME, Item, Region
+from newsletter.sanitize import plain_text
 
 FeedKind = Literal["rss", "atom", "json"]
 SAXONY = "sachsen"
@@ -32,6 +37,8 @@ MEDIA_TYPES: dict[str, str] = {
 }
 EXTENSIONS: dict[FeedKind, str] = {"rss": "rss", "atom": "atom", "json": "json"}
 EMPTY_FEED_TIME = datetime(2026, 1, 1, tzinfo=UTC)  # the date of a feed without items
+FEED_ID_YEAR = 2026  # the year in every feed's tag: id; never change it
+ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
 @dataclass(frozen=True)
@@ -85,103 +92,145 @@ def newest(items: Sequence[Item], fallback: datetime) -> datetime:
     return max((item.updated_at for item in items), default=fallback)
 
 
+def feed_updated(items: Sequence[Item], changed: datetime) -> datetime:
+    """The feed's date: its newest change, never older than an item it shows."""
+    return max(newest(items, changed), changed)
+
+
+def summary_html(item: Item) -> str:
+    """The item's HTML teaser; the (escaped) title when a source gave none."""
+    return item.summary_html or html.escape(item.title, quote=False)
+
+
 def render(
-    kind: FeedKind, info: FeedInfo, items: Sequence[Item], config: Config, empty_time: datetime
+    kind: FeedKind, info: FeedInfo, items: Sequence[Item], config: Config, changed: datetime
 ) -> bytes:
-    """One feed as bytes; ``empty_time`` dates a feed without items."""
+    """One feed as bytes. ``changed`` is the feed's newest change (it also dates an empty
+    feed); the feed's ``updated``/``lastBuildDate`` is that or the newest item, never now."""
     if kind == "json":
-        return render_json(info, items, config, empty_time)
-    generator = _generator(kind, info, items, config, empty_time)
+        return render_json(info, items, config, changed)
+    generator = _generator(kind, info, items, config, changed)
     if kind == "rss":
         return bytes(generator.rss_str(pretty=True))
     return bytes(generator.atom_str(pretty=True))
 
 
 def _generator(
-    kind: FeedKind, info: FeedInfo, items: Sequence[Item], config: Config, empty_time: datetime
+    kind: FeedKind, info: FeedInfo, items: Sequence[Item], config: Config, changed: datetime
 ) -> FeedGenerator:
     tz = ZoneInfo(config.site.timezone)
-    base = config.site.base_url
     fg = FeedGenerator()
-    fg.id(f"tag:{config.site.domain},2026:feed/{info.key}")
+    fg.id(f"tag:{config.site.domain},{FEED_ID_YEAR}:feed/{info.key}")
     fg.title(info.title)
     fg.subtitle(info.description)
     fg.description(info.description)
-    fg.link(href=info.html_url, rel="alternate")
-    fg.link(href=info.url(base, kind), rel="self", type=MEDIA_TYPES[kind].split(";")[0])
-    if config.feeds.websub_hub:
-        fg.link(href=config.feeds.websub_hub, rel="hub")
+    _links(fg, kind, info, config)
     fg.language(config.site.language)
     fg.author({"name": config.site.publisher, "email": config.site.contact_email})
     fg.generator("newsletter")
     fg.ttl(config.feeds.ttl_minutes)
-    changed = newest(items, empty_time).astimezone(tz)
-    fg.lastBuildDate(changed)
-    fg.updated(changed)
+    fg.lastBuildDate(feed_updated(items, changed).astimezone(tz))
+    fg.updated(feed_updated(items, changed).astimezone(tz))
     if config.site.logo_url:
         fg.logo(config.site.logo_url)
         fg.image(config.site.logo_url, title=info.title, link=info.html_url)
+    fg.load_extension("dc", atom=False, rss=True)
     names = {r.key: r.name for r in config.region_list()}
     for item in items:
-        _entry(fg, item, base, config.site.domain, names, tz)
+        _entry(fg.add_entry(order="append"), item, config, names, tz)
     return fg
 
 
+def _links(fg: FeedGenerator, kind: FeedKind, info: FeedInfo, config: Config) -> None:
+    """Self and hub first: feedgen takes the last link as the RSS channel ``<link>``."""
+    fg.link(href=info.url(config.site.base_url, kind), rel="self", type=media_type(kind))
+    if config.feeds.websub_hub:
+        fg.link(href=config.feeds.websub_hub, rel="hub")
+        fg.register_extension("websub", _hub_extension(config.feeds.websub_hub), _NoEntryExt)
+    fg.link(href=info.html_url, rel="alternate", type="text/html")
+
+
+def media_type(kind: str) -> str:
+    """``application/rss+xml`` etc., without the charset parameter."""
+    return MEDIA_TYPES[kind].split(";")[0]
+
+
 def _entry(
-    fg: FeedGenerator, item: Item, base: str, domain: str, names: dict[str, str], tz: ZoneInfo
+    entry: FeedEntry, item: Item, config: Config, names: dict[str, str], tz: ZoneInfo
 ) -> None:
-    entry = fg.add_entry(order="append")
-    entry.guid(entry_id(item, domain), permalink=False)
+    entry.guid(entry_id(item, config.site.domain), permalink=False)
     entry.title(item.title)
-    entry.link(href=item_link(item, base), rel="alternate")
-    entry.summary(item.summary_html or item.title, type="html")  # also the RSS description
+    entry.link(href=item_link(item, config.site.base_url), rel="alternate")
+    entry.summary(summary_html(item), type="html")  # also the RSS description
     if item.content_html:
-        entry.content(item.content_html, type="html")
+        entry.content(item.content_html, type="html")  # RSS: content:encoded
     entry.published(item.published_at.astimezone(tz))
     entry.updated(item.updated_at.astimezone(tz))
     for label in region_labels(item, names):
         entry.category(term=label, label=label)
-    if item.author or item.source_name:
-        entry.author({"name": item.author or item.source_name or ""})
+    creator = item.author or item.source_name
+    if creator:
+        entry.author({"name": creator})  # Atom; RSS <author> would need an address
+        entry.dc.dc_creator(creator)  # RSS: dc:creator
 
 
-def render_json(
-    info: FeedInfo, items: Sequence[Item], config: Config, empty_time: datetime
-) -> bytes:
-    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
+class _NoEntryExt(BaseEntryExtension):  # type: ignore[misc]  # feedgen is untyped
+    """feedgen needs an entry class for every feed extension."""
+
+
+def _hub_extension(hub: str) -> type[BaseExtension]:
+    """A feedgen extension putting ``<atom:link rel="hub">`` into the RSS channel."""
+
+    class WebSubHub(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
+        def extend_rss(self, rss: etree._Element) -> etree._Element:
+            channel = rss[0]
+            self_link = channel.find(f"{{{ATOM_NS}}}link[@rel='self']")
+            hub_link = etree.Element(f"{{{ATOM_NS}}}link", href=hub, rel="hub")
+            if self_link is not None:
+                self_link.addnext(hub_link)
+            else:
+                channel.append(hub_link)
+            return rss
+
+    return WebSubHub
+
+
+def render_json(info: FeedInfo, items: Sequence[Item], config: Config, changed: datetime) -> bytes:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1); it has no feed-level date."""
+    del changed
     tz = ZoneInfo(config.site.timezone)
-    base = config.site.base_url
     names = {r.key: r.name for r in config.region_list()}
-    feed = {
+    feed: dict[str, object] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": info.title,
         "home_page_url": info.html_url,
-        "feed_url": info.url(base, "json"),
+        "feed_url": info.url(config.site.base_url, "json"),
         "description": info.description,
         "language": config.site.language,
         "authors": [{"name": config.site.publisher}],
-        "items": [_json_item(item, base, config.site.domain, names, tz) for item in items],
     }
+    if config.site.logo_url:
+        feed["icon"] = config.site.logo_url
     if config.feeds.websub_hub:
         feed["hubs"] = [{"type": "WebSub", "url": config.feeds.websub_hub}]
-    del empty_time  # JSON Feed has no feed-level date
+    feed["items"] = [_json_item(item, config, names, tz) for item in items]
     return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
 
 
 def _json_item(
-    item: Item, base: str, domain: str, names: dict[str, str], tz: ZoneInfo
+    item: Item, config: Config, names: dict[str, str], tz: ZoneInfo
 ) -> dict[str, object]:
     entry: dict[str, object] = {
-        "id": entry_id(item, domain),
-        "url": item_link(item, base),
+        "id": entry_id(item, config.site.domain),
+        "url": item_link(item, config.site.base_url),
         "title": item.title,
-        "content_html": item.content_html or item.summary_html or item.title,
+        "content_html": item.content_html or summary_html(item),
         "date_published": item.published_at.astimezone(tz).isoformat(),
         "date_modified": item.updated_at.astimezone(tz).isoformat(),
         "tags": region_labels(item, names),
     }
     if item.content_html and item.summary_html:
-        entry["summary"] = item.summary_html
+        entry["summary"] = plain_text(item.summary_html)  # JSON Feed: plain text
     if item.author or item.source_name:
         entry["authors"] = [{"name": item.author or item.source_name}]
     return entry

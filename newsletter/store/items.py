@@ -216,9 +216,14 @@ def search(
 
 
 def newest_change(conn: Connection, region: str | None = None) -> tuple[datetime | None, int]:
-    """(latest ``updated_at``, number of visible items) of a region: a cheap cache key."""
+    """(latest ``updated_at``, number of visible items) of a region: a cheap cache key.
+
+    Hidden items count for the date, so hiding the newest item moves it forward, never back
+    (it is the feeds' ``Last-Modified``).
+    """
+    visible = func.count().filter(items.c.hidden.is_(False))
     query = _for_region(
-        select(func.max(items.c.updated_at), func.count()).select_from(items), region, False
+        select(func.max(items.c.updated_at), visible).select_from(items), region, True
     )
     newest, total = conn.execute(query).one()
     return as_utc(newest), int(total)
