@@ -125,6 +125,7 @@ class FeedsConfig(_Section):
     max_items: int = Field(default=50, ge=1, le=1000)
     ttl_minutes: int = Field(default=60, ge=1)
     cache_seconds: int = Field(default=300, ge=0)
+    recheck_seconds: float = Field(default=1.0, ge=0, le=60)
     websub_hub: str = ""
     static_dir: Path | None = None
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, cast
 from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
@@ -236,15 +236,15 @@ def _json_item(
     return entry
 
 
-def render_opml(config: Config, created: datetime) -> bytes:
-    """OPML 2.0 listing the RSS feed of Saxony and of every region."""
+def render_opml(config: Config) -> bytes:
+    """OPML 2.0 listing the RSS feed of Saxony and of every region (depends on config only)."""
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = f"{config.site.name} – alle Feeds"
-    ET.SubElement(head, "dateCreated").text = created.strftime("%a, %d %b %Y %H:%M:%S %z")
+    ET.SubElement(head, "ownerName").text = config.site.publisher
     body = ET.SubElement(root, "body")
     base = config.site.base_url
-    for info in [feed_info(config, None)] + [feed_info(config, r) for r in config.region_list()]:
+    for info in all_feeds(config):
         ET.SubElement(
             body,
             "outline",
@@ -257,3 +257,18 @@ def render_opml(config: Config, created: datetime) -> bytes:
     ET.indent(root)
     body_bytes = bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False))
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + body_bytes + b"\n"
+
+
+def all_feeds(config: Config) -> list[FeedInfo]:
+    """Saxony first, then every region in config order."""
+    return [feed_info(config, None)] + [feed_info(config, r) for r in config.region_list()]
+
+
+def feed_body(config: Config, key: str, kind: str, items: Sequence[Item]) -> bytes:
+    """The bytes of ``/feeds/<key>.<kind>`` (``kind == "opml"``: the OPML file); the one
+    place the server and the static export build them, so both give the same bytes."""
+    if kind == "opml":
+        return render_opml(config)
+    region = None if key == SAXONY else config.region(key)
+    info = feed_info(config, region)
+    return render(cast(FeedKind, kind), info, items, config, EMPTY_FEED_TIME)

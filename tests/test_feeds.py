@@ -21,7 +21,7 @@ from newsletter.context import Context
 from newsletter.models import Item
 from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
-from newsletter.store.db import transaction
+from newsletter.store.db import transaction, utcnow
 from tests._golden import check_golden_bytes
 from tests.feedfixtures import T0, sample_items, store_items
 
@@ -175,7 +175,7 @@ def test_ids_survive_a_restart_and_a_real_recollect(db_ctx: Context, tmp_path: P
 
 
 def test_opml_lists_saxony_and_every_region(config: Config) -> None:
-    root = ET.fromstring(feeds.render_opml(config, T0))
+    root = ET.fromstring(feeds.render_opml(config))
     assert root.get("version") == "2.0"
     assert root.findtext("head/title")
     outlines = root.findall("body/outline")
@@ -209,7 +209,7 @@ def test_golden_feed_bytes(config: Config, kind: feeds.FeedKind, region: str | N
 
 
 def test_golden_opml(config: Config) -> None:
-    check_golden_bytes(feeds.render_opml(config, T0), GOLDEN / "feeds.opml")
+    check_golden_bytes(feeds.render_opml(config), GOLDEN / "feeds.opml")
 
 
 # --- validity against the specifications -------------------------------------------------
@@ -359,3 +359,32 @@ def test_rss_names_author_or_source_as_creator(config: Config) -> None:
     entries = feedparser.parse(build(config, "rss", None)).entries
     assert {e.title: e.author for e in entries}["Präventionstag Leipzig"] == "Stadt Leipzig"
     assert all(e.get("author") for e in entries)
+
+
+def test_store_version_moves_on_every_write(db_ctx: Context) -> None:
+    """The feed cache's key: an insert, an edit, hiding and a region change each move it."""
+    versions = []
+    with transaction(db_ctx.engine) as conn:
+        versions.append(item_store.version(conn))
+    store_items(db_ctx, sample_items()[:2])
+    with transaction(db_ctx.engine) as conn:
+        versions.append(item_store.version(conn))
+        item = item_store.get(conn, "item01")
+        item_store.update_item(conn, replace(item, title="Neu", updated_at=utcnow()))
+        versions.append(item_store.version(conn))
+        item_store.set_hidden(conn, "item02", True)
+        versions.append(item_store.version(conn))
+        item_store.set_regions(conn, "item02", override=["dresden"])
+        versions.append(item_store.version(conn))
+    assert versions[0] == (None, 0) and versions[1][1] == 2
+    assert len(set(versions)) == len(versions)
+
+
+def test_latest_reads_region_and_statewide_items_newest_first(db_ctx: Context) -> None:
+    store_items(db_ctx, sample_items())
+    with transaction(db_ctx.engine) as conn:
+        zwickau = [i.id for i in item_store.latest(conn, "zwickau", limit=50)]
+        first = [i.id for i in item_store.latest(conn, "zwickau", limit=1)]
+        item_store.set_hidden(conn, "item03", True)
+        hidden = [i.id for i in item_store.latest(conn, "zwickau", limit=50)]
+    assert zwickau == ["item03", "item02"] and first == ["item03"] and hidden == ["item02"]

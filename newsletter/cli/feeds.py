@@ -40,20 +40,16 @@ def export(
 
 
 def render_all(ctx: Context) -> dict[str, bytes]:
-    """File name -> bytes for every feed and the OPML (plus gzip siblings)."""
+    """File name -> bytes for every feed and the OPML (plus gzip siblings); the same
+    bytes as the web server sends."""
     config = ctx.config
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes] = {"feeds.opml": feeds.render_opml(config)}
     with transaction(ctx.engine) as conn:
-        newest_all, _ = item_store.newest_change(conn, None)
-        for region in [None, *config.region_list()]:
-            key = region.key if region else None
-            items = item_store.latest(conn, key, limit=config.feeds.max_items)
-            newest, _ = item_store.newest_change(conn, key)
-            info = feeds.feed_info(config, region)
-            for kind in ("rss", "atom", "json"):
-                body = feeds.render(kind, info, items, config, newest or feeds.EMPTY_FEED_TIME)
-                files[f"{info.key}.{kind}"] = body
-    files["feeds.opml"] = feeds.render_opml(config, newest_all or feeds.EMPTY_FEED_TIME)
+        for info in feeds.all_feeds(config):
+            region = None if info.key == feeds.SAXONY else info.key
+            items = item_store.latest(conn, region, limit=config.feeds.max_items)
+            for kind in feeds.EXTENSIONS:
+                files[f"{info.key}.{kind}"] = feeds.feed_body(config, info.key, kind, items)
     for name in list(files):
         files[name + ".gz"] = gzip.compress(files[name], 9, mtime=0)
     return files

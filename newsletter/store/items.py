@@ -171,8 +171,17 @@ def latest(
     offset: int = 0,
     include_hidden: bool = False,
 ) -> list[Item]:
-    """Newest first: the region's own items plus statewide ones (``None`` = all)."""
-    query = _for_region(_base(), region, include_hidden)
+    """Newest first: the region's own items plus statewide ones (``None`` = all).
+
+    Reads only about ``limit + offset`` rows whatever the total: the region test is a
+    correlated EXISTS, so the database walks the ``published_at`` index and stops early.
+    """
+    query = _base() if include_hidden else _base().where(items.c.hidden.is_(False))
+    if region is not None:
+        named = select(item_regions.c.item_id).where(
+            item_regions.c.item_id == items.c.id, item_regions.c.region == region
+        )
+        query = query.where(or_(items.c.statewide.is_(True), named.exists()))
     query = query.order_by(items.c.published_at.desc(), items.c.id).limit(limit).offset(offset)
     return _items(conn, query)
 
@@ -227,6 +236,18 @@ def newest_change(conn: Connection, region: str | None = None) -> tuple[datetime
     )
     newest, total = conn.execute(query).one()
     return as_utc(newest), int(total)
+
+
+def version(conn: Connection) -> tuple[datetime | None, int]:
+    """(latest ``updated_at``, number of items) over all items, hidden ones included.
+
+    Every write moves it (an insert adds a row, an edit, hiding or a region change sets
+    ``updated_at`` to now); two index-only aggregates, so it stays cheap as the store grows.
+    """
+    newest = select(func.max(items.c.updated_at)).scalar_subquery()
+    total = select(func.count()).select_from(items).scalar_subquery()
+    moment, count_ = conn.execute(select(newest, total)).one()
+    return as_utc(moment), int(count_)
 
 
 def all_items(conn: Connection) -> list[Item]:
