@@ -185,7 +185,7 @@ def _import_row(
         f"{filename}; {confirmed_reason or 'Bestätigung per E-Mail angefordert'}",
     )
     if not confirmed_reason:
-        send_link_mail(ctx, conn, store.get(conn, sid), "confirm", Purpose.CONFIRM)
+        send_link_mail(ctx, conn, store.get(conn, sid), Purpose.CONFIRM)
     return LineReport(row.line, address, "updated" if existing else "added")
 
 

@@ -4,13 +4,16 @@ Consent is per region and only active after the confirmation link is clicked
 (UWG §7, BGH I ZR 164/09). Every step is appended to the consent log with the wording
 shown and its version, so the proof can be printed for an authority (DSGVO Art. 7(1)).
 Mails (confirmation, manage link) go through the outbox like every other mail.
+
+Decide, then act: the ``plan_*`` functions take the current per-region statuses and
+return a :class:`Plan`; the functions below them load, apply the plan, log and mail.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,8 +36,11 @@ CONSENT_TEXT = (
     "E-Mail widerrufen. Hinweise zum Datenschutz habe ich gelesen."
 )
 MAX_FIELD = 200
+MAX_EMAIL = 254  # RFC 5321 path limit minus the angle brackets
+WORDED_EVENTS = ("subscribe_request", "confirm")
 
 Outcome = Literal["confirm_sent", "manage_sent", "suppressed"]
+Statuses = Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -46,16 +52,71 @@ class Request:
     actor: str | None = None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a step changes: the regions moving to each status."""
+
+    pending: tuple[str, ...] = ()
+    confirm: tuple[str, ...] = ()
+    unsubscribe: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.pending or self.confirm or self.unsubscribe)
+
+
+# --- decisions (pure) ----------------------------------------------------------------
+
+
+def plan_request(statuses: Statuses, chosen: Sequence[str]) -> Plan:
+    """A form request: every chosen region not yet confirmed becomes pending.
+
+    An empty plan means: all chosen regions are already active (send a manage link).
+    """
+    return Plan(pending=tuple(r for r in sorted(chosen) if statuses.get(r) != "confirmed"))
+
+
+def plan_confirm(statuses: Statuses) -> Plan:
+    return Plan(confirm=tuple(sorted(r for r, s in statuses.items() if s == "pending")))
+
+
+def plan_change(statuses: Statuses, desired: Sequence[str]) -> Plan:
+    """Preferences page: ticked regions active, unticked ones (pending or active) withdrawn."""
+    wanted = set(desired)
+    return Plan(
+        confirm=tuple(sorted(r for r in wanted if statuses.get(r) != "confirmed")),
+        unsubscribe=tuple(
+            sorted(r for r, s in statuses.items() if s != "unsubscribed" and r not in wanted)
+        ),
+    )
+
+
+def plan_unsubscribe(statuses: Statuses, region: str | None) -> Plan:
+    """One region (``region``) or all of them (``None``); nothing if already withdrawn."""
+    active = (r for r, s in statuses.items() if s != "unsubscribed")
+    return Plan(unsubscribe=tuple(sorted(r for r in active if region in (None, r))))
+
+
 def normalise_email(raw: str) -> str:
-    """Trimmed, syntactically valid, domain lower-cased (no DNS look-up)."""
+    """Trimmed, syntactically valid, domain lower-cased in its ASCII (IDNA) form, so every
+    mail server takes it; a local part with umlauts would need SMTPUTF8 and is refused.
+    No DNS look-up."""
     value = raw.strip()
+    if len(value) > MAX_EMAIL:
+        raise InvalidAddressError(
+            f"Die E-Mail-Adresse darf höchstens {MAX_EMAIL} Zeichen haben.", address=value[:80]
+        )
+    if not value.partition("@")[0].isascii():
+        raise InvalidAddressError(
+            f"»{value[:80]}«: Umlaute vor dem @ können nicht zugestellt werden.", address=value
+        )
     try:
         checked = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidAddressError(
             f"»{value[:80]}« ist keine gültige E-Mail-Adresse.", address=value
         ) from exc
-    return f"{checked.local_part}@{checked.domain.lower()}"
+    return f"{checked.local_part}@{checked.ascii_domain.lower()}"
 
 
 def clean_field(value: str, field: str) -> str:
@@ -66,19 +127,53 @@ def clean_field(value: str, field: str) -> str:
     return text
 
 
-def email_hash(ctx: Context, email: str) -> str:
-    """HMAC of the address: the key of the consent log and the suppression list."""
-    return hmac.new(ctx.secret_key.encode(), email.encode(), hashlib.sha256).hexdigest()
-
-
 def check_regions(ctx: Context, regions: Sequence[str]) -> list[str]:
     known = {r.key for r in ctx.config.region_list()}
-    unknown = [r for r in regions if r not in known]
+    unknown = [r[:64] for r in regions if r not in known]
     if unknown:
         raise InvalidInputError(f"Unbekannte Region: {', '.join(unknown)}", field="regions")
     if not regions:
         raise InvalidInputError("Bitte wählen Sie mindestens eine Region.", field="regions")
     return sorted(set(regions))
+
+
+@dataclass(frozen=True)
+class Signup:
+    email: str
+    name: str
+    organisation: str
+    regions: tuple[str, ...]
+
+
+def validate_signup(
+    ctx: Context, *, email: str, name: str, organisation: str, regions: Sequence[str], consent: bool
+) -> tuple[Signup | None, dict[str, str]]:
+    """Check every field of the form at once: the valid request, or German errors by field."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    checks: dict[str, Callable[[], object]] = {
+        "email": lambda: normalise_email(email),
+        "name": lambda: clean_field(name, "Name"),
+        "organisation": lambda: clean_field(organisation, "Kommune oder Organisation"),
+        "regions": lambda: tuple(check_regions(ctx, regions)),
+    }
+    for field, check in checks.items():
+        try:
+            values[field] = check()
+        except InvalidInputError as exc:
+            errors[field] = exc.message
+    if not consent:
+        errors["consent"] = "Bitte bestätigen Sie die Einwilligung."
+    return (None, errors) if errors else (Signup(**values), {})
+
+
+def email_hash(ctx: Context, email: str) -> str:
+    """HMAC of the lower-cased address: key of the consent log and the suppression list."""
+    key = ctx.secret_key.encode()
+    return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
+
+
+# --- actions -------------------------------------------------------------------------
 
 
 def request_subscription(
@@ -91,16 +186,20 @@ def request_subscription(
     request: Request,
     source: str = "form",
 ) -> Outcome:
-    """Record a subscription request and mail the confirmation link (or a manage link)."""
+    """Record a subscription request and mail the confirmation link (or a manage link).
+
+    An erased (suppressed) address may come back through the form: it is double opt-in,
+    and the confirmation lifts the suppression. Admin adds of such an address are refused.
+    """
     address, chosen = normalise_email(email), check_regions(ctx, regions)
-    name, organisation = clean_field(name, "name"), clean_field(organisation, "organisation")
+    name, organisation = clean_field(name, "Name"), clean_field(organisation, "Organisation")
     with transaction(ctx.engine) as conn:
-        hashed = email_hash(ctx, address)
-        if store.is_suppressed(conn, hashed):
+        if source != "form" and store.is_suppressed(conn, email_hash(ctx, address)):
             return "suppressed"
         existing = store.find_by_email(conn, address)
-        if existing is not None and set(chosen) <= set(existing.confirmed_regions()):
-            send_link_mail(ctx, conn, existing, "manage_link", Purpose.MANAGE)
+        plan = plan_request(existing.subscriptions if existing else {}, chosen)
+        if existing is not None and plan.empty:
+            send_link_mail(ctx, conn, existing, Purpose.MANAGE)
             return "manage_sent"
         sid = (
             existing.id
@@ -109,23 +208,33 @@ def request_subscription(
                 conn, email=address, name=name, organisation=organisation, source=source
             )
         )
-        new = [r for r in chosen if existing is None or r not in existing.confirmed_regions()]
-        store.set_status(conn, sid, new, "pending", utcnow())
-        record_event(ctx, conn, sid, address, "subscribe_request", new, request)
-        send_link_mail(ctx, conn, store.get(conn, sid), "confirm", Purpose.CONFIRM)
+        apply(conn, sid, plan)
+        record_event(ctx, conn, sid, address, "subscribe_request", plan.pending, request, source)
+        send_link_mail(ctx, conn, store.get(conn, sid), Purpose.CONFIRM)
     return "confirm_sent"
 
 
+def apply(conn: Connection, subscriber_id: int, plan: Plan) -> None:
+    now = utcnow()
+    store.set_status(conn, subscriber_id, plan.pending, "pending", now)
+    store.set_status(conn, subscriber_id, plan.confirm, "confirmed", now)
+    store.set_status(conn, subscriber_id, plan.unsubscribe, "unsubscribed", now)
+
+
 def confirm(ctx: Context, subscriber_id: int, request: Request) -> Subscriber:
-    """Activate every pending region (the click on the confirmation link)."""
+    """Activate every pending region (the click on the confirmation link); idempotent."""
     with transaction(ctx.engine) as conn:
         subscriber = store.get(conn, subscriber_id)
-        pending = [r for r, s in subscriber.subscriptions.items() if s == "pending"]
-        if pending:
-            store.set_status(conn, subscriber_id, pending, "confirmed", utcnow())
-            record_event(ctx, conn, subscriber_id, subscriber.email, "confirm", pending, request)
+        plan = plan_confirm(subscriber.subscriptions)
+        if not plan.empty:
+            apply(conn, subscriber_id, plan)
+            store.unsuppress(conn, email_hash(ctx, subscriber.email))
+            store.clear_suspension(conn, subscriber_id)
+            record_event(
+                ctx, conn, subscriber_id, subscriber.email, "confirm", plan.confirm, request
+            )
             if ctx.config.subscriptions.welcome_digest:
-                _welcome(conn, subscriber, pending)
+                _welcome(conn, subscriber, plan.confirm)
         return store.get(conn, subscriber_id)
 
 
@@ -149,13 +258,13 @@ def unsubscribe(
             subscriber = store.get(conn, subscriber_id)
         except NotFoundError:
             return None
-        active = [r for r, s in subscriber.subscriptions.items() if s != "unsubscribed"]
-        regions = [r for r in active if region is None or r == region]
-        if regions:
-            store.set_status(conn, subscriber_id, regions, "unsubscribed", utcnow())
+        plan = plan_unsubscribe(subscriber.subscriptions, region)
+        if not plan.empty:
+            apply(conn, subscriber_id, plan)
             record_event(
-                ctx, conn, subscriber_id, subscriber.email, "unsubscribe", regions, request, via
-            )
+                ctx, conn, subscriber_id, subscriber.email, "unsubscribe", plan.unsubscribe,
+                request, via,
+            )  # fmt: skip
         return store.get(conn, subscriber_id)
 
 
@@ -168,20 +277,27 @@ def change(
     organisation: str,
     request: Request,
 ) -> Subscriber:
-    """New region choice from the preferences page (the manage link proves the address)."""
-    chosen = set(check_regions(ctx, regions)) if regions else set()
+    """New choice from the preferences page (the manage link mailed to the address proves it).
+
+    Newly ticked regions are consent given on that page: logged with the wording shown.
+    """
+    chosen = check_regions(ctx, regions) if regions else []
+    profile = {
+        "name": clean_field(name, "Name"),
+        "organisation": clean_field(organisation, "Organisation"),
+    }
     with transaction(ctx.engine) as conn:
         subscriber = store.get(conn, subscriber_id)
-        now, active = utcnow(), set(subscriber.confirmed_regions())
-        store.update_profile(
-            conn,
-            subscriber_id,
-            name=clean_field(name, "name"),
-            organisation=clean_field(organisation, "organisation"),
-        )
-        store.set_status(conn, subscriber_id, sorted(chosen - active), "confirmed", now)
-        store.set_status(conn, subscriber_id, sorted(active - chosen), "unsubscribed", now)
-        record_event(ctx, conn, subscriber_id, subscriber.email, "change", sorted(chosen), request)
+        plan = plan_change(subscriber.subscriptions, chosen)
+        store.update_profile(conn, subscriber_id, **profile)
+        if not plan.empty:
+            apply(conn, subscriber_id, plan)
+            store.log_consent(
+                conn,
+                **_event(ctx, subscriber_id, subscriber.email, "change", chosen, request),
+                wording=CONSENT_TEXT if plan.confirm else None,
+                detail={"added": list(plan.confirm), "removed": list(plan.unsubscribe)},
+            )
         return store.get(conn, subscriber_id)
 
 
@@ -195,49 +311,54 @@ def admin_add(
     confirmed_reason: str | None = None,
     actor: str = "admin",
 ) -> Outcome:
-    """An admin adds a partner: pending with a confirmation mail, or confirmed with a reason."""
+    """An admin adds a partner: pending with a confirmation mail, or confirmed with a reason.
+
+    An erased address is refused (``"suppressed"``): only the person can bring it back.
+    """
     if confirmed_reason is None:
         return request_subscription(
-            ctx,
-            email=email,
-            name=name,
-            organisation=organisation,
-            regions=regions,
-            request=Request(actor=actor),
-            source="admin",
-        )
+            ctx, email=email, name=name, organisation=organisation, regions=regions,
+            request=Request(actor=actor), source="admin",
+        )  # fmt: skip
     address, chosen = normalise_email(email), check_regions(ctx, regions)
+    reason = clean_field(confirmed_reason, "Grund")
+    if not reason:
+        raise InvalidInputError("Eine Bestätigung ohne Mail braucht einen Grund.", field="reason")
+    profile = {
+        "name": clean_field(name, "Name"),
+        "organisation": clean_field(organisation, "Organisation"),
+    }
     with transaction(ctx.engine) as conn:
+        if store.is_suppressed(conn, email_hash(ctx, address)):
+            return "suppressed"
         existing = store.find_by_email(conn, address)
         sid = (
             existing.id
             if existing
-            else store.create(
-                conn,
-                email=address,
-                name=clean_field(name, "name"),
-                organisation=clean_field(organisation, "organisation"),
-                source="admin",
-            )
+            else store.create(conn, email=address, source="admin", **profile)
         )
-        store.set_status(conn, sid, chosen, "confirmed", utcnow())
-        record_event(
-            ctx, conn, sid, address, "admin_confirm", chosen, Request(actor=actor), confirmed_reason
-        )
+        apply(conn, sid, Plan(confirm=tuple(chosen)))
+        record_event(ctx, conn, sid, address, "admin_confirm", chosen, Request(actor=actor), reason)
     return "confirm_sent"
 
 
 def forget(ctx: Context, email: str, actor: str) -> bool:
-    """DSGVO Art. 17: delete the personal data; keep a hash so a re-import cannot re-add it."""
+    """DSGVO Art. 17: delete the personal data; keep a hash so a re-import cannot re-add it.
+
+    Deleted: the subscriber, its subscriptions, its outbox rows (they hold the address),
+    the IP and user agent in its consent log. Kept: the HMAC of the address, and the log's
+    events with times and regions (proof of past consent, Art. 17(3)(e)).
+    """
     address = normalise_email(email)
+    hashed = email_hash(ctx, address)
     with transaction(ctx.engine) as conn:
         subscriber = store.find_by_email(conn, address)
-        hashed = email_hash(ctx, address)
         store.suppress(conn, hashed, "forget")
+        store.redact_consent(conn, hashed)
         record_event(ctx, conn, None, address, "forget", [], Request(actor=actor))
         if subscriber is None:
             return False
-        store.delete_subscriber(conn, subscriber.id)
+        store.delete_subscriber(conn, subscriber.id, subscriber.email)
         return True
 
 
@@ -245,6 +366,48 @@ def consent_record(ctx: Context, email: str) -> list[dict[str, Any]]:
     """The consent log of an address: proof for an authority, printable any time."""
     with transaction(ctx.engine) as conn:
         return store.consent_events(conn, email_hash(ctx, normalise_email(email)))
+
+
+def personal_data(ctx: Context, email: str) -> dict[str, Any]:
+    """DSGVO Art. 15: everything stored about an address (JSON-ready, times as ISO text)."""
+    address = normalise_email(email)
+    with transaction(ctx.engine) as conn:
+        sub = store.find_by_email(conn, address)
+        data: dict[str, Any] = {
+            "email": address,
+            "subscriber": None,
+            "suppressed": store.is_suppressed(conn, email_hash(ctx, address)),
+            "consent_log": store.consent_events(conn, email_hash(ctx, address)),
+        }
+        if sub is not None:
+            data["subscriber"] = {
+                "email": sub.email, "name": sub.name, "organisation": sub.organisation,
+                "ags": sub.ags, "source": sub.source, "created_at": sub.created_at,
+                "bounce_count": sub.bounce_count, "suspended": sub.suspended,
+                "subscriptions": store.subscription_rows(conn, sub.id),
+                "mails": store.delivery_log(conn, sub.id),
+            }  # fmt: skip
+    return data
+
+
+def _event(
+    ctx: Context,
+    sid: int | None,
+    address: str,
+    event: str,
+    regions: Sequence[str],
+    request: Request,
+) -> dict[str, Any]:
+    return {
+        "subscriber_id": sid,
+        "email_hash": email_hash(ctx, address),
+        "event": event,
+        "regions": list(regions),
+        "text_version": ctx.config.subscriptions.consent_text_version,
+        "ip": _ip(ctx, request.ip),
+        "user_agent": (request.user_agent or "")[:300] or None,
+        "actor": request.actor,
+    }
 
 
 def record_event(
@@ -257,17 +420,11 @@ def record_event(
     request: Request,
     detail: str | None = None,
 ) -> None:
+    """Append an event; requests and confirmations carry the wording shown."""
     store.log_consent(
         conn,
-        subscriber_id=sid,
-        email_hash=email_hash(ctx, address),
-        event=event,
-        regions=list(regions),
-        text_version=ctx.config.subscriptions.consent_text_version,
-        wording=CONSENT_TEXT if event in ("subscribe_request", "confirm") else None,
-        ip=_ip(ctx, request.ip),
-        user_agent=(request.user_agent or "")[:300] or None,
-        actor=request.actor,
+        **_event(ctx, sid, address, event, regions, request),
+        wording=CONSENT_TEXT if event in WORDED_EVENTS else None,
         detail={"note": detail} if detail else {},
     )
 
@@ -282,26 +439,29 @@ def _ip(ctx: Context, ip: str | None) -> str | None:
 
 
 def send_link_mail(
-    ctx: Context, conn: Connection, subscriber: Subscriber, kind: str, purpose: Purpose
+    ctx: Context, conn: Connection, subscriber: Subscriber, purpose: Purpose
 ) -> None:
-    """Confirmation or manage-link mail: only the request, no news (OLG München 29 U 1682/12)."""
-    base = ctx.config.site.base_url
-    path = "bestaetigen" if purpose is Purpose.CONFIRM else "einstellungen"
+    """Confirmation or manage-link mail: only the request, no news (OLG München 29 U 1682/12).
+
+    The name from the form is never put into the mail: a stranger's text must not reach
+    an inbox with our sender (and user data never reaches a header).
+    """
+    confirming = purpose is Purpose.CONFIRM
+    kind, path = ("confirm", "bestaetigen") if confirming else ("manage_link", "einstellungen")
     names = {r.key: r.name for r in ctx.config.region_list()}
+    wanted = "pending" if confirming else "confirmed"
     values = {
         "site": ctx.config.site,
-        "link": f"{base}/{path}/{ctx.tokens.make(purpose, subscriber.id)}",
+        "link": f"{ctx.config.site.base_url}/{path}/{ctx.tokens.make(purpose, subscriber.id)}",
         "regions": [
-            names.get(r, r)
-            for r, s in sorted(subscriber.subscriptions.items())
-            if s == ("pending" if purpose is Purpose.CONFIRM else "confirmed")
+            names.get(r, r) for r, s in sorted(subscriber.subscriptions.items()) if s == wanted
         ],
         "days": ctx.config.subscriptions.confirm_days,
     }
     env = environment("email")
     subject = (
         "Bitte bestätigen Sie Ihr Abonnement"
-        if purpose is Purpose.CONFIRM
+        if confirming
         else "Ihr Link zu den Newsletter-Einstellungen"
     )
     enqueue_message(
@@ -315,12 +475,15 @@ def send_link_mail(
     )
 
 
-def send_manage_link(ctx: Context, email: str) -> bool:
-    """Mail a manage link to a known address; unknown addresses get nothing (same page)."""
+def send_fresh_link(ctx: Context, email: str) -> bool:
+    """After a broken or expired link: a new confirmation link while only requests are
+    pending, else a manage link. Unknown addresses get nothing (the page looks the same)."""
     address = normalise_email(email)
     with transaction(ctx.engine) as conn:
         subscriber = store.find_by_email(conn, address)
         if subscriber is None:
             return False
-        send_link_mail(ctx, conn, subscriber, "manage_link", Purpose.MANAGE)
+        statuses = set(subscriber.subscriptions.values())
+        only_pending = "pending" in statuses and "confirmed" not in statuses
+        send_link_mail(ctx, conn, subscriber, Purpose.CONFIRM if only_pending else Purpose.MANAGE)
         return True

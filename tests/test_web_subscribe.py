@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from newsletter import sending, subscriptions
 from newsletter.context import Context
+from newsletter.errors import InvalidAddressError
 from newsletter.store import outbox as queue
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
@@ -193,15 +194,36 @@ def test_forget_erases_and_blocks_silent_re_add(ctx: Context) -> None:
     assert subscriptions.forget(ctx, "gone@example.org", actor="admin")
     with transaction(ctx.engine) as conn:
         assert store.find_by_email(conn, "gone@example.org") is None
+        assert store.is_suppressed(conn, subscriptions.email_hash(ctx, "gone@example.org"))
+    for confirmed_reason in (None, "Zusage am Telefon"):  # an admin cannot bring it back
+        outcome = subscriptions.admin_add(
+            ctx, email="Gone@Example.org", regions=["zwickau"], confirmed_reason=confirmed_reason
+        )
+        assert outcome == "suppressed" and outgoing(ctx) == []
+
+
+def test_an_erased_address_comes_back_only_by_its_own_double_opt_in(ctx: Context) -> None:
+    add_subscriber(ctx, "back@example.org", {"zwickau": "confirmed"})
+    subscriptions.forget(ctx, "back@example.org", actor="admin")
     outcome = subscriptions.request_subscription(
         ctx,
-        email="gone@example.org",
+        email="back@example.org",
         name="",
         organisation="",
         regions=["zwickau"],
         request=subscriptions.Request(),
     )
-    assert outcome == "suppressed" and outgoing(ctx) == []
+    assert outcome == "confirm_sent"
+    assert [m["kind"] for m in outgoing(ctx)] == ["confirm"]
+    hashed = subscriptions.email_hash(ctx, "back@example.org")
+    with transaction(ctx.engine) as conn:
+        assert store.is_suppressed(conn, hashed)  # a request alone lifts nothing
+        sid = store.find_by_email(conn, "back@example.org")
+    assert sid is not None
+    subscriptions.confirm(ctx, sid.id, subscriptions.Request())
+    with transaction(ctx.engine) as conn:
+        assert not store.is_suppressed(conn, hashed)
+        assert store.get(conn, sid.id).subscriptions == {"zwickau": "confirmed"}
 
 
 def test_unsubscribe_link_in_a_real_digest_works(ctx: Context, client: TestClient) -> None:
@@ -220,3 +242,28 @@ def test_unsubscribe_link_in_a_real_digest_works(ctx: Context, client: TestClien
     assert client.post(url.group(1), data={"List-Unsubscribe": "One-Click"}).status_code == 200
     with transaction(ctx.engine) as conn:
         assert store.get(conn, sid).subscriptions["zwickau"] == "unsubscribed"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (" Anna@Pirna.DE ", "Anna@pirna.de"),
+        ("info@müller-bau.de", "info@xn--mller-bau-q9a.de"),
+        ("a.b+c@stadt.example", "a.b+c@stadt.example"),
+    ],
+)
+def test_addresses_are_stored_so_every_server_takes_them(raw: str, expected: str) -> None:
+    assert subscriptions.normalise_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("jörg@example.org", "Umlaute vor dem @"),
+        ("kein-at-zeichen", "keine gültige E-Mail-Adresse"),
+        ("a" * 250 + "@x.de", "höchstens 254 Zeichen"),
+    ],
+)
+def test_bad_addresses_get_a_german_reason(raw: str, message: str) -> None:
+    with pytest.raises(InvalidAddressError, match=message):
+        subscriptions.normalise_email(raw)

@@ -175,22 +175,7 @@ def consent(address: str) -> None:
 
 @subscribers_app.command("export-personal-data")
 def export_personal_data(address: str) -> None:
-    """DSGVO Art. 15: alle gespeicherten Daten einer Adresse als JSON."""
+    """DSGVO Art. 15: alle gespeicherten Daten einer Adresse als JSON (mit Versandliste)."""
     with open_context() as ctx:
-        with transaction(ctx.engine) as conn:
-            sub = store.find_by_email(conn, subscriptions.normalise_email(address))
-        events = subscriptions.consent_record(ctx, address)
-    data = {
-        "subscriber": None
-        if sub is None
-        else {
-            "email": sub.email,
-            "name": sub.name,
-            "organisation": sub.organisation,
-            "created_at": str(sub.created_at),
-            "subscriptions": sub.subscriptions,
-            "bounce_count": sub.bounce_count,
-        },
-        "consent_log": events,
-    }
+        data = subscriptions.personal_data(ctx, address)
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))

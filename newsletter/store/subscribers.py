@@ -1,4 +1,9 @@
-"""SQL for subscribers, their per-region subscriptions, the consent log and suppressions."""
+"""SQL for subscribers, their per-region subscriptions, the consent log and suppressions.
+
+Addresses are matched case-insensitively (``Anna@pirna.de`` and ``anna@pirna.de`` are one
+subscriber) while the stored spelling is kept. The consent log is append-only: the only
+change ever made to a row is :func:`redact_consent` (IP and user agent) on erasure.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,29 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from newsletter.errors import NotFoundError
 from newsletter.models import Subscriber
 from newsletter.store.db import as_utc, utcnow
-from newsletter.store.schema import consent_log, subscribers, subscriptions, suppressions
+from newsletter.store.schema import (
+    consent_log,
+    deliveries,
+    subscribers,
+    subscriptions,
+    suppressions,
+)
+
+_STAMPS = {
+    "confirmed": "confirmed_at",
+    "unsubscribed": "unsubscribed_at",
+    "pending": "requested_at",
+}
 
 
 def find_by_email(conn: Connection, email: str) -> Subscriber | None:
-    row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
+    query = select(subscribers).where(func.lower(subscribers.c.email) == email.lower())
+    row = conn.execute(query.order_by(subscribers.c.id)).first()
     return None if row is None else _subscriber(conn, row._mapping)
 
 
@@ -48,30 +66,44 @@ def create(
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def update_profile(conn: Connection, subscriber_id: int, *, name: str, organisation: str) -> None:
+def update_profile(conn: Connection, subscriber_id: int, **values: str | None) -> None:
+    """Set ``name``, ``organisation`` and/or ``ags``."""
+    allowed = {k: v for k, v in values.items() if k in ("name", "organisation", "ags")}
+    if allowed:
+        conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(allowed))
+
+
+def clear_suspension(conn: Connection, subscriber_id: int) -> None:
+    """A confirmed click proves the mailbox works again: bounce count back to zero."""
     conn.execute(
         update(subscribers)
         .where(subscribers.c.id == subscriber_id)
-        .values(name=name, organisation=organisation)
+        .values(bounce_count=0, suspended_at=None, suspended_reason=None)
     )
 
 
 def set_status(
     conn: Connection, subscriber_id: int, regions: Iterable[str], status: str, at: datetime
 ) -> None:
-    """Set the status of some regions (rows are created as needed)."""
+    """Set the status of some regions (rows are created as needed) with its time stamp."""
     for region in regions:
         key = (subscriptions.c.subscriber_id == subscriber_id) & (subscriptions.c.region == region)
-        stamp = {"confirmed": "confirmed_at", "unsubscribed": "unsubscribed_at"}.get(status)
-        values: dict[str, Any] = {"status": status} | ({stamp: at} if stamp else {})
+        values: dict[str, Any] = {"status": status, _STAMPS[status]: at}
         if conn.execute(update(subscriptions).where(key).values(**values)).rowcount == 0:
+            values.setdefault("requested_at", at)
             conn.execute(
-                insert(subscriptions).values(
-                    subscriber_id=subscriber_id, region=region, requested_at=at, **values
-                )
+                insert(subscriptions).values(subscriber_id=subscriber_id, region=region, **values)
             )
-        if status == "pending":
-            conn.execute(update(subscriptions).where(key).values(requested_at=at))
+
+
+def subscription_rows(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
+    """Every region row with its times (for the DSGVO Art. 15 export)."""
+    query = (
+        select(subscriptions)
+        .where(subscriptions.c.subscriber_id == subscriber_id)
+        .order_by(subscriptions.c.region)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
 
 
 def log_consent(conn: Connection, **values: Any) -> None:
@@ -84,6 +116,15 @@ def consent_events(conn: Connection, email_hash: str) -> list[dict[str, Any]]:
         select(consent_log).where(consent_log.c.email_hash == email_hash).order_by(consent_log.c.id)
     )
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def redact_consent(conn: Connection, email_hash: str) -> None:
+    """Erasure (Art. 17): drop IP and user agent; event, time, regions and wording stay."""
+    conn.execute(
+        update(consent_log)
+        .where(consent_log.c.email_hash == email_hash)
+        .values(ip=None, user_agent=None)
+    )
 
 
 def list_subscribers(
@@ -100,13 +141,44 @@ def list_subscribers(
     return [_subscriber(conn, row._mapping) for row in conn.execute(query)]
 
 
-def delete_subscriber(conn: Connection, subscriber_id: int) -> None:
+def delivery_log(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
+    """The mails queued or sent to a subscriber (kind, status, times): part of Art. 15."""
+    query = (
+        select(
+            deliveries.c.kind,
+            deliveries.c.status,
+            deliveries.c.created_at,
+            deliveries.c.sent_at,
+        )
+        .where(deliveries.c.subscriber_id == subscriber_id)
+        .order_by(deliveries.c.id)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def delete_subscriber(conn: Connection, subscriber_id: int, email: str) -> None:
+    """Delete the subscriber, its subscriptions and every outbox row carrying its address."""
+    conn.execute(
+        delete(deliveries).where(
+            or_(
+                deliveries.c.subscriber_id == subscriber_id,
+                func.lower(deliveries.c.address) == email.lower(),
+            )
+        )
+    )
+    conn.execute(delete(subscriptions).where(subscriptions.c.subscriber_id == subscriber_id))
     conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
 
 
 def suppress(conn: Connection, email_hash: str, reason: str) -> None:
     if not is_suppressed(conn, email_hash):
         conn.execute(insert(suppressions).values(email_hash=email_hash, reason=reason, at=utcnow()))
+
+
+def unsuppress(conn: Connection, email_hash: str) -> bool:
+    """Lift a suppression (the person confirmed a new subscription themselves)."""
+    query = delete(suppressions).where(suppressions.c.email_hash == email_hash)
+    return bool(conn.execute(query).rowcount)
 
 
 def is_suppressed(conn: Connection, email_hash: str) -> bool:

@@ -219,5 +219,5 @@ async def request_link(request: Request) -> HTMLResponse:
     address = str(form.get("email", ""))[:320]
     if _limiter(request).allow("ip:" + client_ip(request)):
         with contextlib.suppress(InvalidInputError):  # same page for a malformed address
-            subscriptions.send_manage_link(ctx, address)
+            subscriptions.send_fresh_link(ctx, address)
     return render(request, "subscribe_done.html", {"link_request": True})
