@@ -1,9 +1,11 @@
 """Region + items -> Digest(subject, html, text). Pure: no store, no network.
 
-The HTML is rendered with jinja2 and its CSS inlined with premailer ONCE per digest.
-Per-recipient values (unsubscribe and preference links, the recipient's address) are left
-as placeholders and filled by :func:`personalise` with plain string replacement, before
-the message is transfer-encoded, so no soft line break can split them.
+The HTML is rendered with jinja2 (``templates/email/digest.html`` on ``base.html``) and
+its CSS inlined with premailer ONCE per digest. Per-recipient values (unsubscribe and
+preference links, the recipient's address and regions) are left as ASCII placeholders,
+each on a line of its own in the text part, and filled by
+:func:`newsletter.personalise.personalise` with plain string replacement before the
+message is transfer-encoded, so no soft line break can split them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from newsletter.templating import environment
 UNSUBSCRIBE_URL = "%%NL_UNSUBSCRIBE_URL%%"
 MANAGE_URL = "%%NL_MANAGE_URL%%"
 RECIPIENT = "%%NL_RECIPIENT%%"
+REGIONS = "%%NL_REGIONS%%"
 
 
 class _Counter:
@@ -114,6 +117,7 @@ def _template_values(
         "unsubscribe_url": UNSUBSCRIBE_URL,
         "manage_url": MANAGE_URL,
         "recipient": RECIPIENT,
+        "regions": REGIONS,
     }
 
 
@@ -143,22 +147,3 @@ def wrap_text(text: str, width: int = 72) -> str:
             indent = line[: len(line) - len(line.lstrip())]
             out.extend(textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False))
     return "\n".join(out) + "\n"
-
-
-def preview_values(config: Config) -> dict[str, str]:
-    """What a preview shows instead of a recipient's personal links."""
-    base = config.site.base_url
-    return {
-        "unsubscribe_url": f"{base}/abmelden/VORSCHAU",
-        "manage_url": f"{base}/einstellungen/VORSCHAU",
-        "recipient": "empfaenger@beispiel.de",
-    }
-
-
-def personalise(body: str, *, unsubscribe_url: str, manage_url: str, recipient: str) -> str:
-    """Fill one recipient's values into an already rendered and inlined body."""
-    return (
-        body.replace(UNSUBSCRIBE_URL, unsubscribe_url)
-        .replace(MANAGE_URL, manage_url)
-        .replace(RECIPIENT, recipient)
-    )

@@ -17,6 +17,7 @@ the attributes name the resource it concerns; the cause is chained with ``from``
     ├── PermissionDeniedError    not logged in, wrong CSRF token, rate limited
     └── DeliveryError            a mail could not be handed to the transport
         ├── TemporaryDeliveryError   4xx, timeout, disconnect: retry later
+        │   └── TransportUnavailableError  no session at all (server down, TLS, AUTH)
         └── PermanentDeliveryError   5xx: do not retry
 """
 
@@ -146,6 +147,10 @@ class DeliveryError(NewsletterError):
 
 class TemporaryDeliveryError(DeliveryError):
     """4xx reply, timeout or lost connection: the delivery is retried later."""
+
+
+class TransportUnavailableError(TemporaryDeliveryError):
+    """No session could be opened (connect, greeting, TLS, AUTH): every mail would fail alike."""
 
 
 class PermanentDeliveryError(DeliveryError):

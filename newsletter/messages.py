@@ -1,6 +1,7 @@
 """One recipient's RFC 5322 message: multipart/alternative (text, then HTML), list headers.
 
-Both parts are UTF-8 quoted-printable (7-bit clean, DKIM-safe, lines ≤ 76 octets);
+Both parts are UTF-8 quoted-printable (7-bit clean, DKIM-safe, lines ≤ 76 octets as
+RFC 2045 §6.7 demands; the library's SMTP policy would write 78);
 per-recipient values are filled in before encoding. CR/LF in user data never reaches a
 header: :func:`header_safe` refuses it.
 """
@@ -16,6 +17,8 @@ from email.utils import format_datetime, make_msgid
 
 from newsletter.config import Config
 from newsletter.errors import ConfigError, InvalidInputError
+
+BODY_POLICY = email.policy.SMTP.clone(max_line_length=76)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ def build_message(
 ) -> EmailMessage:
     """The message for one recipient; ``list_info`` adds List-* headers (digests only)."""
     mail = config.mail
-    message = EmailMessage(policy=email.policy.SMTP)
+    message = EmailMessage(policy=BODY_POLICY)
     message["From"] = Address(header_safe(mail.from_name, "from_name"), addr_spec=mail.from_address)
     message["To"] = header_safe(recipient, "email")
     message["Subject"] = header_safe(content.subject, "subject")

@@ -139,3 +139,13 @@ class Delivery:
     sent_at: datetime | None = None
     last_reply: str | None = None
     message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The server accepted a delivery's message (``250`` after the final ".")."""
+
+    delivery_id: int
+    reply: str
+    message_id: str
+    at: datetime

@@ -1,11 +1,31 @@
-"""Enqueue and drain deliveries: retries with backoff, rate limit, crash safety.
+"""Enqueue and drain deliveries: leases, retries with backoff, rate limit, crash safety.
 
-Exactly once, as far as SMTP allows: a delivery is marked sent in its own short
-transaction right after the server accepted the message. A crash between the server's
-"250" and that commit leaves the row leased; when the lease expires another worker sends
-it again: the residual risk is a duplicate, never a loss. Temporary failures (4xx,
-timeouts, lost connections) are retried with exponential backoff and jitter up to
-``mail.max_attempts``; permanent ones (5xx) fail at once and count against the address.
+The database is the queue (``newsletter.store.outbox``). A worker claims a batch with a
+lease, sends each row through a :class:`~newsletter.transports.Transport` and records
+the outcome: retries and failures in their own short transaction, acceptances through
+the :class:`~newsletter.recorder.SentRecorder` (group commit on a thread).
+
+Exactly once, as far as SMTP allows: a delivery is marked sent only after the server
+accepted the message ("250" after the final "."). The residual window is between that
+"250" and the recorder's commit (a millisecond or two; it writes while the sender
+talks to the server about the next message): a crash there leaves the row leased;
+when the lease expires another worker sends it again. So the residual risk is a duplicate, never a loss, and the duplicate carries the
+same Message-ID (:func:`newsletter.compose.message_id_for`). The same holds for a
+timeout after the final "." (the server may have delivered): the retry reuses the
+Message-ID. Leases are renewed while a batch is being sent, so a slow batch is never
+taken over by a second worker; a worker that lost rows anyway (paused longer than the
+lease) drops them from its batch at the next renewal.
+
+Outcomes: 2yz → ``sent``; 4yz, mailbox full, timeout, lost connection → ``retry`` with
+exponential backoff and jitter, ``failed`` after ``mail.max_attempts``; 5yz → ``failed``
+at once, see :mod:`newsletter.replies` for what it does to the address (5.1.x suspends,
+5.7.x only alerts the operator, others count towards ``mail.suspend_after_failures``).
+When no session can be opened at all (server down, TLS, AUTH), the rest of the batch is
+given back untried and the drain pauses instead of hammering the server.
+
+The rate limit (``mail.rate_per_second``, ``mail.rate_per_hour``) is per worker process.
+A subscriber of two regions gets one mail per region digest (one row per digest and
+subscriber); a combined mail is a possible later option.
 """
 
 from __future__ import annotations
@@ -18,19 +38,26 @@ import random
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from newsletter import digests as digest_render
+from newsletter.compose import PreparedDigest, render_delivery
 from newsletter.context import Context
-from newsletter.errors import PermanentDeliveryError, TemporaryDeliveryError
-from newsletter.messages import Content, ListInfo, build_message, dkim_sign, to_bytes
-from newsletter.models import Digest
-from newsletter.store import digests as digest_store
+from newsletter.errors import (
+    DeliveryError,
+    NewsletterError,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+    TransportUnavailableError,
+)
+from newsletter.models import Accepted
+from newsletter.ratelimit import RateLimit
+from newsletter.recorder import SentRecorder
+from newsletter.replies import Verdict, verdict
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
-from newsletter.tokens import Purpose
 from newsletter.transports import Transport
 
 log = logging.getLogger(__name__)
@@ -41,38 +68,21 @@ class DrainStats:
     sent: int = 0
     retried: int = 0
     failed: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
+    unavailable: str | None = None  # why the transport could not be used (drain paused)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+Progress = Callable[[DrainStats], None]
+Rows = collections.deque[dict[str, Any]]
 
 
 def backoff(attempt: int, base_seconds: float, rng: random.Random | None = None) -> float:
     """Seconds until the next try: base · 2^(attempt-1), ±25 % jitter, capped at a day."""
     jitter = (rng or random).uniform(0.75, 1.25)
     return float(min(base_seconds * 2 ** max(attempt - 1, 0), 86400.0) * jitter)
-
-
-class RateLimit:
-    """At most ``per_second`` messages a second and ``per_hour`` an hour from this worker."""
-
-    def __init__(self, per_second: float, per_hour: int) -> None:
-        self.interval = 1.0 / per_second
-        self.next_at = time.monotonic()
-        self.per_hour = per_hour
-        self.sent: collections.deque[float] = collections.deque()
-
-    def wait(self, stop: threading.Event | None = None) -> None:
-        now = time.monotonic()
-        while self.sent and self.sent[0] <= now - 3600:
-            self.sent.popleft()
-        if len(self.sent) >= self.per_hour:
-            self.next_at = max(self.next_at, self.sent[0] + 3600)
-        if self.next_at > now:
-            pause = self.next_at - now
-            if stop is None:
-                time.sleep(pause)
-            else:
-                stop.wait(pause)
-        self.next_at = max(self.next_at, time.monotonic()) + self.interval
-        self.sent.append(time.monotonic())
 
 
 def drain(
@@ -82,132 +92,172 @@ def drain(
     *,
     stop: threading.Event | None = None,
     max_messages: int | None = None,
+    progress: Progress | None = None,
 ) -> DrainStats:
-    """Send due deliveries until none are due (or ``stop`` is set, or the cap is reached)."""
-    stats, limit = (
-        DrainStats(),
-        RateLimit(ctx.config.mail.rate_per_second, ctx.config.mail.rate_per_hour),
-    )
-    cache: dict[int, Digest] = {}
-    while not (stop and stop.is_set()):
-        room = ctx.config.mail.batch_size
+    """Send due deliveries until none are due, ``stop`` is set, the cap is reached or the
+    transport is unavailable (``stats.unavailable``)."""
+    with SentRecorder(ctx.engine) as recorder:
+        run = _Drain(ctx, transport, worker, stop, progress, recorder)
+        while not run.stopped() and run.stats.unavailable is None:
+            room = run.room(max_messages)
+            if room <= 0:
+                break
+            with transaction(ctx.engine) as conn:
+                batch = queue.claim(conn, worker, room, ctx.config.mail.lease_seconds)
+            if not batch:
+                break
+            run.send_batch(batch)
+        if run.stopped():
+            recorder.flush()  # a row handed over but not yet recorded must not be released
+            with transaction(ctx.engine) as conn:
+                queue.release(conn, worker)
+    return run.stats
+
+
+class _Drain:
+    """The state of one drain: stats, rate limit, digest cache, lease bookkeeping."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        transport: Transport,
+        worker: str,
+        stop: threading.Event | None,
+        progress: Progress | None,
+        recorder: SentRecorder,
+    ) -> None:
+        mail = ctx.config.mail
+        self.recorder = recorder
+        self.ctx, self.transport, self.worker = ctx, transport, worker
+        self.stop, self.progress = stop, progress
+        self.stats = DrainStats()
+        self.limit = RateLimit(mail.rate_per_second, mail.rate_per_hour)
+        self.cache: dict[int, PreparedDigest] = {}
+        self.envelope = mail.envelope_from or mail.from_address
+
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def room(self, max_messages: int | None) -> int:
+        """Batch size: never more than the rate allows within half a lease."""
+        mail = self.ctx.config.mail
+        room = min(mail.batch_size, max(1, int(mail.rate_per_second * mail.lease_seconds / 2)))
         if max_messages is not None:
-            room = min(room, max_messages - stats.sent - stats.failed - stats.retried)
-        if room <= 0:
-            break
-        with transaction(ctx.engine) as conn:
-            batch = queue.claim(conn, worker, room, ctx.config.mail.lease_seconds)
-        if not batch:
-            break
-        for row in batch:
-            if stop and stop.is_set():
-                break
-            limit.wait(stop)
-            if stop and stop.is_set():
-                break
-            _deliver(ctx, transport, worker, row, cache, stats)
-    if stop and stop.is_set():
-        with transaction(ctx.engine) as conn:
-            queue.release(conn, worker)
-    return stats
+            room = min(room, max_messages - self.stats.handled)
+        return room
+
+    def send_batch(self, batch: list[dict[str, Any]]) -> None:
+        lease = self.ctx.config.mail.lease_seconds
+        renew_at = time.monotonic() + lease / 3
+        rows = collections.deque(batch)
+        while rows and not self.stopped():
+            if time.monotonic() >= renew_at:
+                rows = self._renew(rows)
+                renew_at = time.monotonic() + lease / 3
+                continue
+            self.limit.wait(self.stop)
+            if self.stopped():
+                return
+            row = rows.popleft()
+            try:
+                self.deliver(row)
+            except TransportUnavailableError as exc:
+                self._unavailable(row, rows, exc)
+                return
+            if self.progress is not None:
+                self.progress(self.stats)
+
+    def _renew(self, rows: Rows) -> Rows:
+        """Extend the leases of the rows still to send; drop rows another worker took."""
+        until = utcnow() + timedelta(seconds=self.ctx.config.mail.lease_seconds)
+        with transaction(self.ctx.engine) as conn:
+            held = queue.extend_leases(conn, self.worker, [r["id"] for r in rows], until)
+        lost = [r["id"] for r in rows if r["id"] not in held]
+        if lost:
+            log.warning("worker=%s lost leases on deliveries %s", self.worker, lost)
+        return collections.deque(r for r in rows if r["id"] in held)
+
+    def deliver(self, row: dict[str, Any]) -> None:
+        """Build, send and record one delivery."""
+        try:
+            outgoing = render_delivery(self.ctx, row, self.cache)
+        except NewsletterError as exc:  # e.g. CR/LF in a stored address: never sendable
+            self._failed(row, f"Nachricht nicht erstellbar: {exc.message}", None)
+            return
+        try:
+            reply = self.transport.send(self.envelope, row["address"], outgoing.data)
+        except TransportUnavailableError:
+            raise
+        except TemporaryDeliveryError as exc:
+            self._retry(row, _reply(exc))
+            return
+        except PermanentDeliveryError as exc:
+            self._failed(row, _reply(exc), verdict(exc.code or 550, exc.reply))
+            return
+        self.recorder.add(Accepted(row["id"], reply, outgoing.message_id, utcnow()))
+        self.stats.sent += 1
+
+    def _retry(self, row: dict[str, Any], reply: str) -> None:
+        mail = self.ctx.config.mail
+        attempt = int(row["attempts"]) + 1
+        give_up = attempt >= mail.max_attempts
+        at = utcnow() + timedelta(seconds=backoff(attempt, mail.retry_base_seconds))
+        with transaction(self.ctx.engine) as conn:
+            queue.mark_retry(conn, row["id"], self.worker, reply, at, failed=give_up)
+        if give_up:
+            self.stats.failed += 1
+        else:
+            self.stats.retried += 1
+        status = "failed" if give_up else "retry"
+        log.info("delivery id=%s status=%s attempt=%d reply=%s", row["id"], status, attempt, reply)
+
+    def _failed(self, row: dict[str, Any], reply: str, why: Verdict | None) -> None:
+        """Failed for good; 5.1.x and other hard bounces count against the address."""
+        suspended = False
+        with transaction(self.ctx.engine) as conn:
+            held = queue.mark_failed(conn, row["id"], self.worker, reply)
+            sid = row["subscriber_id"]
+            if held and sid and why in (Verdict.BOUNCE, Verdict.UNKNOWN_USER):
+                suspended = queue.count_bounce(
+                    conn,
+                    sid,
+                    reply,
+                    self.ctx.config.mail.suspend_after_failures,
+                    at_once=why is Verdict.UNKNOWN_USER,
+                )
+        self.stats.failed += 1
+        level = logging.WARNING if why is Verdict.POLICY or why is None else logging.INFO
+        log.log(
+            level,
+            "delivery id=%s status=failed verdict=%s suspended=%s reply=%s%s",
+            row["id"],
+            why or "unbuildable",
+            suspended,
+            reply,
+            " (policy refusal: check SPF/DKIM/DMARC and the relay; address kept)"
+            if why is Verdict.POLICY
+            else "",
+        )
+
+    def _unavailable(self, row: dict[str, Any], rest: Rows, exc: DeliveryError) -> None:
+        """No session: count one attempt, give the rest back untried, pause the drain."""
+        self._retry(row, _reply(exc))
+        at = utcnow() + timedelta(seconds=self.pause_seconds())
+        self.recorder.flush()
+        with transaction(self.ctx.engine) as conn:
+            queue.postpone(conn, self.worker, [r["id"] for r in rest], at)
+        self.stats.unavailable = exc.message
+        log.error("transport unavailable, sending paused: %s", exc.message)
+
+    def pause_seconds(self) -> float:
+        return backoff(1, self.ctx.config.mail.retry_base_seconds)
 
 
-def _deliver(
-    ctx: Context,
-    transport: Transport,
-    worker: str,
-    row: dict[str, Any],
-    cache: dict[int, Digest],
-    stats: DrainStats,
-) -> None:
-    message = render_delivery(ctx, row, cache)
-    envelope = ctx.config.mail.envelope_from or ctx.config.mail.from_address
-    try:
-        reply = transport.send(envelope, row["address"], wire_bytes(ctx, message))
-    except TemporaryDeliveryError as exc:
-        _retry(ctx, row, _reply(exc), stats)
-        return
-    except PermanentDeliveryError as exc:
-        with transaction(ctx.engine) as conn:
-            queue.mark_failed(
-                conn,
-                row["id"],
-                _reply(exc),
-                row["subscriber_id"],
-                ctx.config.mail.suspend_after_failures,
-            )
-        stats.failed += 1
-        log.warning("delivery id=%s status=failed reply=%s", row["id"], _reply(exc))
-        return
-    with transaction(ctx.engine) as conn:
-        queue.mark_sent(conn, row["id"], worker, reply, str(message["Message-ID"]))
-    stats.sent += 1
-
-
-def wire_bytes(ctx: Context, message: Any) -> bytes:
-    """The message as sent: CRLF bytes, DKIM-signed when a key is configured."""
-    data = to_bytes(message)
-    key = ctx.dkim_key
-    return data if key is None else dkim_sign(data, key)
-
-
-def _reply(exc: TemporaryDeliveryError | PermanentDeliveryError) -> str:
+def _reply(exc: DeliveryError) -> str:
     """The server's answer with its code, as stored and shown to the admin."""
     if exc.code is None:
         return exc.reply or exc.message
     return f"{exc.code} {exc.reply}"
-
-
-def _retry(ctx: Context, row: dict[str, Any], reply: str, stats: DrainStats) -> None:
-    attempt = int(row["attempts"]) + 1
-    give_up = attempt >= ctx.config.mail.max_attempts
-    at = utcnow() + timedelta(seconds=backoff(attempt, ctx.config.mail.retry_base_seconds))
-    with transaction(ctx.engine) as conn:
-        queue.mark_retry(conn, row["id"], reply, at, failed=give_up)
-    if give_up:
-        stats.failed += 1
-    else:
-        stats.retried += 1
-    log.info(
-        "delivery id=%s status=%s attempt=%d reply=%s",
-        row["id"],
-        "failed" if give_up else "retry",
-        attempt,
-        reply,
-    )
-
-
-def render_delivery(ctx: Context, row: dict[str, Any], cache: dict[int, Digest]) -> Any:
-    """The message for one delivery row: a personalised digest or a stored transactional mail."""
-    when = utcnow()
-    if row["digest_id"] is None:
-        payload = row["payload"] or {}
-        content = Content(payload["subject"], payload["text"], payload["html"])
-        return build_message(ctx.config, content, row["address"], when)
-    digest = cache.get(row["digest_id"])
-    if digest is None:
-        with transaction(ctx.engine) as conn:
-            digest = cache[row["digest_id"]] = digest_store.get(conn, row["digest_id"])
-    return personal_message(ctx, digest, row["address"], row["subscriber_id"], when)
-
-
-def personal_message(
-    ctx: Context, digest: Digest, address: str, subscriber_id: int | None, when: datetime
-) -> Any:
-    """Fill one recipient's links into the digest (no re-rendering, no re-inlining)."""
-    base = ctx.config.site.base_url
-    sid = subscriber_id or 0
-    unsubscribe = f"{base}/abmelden/{ctx.tokens.make(Purpose.UNSUBSCRIBE, sid, digest.region)}"
-    manage = f"{base}/einstellungen/{ctx.tokens.make(Purpose.MANAGE, sid)}"
-    values = {"unsubscribe_url": unsubscribe, "manage_url": manage, "recipient": address}
-    content = Content(
-        digest.subject,
-        digest_render.personalise(digest.text, **values),
-        digest_render.personalise(digest.html, **values),
-    )
-    region = ctx.config.region(digest.region)
-    info = ListInfo(digest.region, region.name if region else digest.region, unsubscribe)
-    return build_message(ctx.config, content, address, when, info)
 
 
 def enqueue_message(
@@ -220,7 +270,11 @@ def enqueue_message(
     kind: str,
     subscriber_id: int | None = None,
 ) -> int:
-    """Queue a transactional mail (confirmation, manage link): sent by the same drain."""
+    """Queue a transactional mail (confirmation, manage link): sent by the same drain.
+
+    Already personal, stored in ``payload``; no list headers. Call inside the caller's
+    transaction, so the mail is queued if and only if the change that caused it commits.
+    """
     payload = {"subject": subject, "text": text, "html": html}
     return queue.enqueue_message(
         conn, address=address, kind=kind, payload=payload, subscriber_id=subscriber_id
@@ -230,17 +284,26 @@ def enqueue_message(
 def run_worker_blocking(
     ctx: Context, stop: threading.Event, worker: str, poll_seconds: float = 2.0
 ) -> None:
-    """Drain until ``stop`` is set; sleeps ``poll_seconds`` when nothing is due."""
+    """Drain until ``stop`` is set; sleeps ``poll_seconds`` when nothing is due, longer
+    (the retry base, jittered) while the transport is unavailable."""
     from newsletter.transports import open_transport
 
     transport = open_transport(ctx.config)
     try:
         while not stop.is_set():
             stats = drain(ctx, transport, worker, stop=stop)
-            if not (stats.sent or stats.failed or stats.retried):
+            if stats.unavailable is not None:
+                stop.wait(backoff(1, ctx.config.mail.retry_base_seconds))
+            elif not stats.handled:
                 stop.wait(poll_seconds)
     finally:
         transport.close()
+
+
+def worker_name(suffix: str = "") -> str:
+    """``host-pid[-suffix]``: unique per process, readable in ``claimed_by``."""
+    name = f"{socket.gethostname()}-{os.getpid()}"
+    return f"{name}-{suffix}" if suffix else name
 
 
 async def run_worker(ctx: Context, stop: asyncio.Event, poll_seconds: float = 2.0) -> None:
@@ -249,9 +312,8 @@ async def run_worker(ctx: Context, stop: asyncio.Event, poll_seconds: float = 2.
     The current message is finished and this worker's leases are released on stop.
     """
     flag = threading.Event()
-    worker = f"{socket.gethostname()}-{os.getpid()}-serve"
     thread = asyncio.create_task(
-        asyncio.to_thread(run_worker_blocking, ctx, flag, worker, poll_seconds)
+        asyncio.to_thread(run_worker_blocking, ctx, flag, worker_name("serve"), poll_seconds)
     )
     await stop.wait()
     flag.set()

@@ -8,15 +8,17 @@ confirmed subscriber and drains the queue with the configured transport.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from newsletter.compose import personal_message, prepare_digest
 from newsletter.context import Context
-from newsletter.digests import build_digest, personalise, preview_values
+from newsletter.digests import build_digest
 from newsletter.errors import NotFoundError
+from newsletter.messages import header_safe
 from newsletter.models import Digest
-from newsletter.outbox import DrainStats, drain, personal_message, wire_bytes
+from newsletter.outbox import DrainStats, Progress, drain, worker_name
+from newsletter.personalise import personalise, preview_personal
 from newsletter.store import digests as digest_store
 from newsletter.store import items as item_store
 from newsletter.store import outbox as queue
@@ -59,9 +61,11 @@ def preview(ctx: Context, region_key: str, now: datetime | None = None) -> Diges
     digest = plan(ctx, region_key, now or utcnow(), force=True)
     if digest is None:
         return None
-    values = preview_values(ctx.config)
+    personal = preview_personal(ctx.config, region_key)
     return replace(
-        digest, html=personalise(digest.html, **values), text=personalise(digest.text, **values)
+        digest,
+        html=personalise(digest.html, personal, is_html=True),
+        text=personalise(digest.text, personal, is_html=False),
     )
 
 
@@ -75,8 +79,15 @@ def send_region(
     force: bool = False,
     triggered_by: str = "cli",
     transport: Transport | None = None,
+    progress: Progress | None = None,
 ) -> SendResult:
-    """Build, store, enqueue and send a region's digest (or test-send it to ``to``)."""
+    """Build, store, enqueue and send a region's digest (or test-send it to ``to``).
+
+    ``dry_run`` stores and sends nothing. ``to`` sends the digest to that one address
+    with dummy personal links, straight through the transport: not stored, not counted
+    as a delivery. The drain sends what is due now; anything left (retries, a paused
+    transport) is sent by the worker.
+    """
     moment = now or utcnow()
     digest = plan(ctx, region_key, moment, force=force or to is not None)
     if digest is None:
@@ -99,14 +110,14 @@ def send_region(
         len(digest.item_ids),
         recipients,
     )
-    stats = _drain_now(ctx, transport)
+    stats = _drain_now(ctx, transport, progress)
     return SendResult(region_key, "sent", digest_id, len(digest.item_ids), recipients, stats)
 
 
-def _drain_now(ctx: Context, transport: Transport | None) -> DrainStats:
+def _drain_now(ctx: Context, transport: Transport | None, progress: Progress | None) -> DrainStats:
     own = transport or open_transport(ctx.config)
     try:
-        return drain(ctx, own, f"send-{os.getpid()}")
+        return drain(ctx, own, worker_name("send"), progress=progress)
     finally:
         if transport is None:
             own.close()
@@ -114,11 +125,12 @@ def _drain_now(ctx: Context, transport: Transport | None) -> DrainStats:
 
 def _test_send(ctx: Context, digest: Digest, to: str, transport: Transport | None) -> SendResult:
     """A test mail to one address: not stored, not counted as a delivery."""
-    message = personal_message(ctx, digest, to, None, utcnow())
+    header_safe(to, "to")
+    message = personal_message(ctx, prepare_digest(ctx, digest), to, None, utcnow())
     own = transport or open_transport(ctx.config)
     try:
         envelope = ctx.config.mail.envelope_from or ctx.config.mail.from_address
-        own.send(envelope, to, wire_bytes(ctx, message))
+        own.send(envelope, to, message.data)
     finally:
         if transport is None:
             own.close()

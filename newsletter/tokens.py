@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Serializer, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
 
 from newsletter.errors import TokenError
 
@@ -32,27 +34,35 @@ class TokenData:
     issued_at: datetime
 
 
+class _UncompressedSerializer(URLSafeTimedSerializer):
+    """Never tries zlib: a payload of a few bytes never shrinks, and trying costs more
+    than the signature (two tokens per mail). Compressed tokens are still read."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
 class TokenSigner:
     """Makes and reads tokens with one secret; ``generation`` revokes older tokens."""
 
     def __init__(self, secret: str, generation: int = 1) -> None:
         if len(secret) < 16:
             raise ValueError("token secret too short")
-        self._serializer = URLSafeTimedSerializer(secret, salt="newsletter-token")
+        self._serializers = {
+            purpose: _UncompressedSerializer(secret, salt=f"newsletter-{purpose.value}")
+            for purpose in Purpose
+        }
         self._generation = generation
 
     def make(self, purpose: Purpose, subscriber_id: int, region: str | None = None) -> str:
         payload = [subscriber_id, region, self._generation]
-        return str(self._serializer.dumps(payload, salt=f"newsletter-{purpose.value}"))
+        return str(self._serializers[purpose].dumps(payload))
 
     def read(self, token: str, purpose: Purpose, max_age_seconds: int | None = None) -> TokenData:
         """Verify ``token`` for ``purpose``; raise :class:`TokenError` with a German message."""
         try:
-            payload, signed_at = self._serializer.loads(
-                token,
-                salt=f"newsletter-{purpose.value}",
-                max_age=max_age_seconds,
-                return_timestamp=True,
+            payload, signed_at = self._serializers[purpose].loads(
+                token, max_age=max_age_seconds, return_timestamp=True
             )
         except SignatureExpired as exc:
             raise TokenError("Dieser Link ist abgelaufen.", expired=True) from exc

@@ -1,9 +1,12 @@
 """How a finished message leaves: SMTP, a Maildir (the default), or memory (tests).
 
 ``Transport.send`` returns the server's reply text on success and raises
-:class:`TemporaryDeliveryError` (4xx, timeout, lost connection: retry later) or
-:class:`PermanentDeliveryError` (5xx: do not retry). The SMTP transport keeps one
-connection per worker, resets it after a failed transaction and reconnects on errors.
+:class:`TransportUnavailableError` (no session: server down, TLS or AUTH failed; the
+caller should pause the whole batch), :class:`TemporaryDeliveryError` (4xx, mailbox
+full, timeout, connection lost mid-transaction: retry this message later) or
+:class:`PermanentDeliveryError` (5xx: do not retry; :mod:`newsletter.replies` says what it
+means for the address). The SMTP transport keeps one connection per worker, resets it
+after a refused transaction and reconnects after a 421 or a socket error.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from pathlib import Path
 from typing import Protocol
 
 from newsletter.config import Config
-from newsletter.errors import ConfigError, PermanentDeliveryError, TemporaryDeliveryError
+from newsletter.errors import (
+    ConfigError,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+    TransportUnavailableError,
+)
+from newsletter.replies import Verdict, verdict
 
 
 class Transport(Protocol):
@@ -27,20 +36,31 @@ class Transport(Protocol):
 
 
 class MemoryTransport:
-    """In-memory twin: keeps (envelope_from, recipient, bytes); can be told to fail."""
+    """In-memory twin: keeps (envelope_from, recipient, bytes); can be told to fail.
+
+    ``fail_with[address]`` is an exception raised on every attempt, or a list of
+    exceptions raised one per attempt (then the message is accepted).
+    """
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, bytes]] = []
-        self.fail_with: dict[str, Exception] = {}
+        self.fail_with: dict[str, Exception | list[Exception]] = {}
+        self.attempts: list[str] = []
+        self.closed = 0
 
     def send(self, envelope_from: str, recipient: str, data: bytes) -> str:
-        if recipient in self.fail_with:
-            raise self.fail_with[recipient]
+        self.attempts.append(recipient)
+        failure = self.fail_with.get(recipient)
+        if isinstance(failure, list):
+            if failure:
+                raise failure.pop(0)
+        elif failure is not None:
+            raise failure
         self.sent.append((envelope_from, recipient, data))
         return "250 ok (memory)"
 
     def close(self) -> None:
-        return None
+        self.closed += 1
 
 
 class MaildirTransport:
@@ -50,7 +70,12 @@ class MaildirTransport:
         self.box = mailbox.Maildir(directory, create=True)
 
     def send(self, envelope_from: str, recipient: str, data: bytes) -> str:
-        key = self.box.add(mailbox.MaildirMessage(data))
+        try:
+            key = self.box.add(mailbox.MaildirMessage(data))
+        except OSError as exc:  # disk full, permissions: every message would fail alike
+            raise TransportUnavailableError(
+                f"Maildir nicht beschreibbar: {exc}", address=recipient, reply=str(exc)
+            ) from exc
         return f"250 stored in Maildir as {key}"
 
     def close(self) -> None:
@@ -58,7 +83,12 @@ class MaildirTransport:
 
 
 class SmtpTransport:
-    """SMTP with implicit TLS, STARTTLS (required when chosen) or plain (loopback only)."""
+    """SMTP with implicit TLS, STARTTLS (required when chosen) or plain (loopback only).
+
+    One connection is kept for many transactions; a refused transaction is followed by
+    ``RSET``; a 421 reply or a socket error drops the connection and the next message
+    opens a new one; :meth:`close` says ``QUIT``.
+    """
 
     def __init__(self, config: Config) -> None:
         self.mail = config.mail
@@ -71,26 +101,35 @@ class SmtpTransport:
         self._conn: smtplib.SMTP | None = None
 
     def send(self, envelope_from: str, recipient: str, data: bytes) -> str:
+        conn = self._connection(recipient)
         try:
-            conn = self._connection()
             code, reply = _send_one(conn, envelope_from, recipient, data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            self._after_failure(code)
+            raise _classified(recipient, code, _text(text)) from exc
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop()
+            raise _lost(recipient, exc) from exc
         except smtplib.SMTPResponseException as exc:
             self._after_failure(exc.smtp_code)
             raise _classified(recipient, exc.smtp_code, _text(exc.smtp_error)) from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            self._after_failure(400)
-            code, text = next(iter(exc.recipients.values()))
-            raise _classified(recipient, code, _text(text)) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            self.close()
-            raise TemporaryDeliveryError(
-                f"SMTP-Verbindung gescheitert: {exc}", address=recipient, reply=str(exc)
-            ) from exc
+            self._drop()
+            raise _lost(recipient, exc) from exc
         return f"{code} {reply}"
 
-    def _connection(self) -> smtplib.SMTP:
+    def _connection(self, recipient: str) -> smtplib.SMTP:
         if self._conn is None:
-            self._conn = self._connect()
+            try:
+                self._conn = self._connect()
+            except (OSError, smtplib.SMTPException) as exc:
+                raise TransportUnavailableError(
+                    f"SMTP-Server {self.mail.smtp_host}:{self.mail.smtp_port} "
+                    f"nicht erreichbar: {_describe(exc)}",
+                    address=recipient,
+                    reply=_describe(exc),
+                ) from exc
         return self._conn
 
     def _connect(self) -> smtplib.SMTP:
@@ -108,11 +147,18 @@ class SmtpTransport:
             conn = smtplib.SMTP(
                 mail.smtp_host, mail.smtp_port, local_hostname=self.helo, timeout=timeout
             )
+        try:
             if mail.smtp_tls == "starttls":
-                conn.starttls(context=context)  # raises if the server does not offer it
                 conn.ehlo()
-        if mail.smtp_username:
-            conn.login(mail.smtp_username, mail.smtp_password)
+                if not conn.has_extn("starttls"):
+                    raise smtplib.SMTPNotSupportedError("kein STARTTLS angeboten, Abbruch")
+                conn.starttls(context=context)
+                conn.ehlo()  # RFC 3207 §4.2: forget what was learnt before TLS
+            if mail.smtp_username:
+                conn.login(mail.smtp_username, mail.smtp_password)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _after_failure(self, code: int) -> None:
@@ -120,12 +166,18 @@ class SmtpTransport:
         if self._conn is None:
             return
         if code == 421:
-            self.close()
+            self._drop()
             return
         try:
             self._conn.rset()
         except (OSError, smtplib.SMTPException):
-            self.close()
+            self._drop()
+
+    def _drop(self) -> None:
+        """Forget a broken connection without talking to the server."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -153,13 +205,27 @@ def _send_one(
 
 
 def _classified(recipient: str, code: int, reply: str) -> Exception:
-    if 400 <= code < 500:
+    """4yz and soft 5yz (mailbox full) are temporary; other 5yz permanent (see replies)."""
+    if verdict(code, reply) is Verdict.RETRY:
         return TemporaryDeliveryError(
             f"Vorübergehend abgelehnt ({code}): {reply}", address=recipient, code=code, reply=reply
         )
     return PermanentDeliveryError(
         f"Abgelehnt ({code}): {reply}", address=recipient, code=code, reply=reply
     )
+
+
+def _lost(recipient: str, exc: BaseException) -> TemporaryDeliveryError:
+    """Timeout or lost connection inside a transaction: maybe delivered, retry later."""
+    return TemporaryDeliveryError(
+        f"SMTP-Verbindung abgebrochen: {_describe(exc)}", address=recipient, reply=_describe(exc)
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return str(exc) or type(exc).__name__
 
 
 def _text(value: bytes | str) -> str:

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from newsletter import sending, subscriptions
 from newsletter.config import Config
 from newsletter.context import Context
-from newsletter.outbox import RateLimit, drain
+from newsletter.outbox import drain
+from newsletter.ratelimit import RateLimit
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction
 from newsletter.transports import MemoryTransport
@@ -99,10 +100,21 @@ def test_hourly_cap_holds_messages_back() -> None:
     limit = RateLimit(per_second=1000.0, per_hour=3)
     stop = threading.Event()
     for _ in range(3):
-        limit.wait(stop)
+        assert limit.wait(stop)
     stop.set()  # the fourth would wait about an hour: with stop set it returns at once
-    limit.wait(stop)
-    assert limit.next_at - limit.sent[0] >= 3599
+    assert limit.wait(stop) is False
+    assert limit.delay(limit.sent[0] + 1.0) >= 3598
+    assert limit.delay(limit.sent[0] + 3600.5) == 0.0
+
+
+def test_rate_limit_is_a_token_bucket() -> None:
+    limit = RateLimit(per_second=2.0, per_hour=1000, burst=2.0)
+    now = limit.updated
+    limit.tokens = 0.0
+    assert limit.delay(now) == pytest.approx(0.5)
+    assert limit.delay(now + 0.5) == 0.0
+    assert limit.delay(now + 100) == 0.0
+    assert limit.tokens == 2.0  # never more than the burst
 
 
 def test_late_joiner_gets_the_latest_digest_once(ctx: Context) -> None:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import threading
+import time
 import webbrowser
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from newsletter import sending
 from newsletter.cli.base import app, console, fail, get_config, open_context
-from newsletter.outbox import run_worker_blocking
+from newsletter.outbox import DrainStats, run_worker_blocking, worker_name
+from newsletter.outbox import Progress as ProgressCallback
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction
@@ -23,6 +26,7 @@ from newsletter.store.db import transaction
 digest_app = typer.Typer(help="Newsletter-Vorschau.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
 
+STATUSES = ("queued", "sending", "sent", "retry", "failed", "cancelled")
 MESSAGES = {
     "sent": "versendet",
     "nothing_new": "nichts Neues – kein Newsletter",
@@ -50,16 +54,23 @@ def send(
 ) -> None:
     """Newsletter jetzt bauen und versenden (derselbe Weg wie der Zeitplan)."""
     config = get_config()
+    if all_regions and region:
+        raise fail("Bitte entweder --region oder --all angeben, nicht beides.", 64)
     keys = [r.key for r in config.region_list()] if all_regions else (region or [])
     if not keys:
         raise fail("Bitte --region REGION oder --all angeben.", 64)
     table = Table(
         "Region", "Ergebnis", "Meldungen", "Empfänger", "gesendet", "fehlgeschlagen", "später"
     )
+    paused: str | None = None
     with open_context() as ctx:
         for key in keys:
-            result = sending.send_region(ctx, key, dry_run=dry_run, to=to, force=force)
+            with progress_bar(key) as progress:
+                result = sending.send_region(
+                    ctx, key, dry_run=dry_run, to=to, force=force, progress=progress
+                )
             stats = result.stats
+            paused = paused or (stats.unavailable if stats else None)
             table.add_row(
                 key,
                 MESSAGES[result.status],
@@ -70,6 +81,38 @@ def send(
                 str(stats.retried if stats else "–"),
             )
     console.print(table)
+    if paused:
+        console.print(f"[yellow]Versand pausiert ({paused}); der Worker sendet den Rest später.[/]")
+
+
+@contextmanager
+def progress_bar(region: str) -> Iterator[ProgressCallback | None]:
+    """On a terminal: a live line with sent / failed / retrying and the rate."""
+    if not console.is_terminal:
+        yield None
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("gesendet {task.fields[sent]} · fehlgeschlagen {task.fields[failed]}"),
+        TextColumn("· später {task.fields[retried]} · {task.fields[rate]} Mails/s"),
+        TimeElapsedColumn(),
+    )
+    started = time.monotonic()
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(region, total=None, sent=0, failed=0, retried=0, rate="–")
+
+        def update(stats: DrainStats) -> None:
+            rate = stats.handled / max(time.monotonic() - started, 1e-6)
+            bar.update(
+                task,
+                sent=stats.sent,
+                failed=stats.failed,
+                retried=stats.retried,
+                rate=f"{rate:.0f}",
+            )
+
+        yield update
 
 
 @digest_app.command("preview")
@@ -102,13 +145,22 @@ def digests() -> None:
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = digest_store.history(conn)
     table = Table(
-        "Nr.", "Region", "bis", "Meldungen", "Empfänger", "gesendet", "fehlgeschlagen", "Auslöser"
+        "Nr.",
+        "Region",
+        "Zeitraum",
+        "Meldungen",
+        "Empfänger",
+        "gesendet",
+        "fehlgeschlagen",
+        "Auslöser",
     )
     for row in rows:
+        start = row["period_start"]
+        period = f"{start:%d.%m.%Y %H:%M} – " if start else "bis "
         table.add_row(
             str(row["id"]),
             row["region"],
-            row["period_end"].strftime("%d.%m.%Y %H:%M"),
+            period + row["period_end"].strftime("%d.%m.%Y %H:%M"),
             str(len(row["item_ids"] or [])),
             str(row["total"] or 0),
             str(row["sent"] or 0),
@@ -122,10 +174,13 @@ def digests() -> None:
 def deliveries(
     digest: Annotated[int | None, typer.Option("--digest", help="Nur dieser Newsletter.")] = None,
     status: Annotated[
-        str | None, typer.Option("--status", help="queued, sending, sent, retry, failed.")
+        str | None,
+        typer.Option("--status", help="queued, sending, sent, retry, failed, cancelled."),
     ] = None,
 ) -> None:
     """Zustellungen mit Status und Antwort des Mailservers."""
+    if status is not None and status not in STATUSES:
+        raise fail(f"Unbekannter Status »{status}«; möglich: {', '.join(STATUSES)}.", 64)
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = queue.list_deliveries(conn, digest_id=digest, status=status)
     table = Table("Nr.", "Newsletter", "Adresse", "Status", "Versuche", "Antwort")
@@ -151,7 +206,7 @@ def worker(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    name = f"{socket.gethostname()}-{os.getpid()}"
+    name = worker_name()
     with open_context() as ctx:
         console.print(f"Versand-Worker {name} läuft (Strg+C beendet).")
         run_worker_blocking(ctx, stop, name, poll)

@@ -8,6 +8,7 @@ disjoint batches; on SQLite the write transaction (BEGIN IMMEDIATE) serialises c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    bindparam,
     exists,
     func,
     insert,
@@ -24,8 +26,9 @@ from sqlalchemy import (
     update,
 )
 
+from newsletter.models import Accepted
 from newsletter.store.db import is_postgres, utcnow
-from newsletter.store.schema import deliveries, subscribers, subscriptions
+from newsletter.store.schema import deliveries, digests, subscribers, subscriptions
 
 _RECIPIENTS = subscribers.join(subscriptions, subscriptions.c.subscriber_id == subscribers.c.id)
 
@@ -124,7 +127,12 @@ def enqueue_message(
 def claim(
     conn: Connection, worker: str, limit: int, lease_seconds: int, now: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Lease up to ``limit`` due deliveries (queued, retry due, or with an expired lease)."""
+    """Lease up to ``limit`` due deliveries (queued, retry due, or with an expired lease).
+
+    Digest deliveries whose recipient has meanwhile unsubscribed from the region, been
+    suspended or erased are cancelled here instead (an objection stops mail at once).
+    Each row carries ``regions``: the recipient's confirmed regions, for the footer.
+    """
     moment = now or utcnow()
     due = or_(
         and_(deliveries.c.status.in_(("queued", "retry")), deliveries.c.next_attempt_at <= moment),
@@ -136,42 +144,124 @@ def claim(
     ids = list(conn.execute(query).scalars())
     if not ids:
         return []
+    _cancel_ineligible(conn, ids)
+    lease = {"claimed_by": worker, "lease_until": moment + timedelta(seconds=lease_seconds)}
     conn.execute(
         update(deliveries)
-        .where(deliveries.c.id.in_(ids))
-        .values(
-            status="sending",
-            claimed_by=worker,
-            lease_until=moment + timedelta(seconds=lease_seconds),
-        )
+        .where(deliveries.c.id.in_(ids), deliveries.c.status != "cancelled")
+        .values(status="sending", **lease)
     )
-    rows = conn.execute(
-        select(deliveries).where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id)
-    )
-    return [dict(row._mapping) for row in rows]
+    held = and_(deliveries.c.claimed_by == worker, deliveries.c.status == "sending")
+    query = select(deliveries).where(deliveries.c.id.in_(ids), held).order_by(deliveries.c.id)
+    rows = [dict(row._mapping) for row in conn.execute(query)]
+    regions = regions_of(conn, [r["subscriber_id"] for r in rows if r["subscriber_id"]])
+    for row in rows:
+        row["regions"] = regions.get(row["subscriber_id"], [])
+    return rows
 
 
-def mark_sent(conn: Connection, delivery_id: int, worker: str, reply: str, message_id: str) -> None:
-    conn.execute(
+def _cancel_ineligible(conn: Connection, ids: list[int]) -> int:
+    """Cancel digest deliveries whose recipient is no longer confirmed for the region."""
+    eligible = exists().where(
+        digests.c.id == deliveries.c.digest_id,
+        subscriptions.c.subscriber_id == deliveries.c.subscriber_id,
+        subscriptions.c.region == digests.c.region,
+        subscriptions.c.status == "confirmed",
+        subscribers.c.id == deliveries.c.subscriber_id,
+        subscribers.c.suspended_at.is_(None),
+    )
+    query = (
         update(deliveries)
-        .where(deliveries.c.id == delivery_id)
+        .where(deliveries.c.id.in_(ids), deliveries.c.digest_id.is_not(None), ~eligible)
         .values(
-            status="sent",
-            sent_at=utcnow(),
-            last_reply=reply[:1000],
-            message_id=message_id,
-            attempts=deliveries.c.attempts + 1,
+            status="cancelled",
+            last_reply="nicht versendet: nicht mehr angemeldet, gesperrt oder gelöscht",
             claimed_by=None,
             lease_until=None,
         )
     )
+    return int(conn.execute(query).rowcount or 0)
 
 
-def mark_retry(conn: Connection, delivery_id: int, reply: str, at: datetime, failed: bool) -> None:
-    """A temporary failure: try again at ``at``, or give up (``failed``) after max attempts."""
-    conn.execute(
+def regions_of(conn: Connection, subscriber_ids: list[int]) -> dict[int, list[str]]:
+    """Each subscriber's confirmed region keys, sorted."""
+    if not subscriber_ids:
+        return {}
+    query = (
+        select(subscriptions.c.subscriber_id, subscriptions.c.region)
+        .where(
+            subscriptions.c.subscriber_id.in_(set(subscriber_ids)),
+            subscriptions.c.status == "confirmed",
+        )
+        .order_by(subscriptions.c.subscriber_id, subscriptions.c.region)
+    )
+    out: dict[int, list[str]] = {}
+    for sid, region in conn.execute(query):
+        out.setdefault(sid, []).append(region)
+    return out
+
+
+def extend_leases(conn: Connection, worker: str, ids: list[int], until: datetime) -> set[int]:
+    """Renew this worker's leases on ``ids``; returns the ids it still holds."""
+    if not ids:
+        return set()
+    query = (
         update(deliveries)
-        .where(deliveries.c.id == delivery_id)
+        .where(deliveries.c.id.in_(ids), _held_by(worker))
+        .values(lease_until=until)
+        .returning(deliveries.c.id)
+    )
+    return set(conn.execute(query).scalars())
+
+
+def _held_by(worker: str) -> ColumnElement[bool]:
+    return and_(deliveries.c.claimed_by == worker, deliveries.c.status == "sending")
+
+
+_MARK_SENT = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("delivery_id"))
+    .values(
+        status="sent",
+        sent_at=bindparam("at"),
+        last_reply=bindparam("reply"),
+        message_id=bindparam("message_id"),
+        attempts=deliveries.c.attempts + 1,
+        claimed_by=None,
+        lease_until=None,
+    )
+)
+
+
+def mark_sent(conn: Connection, accepted: Sequence[Accepted]) -> None:
+    """Record accepted messages (one statement, many rows); recorded even if the lease
+    was lost meanwhile: the mail is out, whoever holds the row."""
+    if accepted:
+        conn.execute(
+            _MARK_SENT,
+            [
+                {
+                    "delivery_id": a.delivery_id,
+                    "at": a.at,
+                    "reply": a.reply[:1000],
+                    "message_id": a.message_id,
+                }
+                for a in accepted
+            ],
+        )
+
+
+def mark_retry(
+    conn: Connection, delivery_id: int, worker: str, reply: str, at: datetime, *, failed: bool
+) -> bool:
+    """A temporary failure: try again at ``at``, or give up (``failed``) after max attempts.
+
+    Only while ``worker`` still holds the lease: a row another worker took over (and may
+    have sent meanwhile) is left alone. Returns whether the row was updated.
+    """
+    query = (
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, _held_by(worker))
         .values(
             status="failed" if failed else "retry",
             next_attempt_at=at,
@@ -181,15 +271,14 @@ def mark_retry(conn: Connection, delivery_id: int, reply: str, at: datetime, fai
             lease_until=None,
         )
     )
+    return bool(conn.execute(query).rowcount)
 
 
-def mark_failed(
-    conn: Connection, delivery_id: int, reply: str, subscriber_id: int | None, suspend_after: int
-) -> None:
-    """A permanent failure (5xx): no retry; the address's bounce count goes up."""
-    conn.execute(
+def mark_failed(conn: Connection, delivery_id: int, worker: str, reply: str) -> bool:
+    """A permanent failure (5xx, or a message that cannot be built): no retry."""
+    query = (
         update(deliveries)
-        .where(deliveries.c.id == delivery_id)
+        .where(deliveries.c.id == delivery_id, _held_by(worker))
         .values(
             status="failed",
             last_reply=reply[:1000],
@@ -198,32 +287,50 @@ def mark_failed(
             lease_until=None,
         )
     )
-    if subscriber_id is None:
-        return
+    return bool(conn.execute(query).rowcount)
+
+
+def count_bounce(
+    conn: Connection, subscriber_id: int, reply: str, suspend_after: int, *, at_once: bool = False
+) -> bool:
+    """Raise the address's hard-bounce count; suspend it after ``suspend_after`` (or now).
+
+    Returns whether the address is suspended now.
+    """
     conn.execute(
         update(subscribers)
         .where(subscribers.c.id == subscriber_id)
         .values(bounce_count=subscribers.c.bounce_count + 1)
     )
-    conn.execute(
+    reason = "Adresse unbekannt" if at_once else f"{suspend_after} dauerhafte Zustellfehler"
+    limit = 1 if at_once else suspend_after
+    suspended = conn.execute(
         update(subscribers)
         .where(
             subscribers.c.id == subscriber_id,
-            subscribers.c.bounce_count >= suspend_after,
+            subscribers.c.bounce_count >= limit,
             subscribers.c.suspended_at.is_(None),
         )
-        .values(
-            suspended_at=utcnow(),
-            suspended_reason=f"{suspend_after} dauerhafte Zustellfehler: {reply[:200]}",
-        )
+        .values(suspended_at=utcnow(), suspended_reason=f"{reason}: {reply[:200]}")
     )
+    return bool(suspended.rowcount)
+
+
+def postpone(conn: Connection, worker: str, ids: list[int], at: datetime) -> None:
+    """Give back leased rows untried, due again at ``at`` (the transport is down)."""
+    if ids:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids), _held_by(worker))
+            .values(status="queued", next_attempt_at=at, claimed_by=None, lease_until=None)
+        )
 
 
 def release(conn: Connection, worker: str) -> None:
     """Give back this worker's leases (graceful stop)."""
     conn.execute(
         update(deliveries)
-        .where(deliveries.c.claimed_by == worker, deliveries.c.status == "sending")
+        .where(_held_by(worker))
         .values(status="queued", claimed_by=None, lease_until=None)
     )
 
