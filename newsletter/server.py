@@ -11,16 +11,18 @@ from fastapi import FastAPI
 
 from newsletter.context import Context
 from newsletter.web import create_app
+from newsletter.web.feeds import FeedsFirst
 
 log = logging.getLogger(__name__)
 
 
-def build_app(ctx: Context, *, background: bool) -> FastAPI:
-    """The web app; with ``background`` also the scheduler (and worker) in its lifespan."""
+def build_app(ctx: Context, *, background: bool) -> FeedsFirst:
+    """The web app behind the feed fast path; with ``background`` also the scheduler (and
+    worker) in its lifespan."""
     app = create_app(ctx)
     if background:
         app.router.lifespan_context = _lifespan(ctx)
-    return app
+    return FeedsFirst(app)
 
 
 def _lifespan(ctx: Context):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import feedparser
 import httpx
@@ -14,7 +15,7 @@ from newsletter.context import Context
 from newsletter.store import items as item_store
 from newsletter.store.db import transaction
 from newsletter.web import create_app
-from newsletter.web.feeds import FeedCache, accepts_gzip
+from newsletter.web.feeds import FeedCache, FeedsFirst, accepts_gzip
 from tests.feedfixtures import sample_items, store_items
 from tests.livesrv import serve_app
 
@@ -47,7 +48,7 @@ def live(make_config: Callable[..., Config]) -> Iterator[tuple[Context, str, Clo
     store_items(ctx, sample_items())
     app, clock = create_app(ctx), Clock()
     app.state.feed_cache = FeedCache(ctx.config, clock=clock)
-    with serve_app(app) as url:
+    with serve_app(FeedsFirst(app)) as url:  # as `newsletter serve` runs it
         yield ctx, url, clock
     ctx.close()
 
@@ -243,3 +244,36 @@ def test_pages_link_feeds_for_autodiscovery(base_url: str) -> None:
 )
 def test_accept_encoding(header: str, expected: bool) -> None:
     assert accepts_gzip(header) is expected
+
+
+def test_fresh_feeds_are_answered_before_the_framework(
+    make_config: Callable[..., Config],
+) -> None:
+    """The first request fills the cache through the app; later ones never reach it,
+    with the same bytes and headers; unknown feeds still get the app's German 404."""
+    import asyncio
+
+    ctx = Context(make_config())
+    ctx.init_db()
+    store_items(ctx, sample_items())
+    app, seen = create_app(ctx), []
+
+    class Spy:
+        state = app.state
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope["path"])
+            await app(scope, receive, send)
+
+    async def fetch(paths: list[str]) -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=FeedsFirst(Spy()))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return [await client.get(path) for path in paths]
+
+    first, second, missing = asyncio.run(
+        fetch(["/feeds/zwickau.rss", "/feeds/zwickau.rss", "/feeds/nirgendwo.rss"])
+    )
+    assert seen == ["/feeds/zwickau.rss", "/feeds/nirgendwo.rss"]
+    assert second.content == first.content and second.headers == first.headers
+    assert missing.status_code == 404 and "gibt es nicht" in missing.text
+    ctx.close()
