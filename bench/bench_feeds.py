@@ -4,15 +4,16 @@
    a subprocess on a free loopback port.
 2. ``newsletter feeds export`` writes the feeds into a temp dir that nginx serves with
    ``gzip_static on`` (worker_processes 1, no access log).
-3. ``wrk -t1 -c8 -d5s`` with ``Accept-Encoding: gzip`` against: the app (full GET), nginx
-   (full GET) and the app with ``If-None-Match`` (304).
+3. ``wrk -t1 -c8 -d2s`` with ``Accept-Encoding: gzip`` against: the app (full GET), the
+   app with ``If-None-Match`` (304) and nginx (full GET), interleaved in 5 rounds; the
+   medians are compared (one 5 s run each moved the ratios by ±20 % between runs).
 4. Prints app req/s, nginx req/s, app/nginx (goal >= 0.35) and app 304 / app full GET
    (goal >= 1.3).
 5. Rebuild: read the latest 50 with ``items.latest`` and render RSS, Atom and JSON once,
    with 1,000 and with 10,000 stored items (median of 5); the ratio should be about 1.
 
 Only prints, never asserts on timing. Missing nginx or wrk skips only that measurement.
-Usage: ``.venv/bin/python bench/bench_feeds.py [--seconds 5]``
+Usage: ``.venv/bin/python bench/bench_feeds.py [--seconds 2] [--rounds 5]``
 """
 
 from __future__ import annotations
@@ -183,7 +184,8 @@ def wrk(url: str, headers: dict[str, str], seconds: float) -> float:
     return float(match.group(1))
 
 
-def measure_serving(tmp: Path, seconds: float) -> None:
+def measure_serving(tmp: Path, seconds: float, rounds: int) -> None:
+    """App full GET, app 304 and nginx, interleaved in ``rounds`` rounds; medians."""
     config_path = write_config(tmp)
     seed(load_config(config_path, environ={}), 50)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
@@ -199,8 +201,7 @@ def measure_serving(tmp: Path, seconds: float) -> None:
     app_url = f"http://127.0.0.1:{port}{FEED_PATH}"
     serve = [NEWSLETTER, "--config", str(config_path), "serve"]
     serve += ["--host", "127.0.0.1", "--port", str(port), "--no-scheduler"]
-    full = cached = nginx = None
-    with running(serve, f"http://127.0.0.1:{port}/healthz"):
+    with running(serve, f"http://127.0.0.1:{port}/healthz"), nginx_serving(tmp, export) as nginx:
         first = httpx.get(app_url, headers=GZIP)
         first.raise_for_status()
         etag = first.headers["etag"]
@@ -211,27 +212,36 @@ def measure_serving(tmp: Path, seconds: float) -> None:
             f"({first.headers.get('content-encoding', 'identity')}), "
             f"conditional GET -> {check.status_code}"
         )
-        if WRK:
-            full = wrk(app_url, GZIP, seconds)
-            cached = wrk(app_url, GZIP | {"If-None-Match": etag}, seconds)
-    if NGINX and WRK:
-        nginx = measure_nginx(tmp, export, seconds)
-    elif not NGINX:
-        print("nginx not installed: nginx measurement skipped")
-    if not WRK:
-        print("wrk not installed: load measurements skipped")
-        return
-    assert full is not None and cached is not None
-    print(f"app full GET:  {full:9.0f} req/s")
+        if not WRK:
+            print("wrk not installed: load measurements skipped")
+            return
+        targets = {
+            "full": (app_url, GZIP),
+            "304": (app_url, GZIP | {"If-None-Match": etag}),
+        }
+        if nginx:
+            targets["nginx"] = (nginx, GZIP)
+        rates: dict[str, list[float]] = {name: [] for name in targets}
+        for _ in range(rounds):  # interleaved: drift of the machine hits all three alike
+            for name, (url, headers) in targets.items():
+                rates[name].append(wrk(url, headers, seconds))
+    full, cached = statistics.median(rates["full"]), statistics.median(rates["304"])
+    print(f"app full GET:  {full:9.0f} req/s  (median of {rounds} x {seconds:g} s)")
     if nginx:
-        print(f"nginx static:  {nginx:9.0f} req/s")
-        print(f"ratio app / nginx:            {full / nginx:.2f}  (goal >= 0.35)")
+        static = statistics.median(rates["nginx"])
+        print(f"nginx static:  {static:9.0f} req/s")
+        print(f"ratio app / nginx:            {full / static:.2f}  (goal >= 0.35)")
     print(f"app 304:       {cached:9.0f} req/s")
     print(f"ratio app 304 / app full GET: {cached / full:.2f}  (goal >= 1.3)")
 
 
-def measure_nginx(tmp: Path, export: Path, seconds: float) -> float:
-    assert NGINX
+@contextmanager
+def nginx_serving(tmp: Path, export: Path) -> Iterator[str | None]:
+    """nginx serving the export (gzip_static): the feed's URL, or None without nginx."""
+    if not NGINX:
+        print("nginx not installed: nginx measurement skipped")
+        yield None
+        return
     port = free_port()
     conf = tmp / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, export=export), encoding="utf-8")
@@ -242,7 +252,7 @@ def measure_nginx(tmp: Path, export: Path, seconds: float) -> float:
             f"nginx: {static.status_code}, {static.headers.get('content-type')}, "
             f"content-encoding {static.headers.get('content-encoding', 'identity')}"
         )
-        return wrk(url, GZIP, seconds)
+        yield url
 
 
 def measure_rebuild(total: int, repeats: int = 5) -> float:
@@ -270,13 +280,15 @@ def measure_rebuild(total: int, repeats: int = 5) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5, help="per load measurement")
+    parser.add_argument("--seconds", type=float, default=2, help="per load measurement")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
     args = parser.parse_args()
-    print(f"load: {'wrk -t1 -c8' if WRK else 'none (wrk missing)'}, {args.seconds:g} s each")
+    load = "wrk -t1 -c8" if WRK else "none (wrk missing)"
+    print(f"load: {load}, {args.rounds} rounds of {args.seconds:g} s per target, interleaved")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         tmp.chmod(0o755)  # nginx may run as an unprivileged user
-        measure_serving(tmp, args.seconds)
+        measure_serving(tmp, args.seconds, args.rounds)
     small = measure_rebuild(1_000)
     large = measure_rebuild(10_000)
     print(f"rebuild (latest 50 + RSS/Atom/JSON),  1,000 items: {small * 1000:7.1f} ms")

@@ -49,6 +49,7 @@ def run_server(ctx: Context, *, host: str, port: int, background: bool = True) -
         port=port,
         access_log=ctx.config.web.access_log,
         log_config=None,
+        server_header=False,  # no software banner; one header less on every response
         proxy_headers=bool(ctx.config.web.trusted_proxies),
         forwarded_allow_ips=",".join(ctx.config.web.trusted_proxies) or None,
     )

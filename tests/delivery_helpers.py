@@ -13,9 +13,11 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import insert
 
+from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers, subscriptions
+from tests.feedfixtures import sample_items, store_items
 from tests.livesrv import free_port
 
 
@@ -76,3 +78,22 @@ def smtp_sink(sink: Sink) -> Iterator[int]:
         yield port
     finally:
         controller.stop()
+
+
+def smtp_context(make_config: Callable[..., Config], port: int, **mail: Any) -> Context:
+    """A context sending to ``127.0.0.1:port`` without TLS, fast retries, sample items stored."""
+    config = make_config(
+        mail={
+            "transport": "smtp",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_tls": "none",
+            "rate_per_second": 1000.0,
+            "retry_base_seconds": 0.001,
+            **mail,
+        }
+    )
+    ctx = Context(config)
+    ctx.init_db()
+    store_items(ctx, sample_items())
+    return ctx

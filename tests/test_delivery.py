@@ -17,7 +17,7 @@ from newsletter.store import outbox as queue
 from newsletter.store.db import transaction
 from newsletter.tokens import Purpose
 from newsletter.transports import MemoryTransport
-from tests.delivery_helpers import Sink, add_subscriber, smtp_sink
+from tests.delivery_helpers import Sink, add_subscriber, smtp_context, smtp_sink
 from tests.feedfixtures import sample_items, store_items
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -31,19 +31,7 @@ def sink() -> Sink:
 @pytest.fixture
 def smtp_ctx(make_config: Callable[..., Config], sink: Sink) -> Iterator[Context]:
     with smtp_sink(sink) as port:
-        config = make_config(
-            mail={
-                "transport": "smtp",
-                "smtp_host": "127.0.0.1",
-                "smtp_port": port,
-                "smtp_tls": "none",
-                "rate_per_second": 1000.0,
-                "retry_base_seconds": 0.001,
-            }
-        )
-        ctx = Context(config)
-        ctx.init_db()
-        store_items(ctx, sample_items())
+        ctx = smtp_context(make_config, port)
         yield ctx
         ctx.close()
 

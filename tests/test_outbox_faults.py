@@ -25,7 +25,7 @@ from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers
 from newsletter.transports import MemoryTransport, open_transport
-from tests.delivery_helpers import Sink, add_subscriber, smtp_sink
+from tests.delivery_helpers import Sink, add_subscriber, smtp_context, smtp_sink
 from tests.feedfixtures import sample_items, store_items
 from tests.livesrv import free_port
 
@@ -50,24 +50,6 @@ class FaultySink(Sink):
             if self.fault == "slow":  # longer than the client's timeout, then accepted
                 await asyncio.sleep(1.5)
         return await super().handle_DATA(server, session, envelope)
-
-
-def smtp_context(make_config: Callable[..., Config], port: int, **mail: Any) -> Context:
-    config = make_config(
-        mail={
-            "transport": "smtp",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "smtp_tls": "none",
-            "rate_per_second": 1000.0,
-            "retry_base_seconds": 0.001,
-            **mail,
-        }
-    )
-    ctx = Context(config)
-    ctx.init_db()
-    store_items(ctx, sample_items())
-    return ctx
 
 
 @pytest.fixture
