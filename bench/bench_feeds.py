@@ -22,7 +22,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from newsletter.context import Context  # noqa: E402
 from newsletter.models import Item  # noqa: E402
 from newsletter.store import items as item_store  # noqa: E402
 from newsletter.store.db import transaction  # noqa: E402
+from tests.livesrv import free_port  # noqa: E402
 
 REGION = "leipzig-nordsachsen"
 FEED_PATH = f"/feeds/{REGION}.rss"
@@ -133,12 +133,6 @@ def seed(config: Config, count: int) -> None:
                 item_store.insert_items(conn, [(i, i.url, i.id) for i in made])
     finally:
         ctx.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

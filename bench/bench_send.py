@@ -40,18 +40,13 @@ from newsletter.store.db import transaction, utcnow  # noqa: E402
 from newsletter.store.schema import subscribers, subscriptions  # noqa: E402
 from newsletter.transports import SmtpTransport  # noqa: E402
 from tests.feedfixtures import sample_items, store_items  # noqa: E402
+from tests.livesrv import free_port  # noqa: E402
 
 TARGET = 10_000
 PILOT = 500
 BUDGET_SECONDS = 60.0
 REGION = "zwickau"
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_sink(port: int) -> subprocess.Popen[bytes]:
