@@ -32,7 +32,14 @@ from email.utils import format_datetime
 
 from newsletter.config import Config
 from newsletter.errors import InvalidAddressError
-from newsletter.messages import BODY_POLICY, Content, ListInfo, build_message, to_bytes
+from newsletter.messages import (
+    BODY_POLICY,
+    Content,
+    ListInfo,
+    build_message,
+    header_safe,
+    to_bytes,
+)
 from newsletter.personalise import PLACEHOLDERS, Personal, personalise
 
 _TO = "nl-merge-recipient@merge.invalid"
@@ -115,6 +122,7 @@ def to_field(address: str) -> bytes:
     """``To:`` as the library writes it; a plain ``dot-atom@domain`` is written directly."""
     if _DOT_ATOM.fullmatch(address) and len(address) <= _FOLD_AT - len("To: "):
         return b"To: " + address.encode("ascii") + _CRLF
+    header_safe(address, "E-Mail-Adresse")  # a line break would start a header of its own
     folded: str = email.policy.SMTP.fold("To", address)
     try:
         return folded.encode("ascii")

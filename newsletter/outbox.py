@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from newsletter.compose import PreparedDigest, render_delivery
+from newsletter.compose import Outgoing, PreparedDigest, render_delivery
 from newsletter.context import Context
 from newsletter.errors import (
     DeliveryError,
@@ -178,14 +178,16 @@ class _Drain:
         return collections.deque(r for r in rows if r["id"] in held)
 
     def deliver(self, row: dict[str, Any]) -> None:
-        """Build, send and record one delivery."""
+        """Build, send and record one delivery. The transport builds the message while
+        the server answers MAIL FROM (see :mod:`newsletter.transports`)."""
+        outgoing: list[Outgoing] = []
+
+        def build() -> bytes:
+            outgoing.append(render_delivery(self.ctx, row, self.cache))
+            return outgoing[0].data
+
         try:
-            outgoing = render_delivery(self.ctx, row, self.cache)
-        except NewsletterError as exc:  # e.g. CR/LF in a stored address: never sendable
-            self._failed(row, f"Nachricht nicht erstellbar: {exc.message}", None)
-            return
-        try:
-            reply = self.transport.send(self.envelope, row["address"], outgoing.data)
+            reply = self.transport.send(self.envelope, row["address"], build)
         except TransportUnavailableError:
             raise
         except TemporaryDeliveryError as exc:
@@ -194,7 +196,10 @@ class _Drain:
         except PermanentDeliveryError as exc:
             self._failed(row, _reply(exc), verdict(exc.code or 550, exc.reply))
             return
-        self.recorder.add(Accepted(row["id"], reply, outgoing.message_id, utcnow()))
+        except NewsletterError as exc:  # from build(), e.g. CR/LF in a stored address
+            self._failed(row, f"Nachricht nicht erstellbar: {exc.message}", None)
+            return
+        self.recorder.add(Accepted(row["id"], reply, outgoing[0].message_id, utcnow()))
         self.stats.sent += 1
 
     def _retry(self, row: dict[str, Any], reply: str) -> None:

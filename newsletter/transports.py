@@ -7,6 +7,12 @@ full, timeout, connection lost mid-transaction: retry this message later) or
 :class:`PermanentDeliveryError` (5xx: do not retry; :mod:`newsletter.replies` says what it
 means for the address). The SMTP transport keeps one connection per worker, resets it
 after a refused transaction and reconnects after a 421 or a socket error.
+
+The message is bytes, or a callable that builds them. The SMTP transport calls it after
+sending ``MAIL FROM`` and before reading the reply, so building a personal message
+overlaps the server's round trip instead of adding to it (a worker's build costs about a
+tenth of a loopback transaction, and nothing on a real network). An exception from the
+callable abandons the transaction (``RSET``) and reaches the caller unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import mailbox
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -26,11 +33,18 @@ from newsletter.errors import (
     TemporaryDeliveryError,
     TransportUnavailableError,
 )
+from newsletter.messages import header_safe
 from newsletter.replies import Verdict, verdict
+
+MessageSource = bytes | Callable[[], bytes]
+
+
+def built(message: MessageSource) -> bytes:
+    return message if isinstance(message, bytes) else message()
 
 
 class Transport(Protocol):
-    def send(self, envelope_from: str, recipient: str, data: bytes) -> str: ...
+    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str: ...
 
     def close(self) -> None: ...
 
@@ -48,7 +62,8 @@ class MemoryTransport:
         self.attempts: list[str] = []
         self.closed = 0
 
-    def send(self, envelope_from: str, recipient: str, data: bytes) -> str:
+    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
+        data = built(message)
         self.attempts.append(recipient)
         failure = self.fail_with.get(recipient)
         if isinstance(failure, list):
@@ -69,7 +84,8 @@ class MaildirTransport:
     def __init__(self, directory: Path) -> None:
         self.box = mailbox.Maildir(directory, create=True)
 
-    def send(self, envelope_from: str, recipient: str, data: bytes) -> str:
+    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
+        data = built(message)
         try:
             key = self.box.add(mailbox.MaildirMessage(data))
         except OSError as exc:  # disk full, permissions: every message would fail alike
@@ -100,10 +116,10 @@ class SmtpTransport:
             )
         self._conn: smtplib.SMTP | None = None
 
-    def send(self, envelope_from: str, recipient: str, data: bytes) -> str:
+    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
         conn = self._connection(recipient)
         try:
-            code, reply = _send_one(conn, envelope_from, recipient, data)
+            code, reply = self._transaction(conn, envelope_from, recipient, message)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             self._after_failure(code)
@@ -118,6 +134,38 @@ class SmtpTransport:
             self._drop()
             raise _lost(recipient, exc) from exc
         return f"{code} {reply}"
+
+    def _transaction(
+        self, conn: smtplib.SMTP, envelope_from: str, recipient: str, message: MessageSource
+    ) -> tuple[int, str]:
+        """MAIL, RCPT, DATA; the message is built while the server answers MAIL."""
+        for address in (envelope_from, recipient):  # smtplib sends a CR/LF as it is
+            header_safe(address, "E-Mail-Adresse")
+        conn.ehlo_or_helo_if_needed()
+        conn.putcmd("mail", f"FROM:{smtplib.quoteaddr(envelope_from)}")
+        try:
+            data = built(message)
+        except BaseException:
+            self._abandon(conn)
+            raise
+        code, reply = conn.getreply()
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
+        code, reply = conn.rcpt(recipient)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        code, reply = conn.data(data)
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
+        return code, _text(reply)
+
+    def _abandon(self, conn: smtplib.SMTP) -> None:
+        """The message could not be built after MAIL was sent: read the reply, RSET."""
+        try:
+            conn.getreply()
+            conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
 
     def _connection(self, recipient: str) -> smtplib.SMTP:
         if self._conn is None:
@@ -186,22 +234,6 @@ class SmtpTransport:
             except (OSError, smtplib.SMTPException):
                 self._conn.close()
             self._conn = None
-
-
-def _send_one(
-    conn: smtplib.SMTP, envelope_from: str, recipient: str, data: bytes
-) -> tuple[int, str]:
-    conn.ehlo_or_helo_if_needed()
-    code, reply = conn.mail(envelope_from)
-    if code != 250:
-        raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
-    code, reply = conn.rcpt(recipient)
-    if code not in (250, 251):
-        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-    code, reply = conn.data(data)
-    if code != 250:
-        raise smtplib.SMTPDataError(code, reply)
-    return code, _text(reply)
 
 
 def _classified(recipient: str, code: int, reply: str) -> Exception:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,8 +16,11 @@ from sqlalchemy import insert
 
 from newsletter.config import Config
 from newsletter.context import Context
+from newsletter.outbox import drain
+from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers, subscriptions
+from newsletter.transports import open_transport
 from tests.feedfixtures import sample_items, store_items
 from tests.livesrv import free_port
 
@@ -97,3 +101,22 @@ def smtp_context(make_config: Callable[..., Config], port: int, **mail: Any) -> 
     ctx.init_db()
     store_items(ctx, sample_items())
     return ctx
+
+
+def deliveries(ctx: Context) -> list[dict[str, Any]]:
+    with transaction(ctx.engine) as conn:
+        return queue.list_deliveries(conn)
+
+
+def drain_until_done(ctx: Context) -> None:
+    """The worker's loop, a few rounds (the retry base is 1 ms here)."""
+    for _ in range(20):
+        if all(row["status"] in ("sent", "failed") for row in deliveries(ctx)):
+            return
+        time.sleep(0.01)
+        transport = open_transport(ctx.config)
+        try:
+            drain(ctx, transport, "test-worker")
+        finally:
+            transport.close()
+    raise AssertionError(f"not done: {deliveries(ctx)}")

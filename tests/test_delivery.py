@@ -17,7 +17,14 @@ from newsletter.store import outbox as queue
 from newsletter.store.db import transaction
 from newsletter.tokens import Purpose
 from newsletter.transports import MemoryTransport
-from tests.delivery_helpers import Sink, add_subscriber, smtp_context, smtp_sink
+from tests.delivery_helpers import (
+    Sink,
+    add_subscriber,
+    deliveries,
+    drain_until_done,
+    smtp_context,
+    smtp_sink,
+)
 from tests.feedfixtures import sample_items, store_items
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -107,10 +114,10 @@ def test_premailer_runs_once_per_digest(smtp_ctx: Context, sink: Sink) -> None:
 def test_temporary_failure_is_retried_and_sent_once(smtp_ctx: Context, sink: Sink) -> None:
     sink.reply = lambda address, attempt: "451 4.3.0 try later" if attempt == 1 else "250 OK"
     add_subscriber(smtp_ctx, "later@example.org", {"zwickau": "confirmed"})
-    result = sending.send_region(smtp_ctx, "zwickau", now=NOW)  # backoff is 1 ms here
-    assert result.stats is not None and (result.stats.retried, result.stats.sent) == (1, 1)
-    with transaction(smtp_ctx.engine) as conn:
-        (row,) = queue.list_deliveries(conn)
+    result = sending.send_region(smtp_ctx, "zwickau", now=NOW)
+    assert result.stats is not None and result.stats.retried == 1
+    drain_until_done(smtp_ctx)  # the retry base is 1 ms here
+    (row,) = deliveries(smtp_ctx)
     assert row["status"] == "sent" and row["attempts"] == 2
     assert sink.attempts["later@example.org"] == 2 and len(sink.messages) == 1
 

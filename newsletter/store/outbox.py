@@ -124,43 +124,75 @@ def enqueue_message(
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
+_CLAIMED = (  # what sending a row needs (and ``claimed_by`` for the admin and tests)
+    deliveries.c.id,
+    deliveries.c.digest_id,
+    deliveries.c.subscriber_id,
+    deliveries.c.address,
+    deliveries.c.kind,
+    deliveries.c.payload,
+    deliveries.c.attempts,
+    deliveries.c.created_at,
+    deliveries.c.claimed_by,
+    deliveries.c.lease_until,
+)
+
+
 def claim(
     conn: Connection, worker: str, limit: int, lease_seconds: int, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Lease up to ``limit`` due deliveries (queued, retry due, or with an expired lease).
 
-    Digest deliveries whose recipient has meanwhile unsubscribed from the region, been
-    suspended or erased are cancelled here instead (an objection stops mail at once).
-    Each row carries ``regions``: the recipient's confirmed regions, for the footer.
+    One UPDATE leases the batch (``… WHERE id IN (SELECT … LIMIT n)``, on PostgreSQL
+    ``FOR UPDATE SKIP LOCKED`` in the sub-select); the batch is then known by its
+    (worker, lease_until) pair, so no statement carries a list of ids. Digest deliveries
+    whose recipient has meanwhile unsubscribed from the region, been suspended or erased
+    are cancelled here instead (an objection stops mail at once). Each row carries
+    ``regions``: the recipient's confirmed regions, for the footer, read in the same
+    query as the rows.
     """
     moment = now or utcnow()
+    until = moment + timedelta(seconds=lease_seconds)
     due = or_(
         and_(deliveries.c.status.in_(("queued", "retry")), deliveries.c.next_attempt_at <= moment),
         and_(deliveries.c.status == "sending", deliveries.c.lease_until < moment),
     )
-    query = select(deliveries.c.id).where(due).order_by(deliveries.c.id).limit(limit)
+    pick = select(deliveries.c.id).where(due).order_by(deliveries.c.id).limit(limit)
     if is_postgres(conn):
-        query = query.with_for_update(skip_locked=True)
-    ids = list(conn.execute(query).scalars())
-    if not ids:
+        pick = pick.with_for_update(skip_locked=True)
+    lease = update(deliveries).where(deliveries.c.id.in_(pick.scalar_subquery()))
+    leased = conn.execute(lease.values(status="sending", claimed_by=worker, lease_until=until))
+    if not leased.rowcount:
         return []
-    _cancel_ineligible(conn, ids)
-    lease = {"claimed_by": worker, "lease_until": moment + timedelta(seconds=lease_seconds)}
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id.in_(ids), deliveries.c.status != "cancelled")
-        .values(status="sending", **lease)
+    batch = and_(
+        deliveries.c.claimed_by == worker,
+        deliveries.c.lease_until == until,
+        deliveries.c.status == "sending",
     )
-    held = and_(deliveries.c.claimed_by == worker, deliveries.c.status == "sending")
-    query = select(deliveries).where(deliveries.c.id.in_(ids), held).order_by(deliveries.c.id)
-    rows = [dict(row._mapping) for row in conn.execute(query)]
-    regions = regions_of(conn, [r["subscriber_id"] for r in rows if r["subscriber_id"]])
-    for row in rows:
-        row["regions"] = regions.get(row["subscriber_id"], [])
+    _cancel_ineligible(conn, batch)
+    confirmed = and_(
+        subscriptions.c.subscriber_id == deliveries.c.subscriber_id,
+        subscriptions.c.status == "confirmed",
+    )
+    query = (
+        select(*_CLAIMED, subscriptions.c.region)
+        .select_from(deliveries.outerjoin(subscriptions, confirmed))
+        .where(batch)
+        .order_by(deliveries.c.id, subscriptions.c.region)
+    )
+    rows: list[dict[str, Any]] = []
+    for *values, region in conn.execute(query):
+        if not rows or rows[-1]["id"] != values[0]:
+            rows.append(dict(zip(_CLAIMED_KEYS, values, strict=True)) | {"regions": []})
+        if region is not None:
+            rows[-1]["regions"].append(region)
     return rows
 
 
-def _cancel_ineligible(conn: Connection, ids: list[int]) -> int:
+_CLAIMED_KEYS = tuple(column.key for column in _CLAIMED)
+
+
+def _cancel_ineligible(conn: Connection, batch: ColumnElement[bool]) -> int:
     """Cancel digest deliveries whose recipient is no longer confirmed for the region."""
     eligible = exists().where(
         digests.c.id == deliveries.c.digest_id,
@@ -172,7 +204,7 @@ def _cancel_ineligible(conn: Connection, ids: list[int]) -> int:
     )
     query = (
         update(deliveries)
-        .where(deliveries.c.id.in_(ids), deliveries.c.digest_id.is_not(None), ~eligible)
+        .where(batch, deliveries.c.digest_id.is_not(None), ~eligible)
         .values(
             status="cancelled",
             last_reply="nicht versendet: nicht mehr angemeldet, gesperrt oder gelöscht",
@@ -181,24 +213,6 @@ def _cancel_ineligible(conn: Connection, ids: list[int]) -> int:
         )
     )
     return int(conn.execute(query).rowcount or 0)
-
-
-def regions_of(conn: Connection, subscriber_ids: list[int]) -> dict[int, list[str]]:
-    """Each subscriber's confirmed region keys, sorted."""
-    if not subscriber_ids:
-        return {}
-    query = (
-        select(subscriptions.c.subscriber_id, subscriptions.c.region)
-        .where(
-            subscriptions.c.subscriber_id.in_(set(subscriber_ids)),
-            subscriptions.c.status == "confirmed",
-        )
-        .order_by(subscriptions.c.subscriber_id, subscriptions.c.region)
-    )
-    out: dict[int, list[str]] = {}
-    for sid, region in conn.execute(query):
-        out.setdefault(sid, []).append(region)
-    return out
 
 
 def extend_leases(conn: Connection, worker: str, ids: list[int], until: datetime) -> set[int]:

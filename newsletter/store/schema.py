@@ -193,6 +193,7 @@ deliveries = Table(
     _ts("created_at", nullable=False),
     UniqueConstraint("digest_id", "subscriber_id", name="uq_deliveries_digest_subscriber"),
     Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    Index("ix_deliveries_claimed", "claimed_by", "lease_until"),  # a claimed batch
 )
 
 # --- operations ---------------------------------------------------------------------
