@@ -8,7 +8,9 @@
    app with ``If-None-Match`` (304) and nginx (full GET), interleaved in 5 rounds; the
    medians are compared (one 5 s run each moved the ratios by ±20 % between runs).
 4. Prints app req/s, nginx req/s, app/nginx (goal >= 0.35) and app 304 / app full GET
-   (goal >= 1.3).
+   (goal >= 1.3). For reference, the same two loads against ``bench/bare_asgi.py`` (a
+   constant ASGI app with the feed's bytes and headers, under uvicorn with the same
+   settings): uvicorn's own 304/200 ceiling on this machine.
 5. Rebuild: read the latest 50 with ``items.latest`` and render RSS, Atom and JSON once,
    with 1,000 and with 10,000 stored items (median of 5); the ratio should be about 1.
 
@@ -136,10 +138,12 @@ def seed(config: Config, count: int) -> None:
 
 
 @contextmanager
-def running(command: list[str], url: str, seconds: float = 20) -> Iterator[None]:
+def running(
+    command: list[str], url: str, seconds: float = 20, env: dict[str, str] | None = None
+) -> Iterator[None]:
     """Start a server, wait until ``url`` answers, always stop it afterwards."""
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
         try:
             deadline = time.monotonic() + seconds
             while True:
@@ -195,10 +199,14 @@ def measure_serving(tmp: Path, seconds: float, rounds: int) -> None:
     app_url = f"http://127.0.0.1:{port}{FEED_PATH}"
     serve = [NEWSLETTER, "--config", str(config_path), "serve"]
     serve += ["--host", "127.0.0.1", "--port", str(port), "--no-scheduler"]
-    with running(serve, f"http://127.0.0.1:{port}/healthz"), nginx_serving(tmp, export) as nginx:
+    with (
+        running(serve, f"http://127.0.0.1:{port}/healthz"),
+        nginx_serving(tmp, export) as nginx,
+    ):
         first = httpx.get(app_url, headers=GZIP)
         first.raise_for_status()
         etag = first.headers["etag"]
+        bare_command, bare_url, bare_env = bare_server(tmp, app_url)
         check = httpx.get(app_url, headers=GZIP | {"If-None-Match": etag})
         print(
             f"feed {FEED_PATH}: {first.content.count(b'<item>')} items, "
@@ -215,10 +223,13 @@ def measure_serving(tmp: Path, seconds: float, rounds: int) -> None:
         }
         if nginx:
             targets["nginx"] = (nginx, GZIP)
-        rates: dict[str, list[float]] = {name: [] for name in targets}
-        for _ in range(rounds):  # interleaved: drift of the machine hits all three alike
-            for name, (url, headers) in targets.items():
-                rates[name].append(wrk(url, headers, seconds))
+        with running(bare_command, bare_url, env=bare_env):
+            targets["bare"] = (bare_url, GZIP)
+            targets["bare 304"] = (bare_url, GZIP | {"If-None-Match": etag})
+            rates: dict[str, list[float]] = {name: [] for name in targets}
+            for _ in range(rounds):  # interleaved: drift of the machine hits all alike
+                for name, (url, headers) in targets.items():
+                    rates[name].append(wrk(url, headers, seconds))
     full, cached = statistics.median(rates["full"]), statistics.median(rates["304"])
     print(f"app full GET:  {full:9.0f} req/s  (median of {rounds} x {seconds:g} s)")
     if nginx:
@@ -227,6 +238,29 @@ def measure_serving(tmp: Path, seconds: float, rounds: int) -> None:
         print(f"ratio app / nginx:            {full / static:.2f}  (goal >= 0.35)")
     print(f"app 304:       {cached:9.0f} req/s")
     print(f"ratio app 304 / app full GET: {cached / full:.2f}  (goal >= 1.3)")
+    bare, bare_cached = statistics.median(rates["bare"]), statistics.median(rates["bare 304"])
+    print(
+        f"uvicorn's ceiling (bare ASGI app, same bytes): {bare:.0f} req/s full, "
+        f"{bare_cached:.0f} req/s 304, ratio {bare_cached / bare:.2f}; "
+        f"the app reaches {full / bare:.2f} and {cached / bare_cached:.2f} of it"
+    )
+
+
+def bare_server(tmp: Path, url: str) -> tuple[list[str], str, dict[str, str]]:
+    """Command, feed URL and environment of ``bare_asgi.py`` answering with the bytes and
+    headers the app gave for ``url`` (gzip)."""
+    with httpx.stream("GET", url, headers=GZIP) as response:
+        (tmp / "bare.body").write_bytes(b"".join(response.iter_raw()))
+        skip = ("date", "connection")
+        lines = [f"{k}: {v}" for k, v in response.headers.items() if k not in skip]
+    (tmp / "bare.headers").write_text("\n".join(lines), encoding="latin-1")
+    env = os.environ | {"BARE_BODY": str(tmp / "bare.body")}
+    env["BARE_HEADERS"] = str(tmp / "bare.headers")
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "bare_asgi:app", "--app-dir", str(ROOT / "bench")]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    command += ["--no-server-header", "--log-level", "warning"]
+    return command, f"http://127.0.0.1:{port}{FEED_PATH}", env
 
 
 @contextmanager

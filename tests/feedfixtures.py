@@ -61,3 +61,10 @@ def store_items(ctx: Context, items: list[Item]) -> None:
     with transaction(ctx.engine) as conn:
         for entry in items:
             item_store.insert_item(conn, entry, canonical_url=entry.url, title_key=entry.id)
+
+
+def feed_request_count(metrics_text: str, fmt: str, status: int) -> float:
+    """``newsletter_feed_requests_total`` for one format and status in /metrics output."""
+    prefix = f'newsletter_feed_requests_total{{format="{fmt}",status="{status}"}} '
+    line = next((x for x in metrics_text.splitlines() if x.startswith(prefix)), prefix + "0")
+    return float(line.split()[-1])

@@ -15,6 +15,7 @@ from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import deliveries, digests
 from newsletter.web import create_app
+from tests.feedfixtures import feed_request_count
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -104,12 +105,6 @@ def test_metrics_come_from_the_store(ctx: Context) -> None:
     assert float(rate.split()[1]) == 2 / 300
 
 
-def _counter(text: str, fmt: str, status: int) -> float:
-    prefix = f'newsletter_feed_requests_total{{format="{fmt}",status="{status}"}} '
-    line = next((x for x in text.splitlines() if x.startswith(prefix)), prefix + "0")
-    return float(line.split()[-1])
-
-
 def test_feed_requests_and_304s_are_counted(ctx: Context) -> None:
     client = TestClient(create_app(ctx))
     before = client.get("/metrics").text
@@ -118,8 +113,8 @@ def test_feed_requests_and_304s_are_counted(ctx: Context) -> None:
     again = client.get("/feeds/dresden.atom", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304
     after = client.get("/metrics").text
-    assert _counter(after, "atom", 200) == _counter(before, "atom", 200) + 1
-    assert _counter(after, "atom", 304) == _counter(before, "atom", 304) + 1
+    assert feed_request_count(after, "atom", 200) == feed_request_count(before, "atom", 200) + 1
+    assert feed_request_count(after, "atom", 304) == feed_request_count(before, "atom", 304) + 1
 
 
 def test_new_item_count_matches_the_digest_selection(db_ctx: Context) -> None:

@@ -188,22 +188,21 @@ class FeedsFirst:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.state = app.state
+        self.cache = feed_cache(app.state, app.state.context)
+        self.paths = {_path_of(name): target for name, target in self.cache.targets.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in GET_HEAD:
-            path: str = scope["path"]
-            filename = path[7:] if path.startswith("/feeds/") else None
-            if path == "/feeds.opml":
-                filename = "feeds.opml"
-            if filename is not None:
-                cache = feed_cache(self.state, self.state.context)
-                target = cache.targets.get(filename)
-                entry = None if target is None else cache.fresh(*target)
-                if entry is not None and target is not None:
-                    await send_feed(entry, target, scope, send)
-                    return
+            target = self.paths.get(scope["path"])
+            entry = None if target is None else self.cache.fresh(*target)
+            if entry is not None and target is not None:
+                await send_feed(entry, target, scope, send)
+                return
         await self.app(scope, receive, send)
+
+
+def _path_of(filename: str) -> str:
+    return "/feeds.opml" if filename == "feeds.opml" else f"/feeds/{filename}"
 
 
 async def send_feed(entry: CachedFeed, target: tuple[str, str], scope: Scope, send: Send) -> None:
@@ -258,6 +257,8 @@ def not_modified(
 ) -> bool:
     """If-None-Match decides when present (weak comparison); else If-Modified-Since."""
     if if_none_match is not None:
+        if if_none_match == entry.etag:  # what readers send back, nearly always
+            return True
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
         return "*" in tags or entry.etag in tags
     if not if_modified_since:
