@@ -14,13 +14,11 @@ with a German message.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -29,6 +27,7 @@ from newsletter import __version__
 from newsletter.config import Config
 from newsletter.errors import FetchError
 from newsletter.httpdates import parse_http_date
+from newsletter.sources.netguard import GuardedTransport, refusal
 
 PERMANENT_REDIRECTS = frozenset({301, 308})
 TEMPORARY_REDIRECTS = frozenset({302, 303, 307})
@@ -105,25 +104,35 @@ class FetchSettings:
 
 
 class HttpFetcher:
-    """:class:`Fetcher` over httpx; one client (connection pool) shared by all threads."""
+    """:class:`Fetcher` over httpx; one client (connection pool) shared by all threads.
 
-    def __init__(self, settings: FetchSettings, transport: httpx.BaseTransport | None = None):
+    Requests go through :mod:`newsletter.sources.netguard` (private and local addresses
+    refused on the address actually connected to) unless the source or the settings
+    allow private hosts; those use a second, unguarded client.
+    """
+
+    def __init__(self, settings: FetchSettings):
         self.settings = settings
         limits = httpx.Limits(
             max_connections=max(settings.concurrency, 1) * 2,
             max_keepalive_connections=settings.concurrency,
         )
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(settings.timeout_seconds),
-            limits=limits,
-            follow_redirects=False,
-            headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
-            transport=transport,
-            trust_env=False,
+        common: dict[str, Any] = {
+            "timeout": httpx.Timeout(settings.timeout_seconds),
+            "follow_redirects": False,
+            "headers": {"User-Agent": settings.user_agent, "Accept": ACCEPT},
+            "trust_env": False,
+        }
+        self._open = httpx.Client(limits=limits, **common)
+        self._guarded = (
+            self._open
+            if settings.allow_private_hosts
+            else httpx.Client(transport=GuardedTransport(limits), **common)
         )
 
     def close(self) -> None:
-        self._client.close()
+        self._open.close()
+        self._guarded.close()
 
     def __enter__(self) -> HttpFetcher:
         return self
@@ -134,7 +143,7 @@ class HttpFetcher:
     def fetch(self, request: FetchRequest) -> FetchResponse:
         url, moved_to, permanent = request.url, None, True
         for _hop in range(self.settings.max_redirects + 1):
-            self._check_target(url, request.allow_private)
+            self._check_target(url)
             result = self._get(url, request)
             if isinstance(result, FetchResponse):
                 return _with_move(result, moved_to)
@@ -147,29 +156,24 @@ class HttpFetcher:
             url=request.url,
         )
 
-    def _check_target(self, url: str, allow_private: bool) -> None:
+    def _check_target(self, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"Nur http- und https-Adressen sind erlaubt: {url}", url=url)
-        if allow_private or self.settings.allow_private_hosts:
-            return
-        for address in _addresses(parts.hostname, parts.port, url):
-            if not address.is_global:
-                raise FetchError(
-                    f"Ziel {parts.hostname} ({address}) ist eine private oder lokale Adresse –"
-                    " abgelehnt (erlauben mit »allow_private«)",
-                    url=url,
-                )
 
     def _get(self, url: str, request: FetchRequest) -> FetchResponse | tuple[int, str]:
         headers = _conditional_headers(request)
+        client = self._open if request.allow_private else self._guarded
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with client.stream("GET", url, headers=headers) as response:
                 return self._handle(url, response)
         except httpx.TimeoutException as exc:
             message = f"Zeitüberschreitung nach {self.settings.timeout_seconds:g} s"
             raise FetchError(message, url=url) from exc
         except httpx.HTTPError as exc:
+            refused = refusal(exc)
+            if refused is not None:
+                raise FetchError(refused, url=url) from exc
             raise FetchError(f"Verbindung fehlgeschlagen: {_reason(exc)}", url=url) from exc
 
     def _handle(self, url: str, response: httpx.Response) -> FetchResponse | tuple[int, str]:
@@ -248,20 +252,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when is None:
         return None
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def _addresses(
-    host: str, port: int | None, url: str
-) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise FetchError(f"Rechnername {host} nicht auflösbar", url=url) from exc
-    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
 def _reason(exc: httpx.HTTPError) -> str:

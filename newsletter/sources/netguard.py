@@ -1,0 +1,129 @@
+"""Refuse private and local targets at connect time, on the address actually used.
+
+Checking a host name before the request and letting the HTTP library resolve it again
+to connect leaves a gap: a hostile DNS server answers the check with a public address
+and the connect with ``127.0.0.1`` (DNS rebinding), and the fetcher reads an internal
+service. So the check sits in the network backend: the name is resolved once, every
+address it resolves to must be global, and the socket connects to one of exactly those
+addresses. TLS still verifies the certificate against the host name (httpcore passes
+the name, not the address, as ``server_hostname``).
+
+:func:`guarded_transport` builds an httpx transport with this backend.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+Allowed = Callable[[Address], bool]
+
+
+def is_public(address: Address) -> bool:
+    return address.is_global
+
+
+class RefusedTargetError(httpcore.ConnectError):
+    """The host resolves to a private, loopback, link-local or otherwise local address."""
+
+    def __init__(self, host: str, address: Address) -> None:
+        super().__init__(
+            f"Ziel {host} ({address}) ist eine private oder lokale Adresse –"
+            " abgelehnt (erlauben mit »allow_private«)"
+        )
+
+
+class UnresolvableError(httpcore.ConnectError):
+    def __init__(self, host: str) -> None:
+        super().__init__(f"Rechnername {host} nicht auflösbar")
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses of ``host`` (an address literal resolves to itself)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UnresolvableError(host) from exc
+    return [str(info[4][0]) for info in infos]
+
+
+def checked_addresses(
+    host: str, addresses: Iterable[str], allowed: Allowed = is_public
+) -> list[str]:
+    """``addresses`` if every one is allowed (global); otherwise the host is refused."""
+    checked = []
+    for text in addresses:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+        if not allowed(address):
+            raise RefusedTargetError(host, address)
+        checked.append(text)
+    if not checked:
+        raise UnresolvableError(host)
+    return checked
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """:class:`httpcore.SyncBackend` that connects only to checked global addresses."""
+
+    def __init__(self, resolver: Resolver = resolve, allowed: Allowed = is_public) -> None:
+        self._resolve, self._allowed = resolver, allowed
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = checked_addresses(host, self._resolve(host, port), self._allowed)
+        error: Exception | None = None
+        for address in addresses:  # the checked ones, in the resolver's order
+            try:
+                return self._backend.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("Unix-Sockets sind als Quelle nicht erlaubt")
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport over a connection pool that uses :class:`GuardedBackend`."""
+
+    def __init__(
+        self, limits: httpx.Limits, resolver: Resolver = resolve, allowed: Allowed = is_public
+    ) -> None:
+        super().__init__(limits=limits)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),  # what httpx itself would use
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(resolver, allowed),
+        )
+
+
+def refusal(exc: BaseException) -> str | None:
+    """The German reason when an httpx error was a refused or unresolvable target."""
+    cause = exc.__cause__
+    if isinstance(cause, RefusedTargetError | UnresolvableError):
+        return str(cause)
+    return None
