@@ -159,7 +159,7 @@ def main() -> None:
     ctx.init_db()
     fill(ctx, args.items, args.subscribers, weekly=not args.no_history)
     admins.create(ctx, "bench", "", "ein-langes-passwort", actor="bench")
-    client = TestClient(create_app(ctx))
+    client = TestClient(create_app(ctx), client=("127.0.0.1", 50000))  # /metrics: loopback
     page = client.get("/admin/anmelden").text
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
     client.post(

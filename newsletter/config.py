@@ -11,6 +11,7 @@ the key and, when it comes from the file, the line.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -151,6 +152,18 @@ class WebConfig(_Section):
     secret_key: str = ""
     login_rate_per_minute: int = Field(default=10, ge=1)
     trusted_proxies: list[str] = Field(default_factory=list)
+    metrics_token: str = ""  # environment only: NEWSLETTER_WEB__METRICS_TOKEN
+    metrics_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"»{network}« ist kein Netz (z. B. 10.0.0.0/8)") from exc
+        return value
 
 
 class RegionConfig(_Section):

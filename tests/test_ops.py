@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
+from newsletter.config import Config, load_config
 from newsletter.context import Context
 from newsletter.curation import add_manual_item
+from newsletter.errors import ConfigError
 from newsletter.health import decide
 from newsletter.metrics import count_feed_request
 from newsletter.store import sources as source_store
@@ -16,6 +21,8 @@ from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import deliveries, digests
 from newsletter.web import create_app
 from tests.feedfixtures import feed_request_count
+
+LOCAL = ("127.0.0.1", 50000)
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -85,7 +92,7 @@ def test_metrics_come_from_the_store(ctx: Context) -> None:
         conn.execute(insert(deliveries), rows)
     count_feed_request("rss", 200)
     count_feed_request("rss", 304)
-    answer = TestClient(create_app(ctx)).get("/metrics")
+    answer = TestClient(create_app(ctx), client=LOCAL).get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain; version=")
     text = answer.text
@@ -106,7 +113,7 @@ def test_metrics_come_from_the_store(ctx: Context) -> None:
 
 
 def test_feed_requests_and_304s_are_counted(ctx: Context) -> None:
-    client = TestClient(create_app(ctx))
+    client = TestClient(create_app(ctx), client=LOCAL)
     before = client.get("/metrics").text
     first = client.get("/feeds/dresden.atom")
     assert first.status_code == 200
@@ -115,6 +122,54 @@ def test_feed_requests_and_304s_are_counted(ctx: Context) -> None:
     after = client.get("/metrics").text
     assert feed_request_count(after, "atom", 200) == feed_request_count(before, "atom", 200) + 1
     assert feed_request_count(after, "atom", 304) == feed_request_count(before, "atom", 304) + 1
+
+
+@pytest.mark.parametrize(
+    ("client", "headers", "status"),
+    [
+        (LOCAL, {}, 200),
+        (("::1", 50000), {}, 200),
+        (("203.0.113.9", 50000), {}, 403),
+        (("testclient", 50000), {}, 403),  # not an address at all
+        (LOCAL, {"X-Forwarded-For": "203.0.113.9"}, 403),  # an untrusted proxy relayed it
+        (LOCAL, {"Forwarded": "for=203.0.113.9"}, 403),
+    ],
+)
+def test_metrics_are_for_local_scrapers_by_default(
+    ctx: Context, client: tuple[str, int], headers: dict[str, str], status: int
+) -> None:
+    answer = TestClient(create_app(ctx), client=client).get("/metrics", headers=headers)
+    assert answer.status_code == status
+    if status == 403:
+        assert "web.metrics_token" in answer.text and "newsletter_" not in answer.text
+
+
+def test_metrics_token_admits_any_network_and_only_the_right_token(
+    make_config: Callable[..., Config],
+) -> None:
+    ctx = Context(make_config(web={"metrics_token": "s3cr3t-scrape-token"}))
+    ctx.init_db()
+    client = TestClient(create_app(ctx), client=("203.0.113.9", 50000))
+    good = client.get("/metrics", headers={"Authorization": "Bearer s3cr3t-scrape-token"})
+    assert good.status_code == 200 and "newsletter_items" in good.text
+    for headers in [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "s3cr3t-scrape-token"},
+    ]:
+        refused = client.get("/metrics", headers=headers)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+    local = TestClient(create_app(ctx), client=LOCAL).get("/metrics")
+    assert local.status_code == 401  # with a token set, the token decides everywhere
+    ctx.close()
+
+
+def test_metrics_networks_must_be_networks(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[web]\nmetrics_networks = ["10.0.0.0/8", "intranet"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert info.value.line == 2 and "»intranet« ist kein Netz" in info.value.message
 
 
 def test_new_item_count_matches_the_digest_selection(db_ctx: Context) -> None:

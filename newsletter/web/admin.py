@@ -21,7 +21,7 @@ from newsletter.web import (
 
 router = APIRouter()
 router.include_router(auth.router)
-router.include_router(ops.router)  # /metrics: operations, open like /healthz
+router.include_router(ops.router)  # /metrics: loopback or a bearer token (see ops)
 
 protected = APIRouter(dependencies=[Depends(auth.require_admin)])
 for _module in (admin_dashboard, admin_items, admin_digests, admin_subscribers, admin_audit):
