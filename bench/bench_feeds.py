@@ -45,7 +45,7 @@ from newsletter.context import Context  # noqa: E402
 from newsletter.models import Item  # noqa: E402
 from newsletter.store import items as item_store  # noqa: E402
 from newsletter.store.db import transaction  # noqa: E402
-from tests.livesrv import free_port  # noqa: E402
+from tests.livesrv import free_port, stop_process  # noqa: E402
 
 REGION = "leipzig-nordsachsen"
 FEED_PATH = f"/feeds/{REGION}.rss"
@@ -158,13 +158,7 @@ def running(
                     time.sleep(0.1)
             yield
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_process(process)
 
 
 def wrk(url: str, headers: dict[str, str], seconds: float) -> float:

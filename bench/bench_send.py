@@ -41,7 +41,7 @@ from newsletter.store.db import transaction, utcnow  # noqa: E402
 from newsletter.store.schema import subscribers, subscriptions  # noqa: E402
 from newsletter.transports import SmtpTransport  # noqa: E402
 from tests.feedfixtures import sample_items, store_items  # noqa: E402
-from tests.livesrv import free_port  # noqa: E402
+from tests.livesrv import free_port, stop_process  # noqa: E402
 
 TARGET = 10_000
 PILOT = 500
@@ -71,18 +71,8 @@ def start_sink(port: int) -> subprocess.Popen[bytes]:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return proc
         time.sleep(0.05)
-    stop_sink(proc)
+    stop_process(proc)
     raise SystemExit("aiosmtpd sink did not start")
-
-
-def stop_sink(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def make_context(directory: Path, port: int) -> Context:
@@ -204,7 +194,7 @@ def main() -> None:
         raw, (service, sent, failed, inlined) = run(port, count)
         total = time.perf_counter() - started
     finally:
-        stop_sink(sink)
+        stop_process(sink)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"subscribers:                 {count}  ({why})")
     print(f"run time (seed+raw+service): {total:8.1f} s")
