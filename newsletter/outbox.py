@@ -23,7 +23,8 @@ at once, see :mod:`newsletter.replies` for what it does to the address (5.1.x su
 When no session can be opened at all (server down, TLS, AUTH), the rest of the batch is
 given back untried and the drain pauses instead of hammering the server.
 
-The rate limit (``mail.rate_per_second``, ``mail.rate_per_hour``) is per worker process.
+``mail.rate_per_hour`` holds for all workers together and across restarts (counted in the
+store at claim time); ``mail.rate_per_second`` smooths each worker's own pace.
 A subscriber of two regions gets one mail per region digest (one row per digest and
 subscriber); a combined mail is a possible later option.
 """
@@ -40,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from newsletter.compose import Outgoing, PreparedDigest, render_delivery
@@ -57,7 +58,8 @@ from newsletter.ratelimit import RateLimit
 from newsletter.recorder import SentRecorder
 from newsletter.replies import Verdict, verdict
 from newsletter.store import outbox as queue
-from newsletter.store.db import transaction, utcnow
+from newsletter.store.db import as_utc, transaction, utcnow
+from newsletter.store.locks import transaction_lock
 from newsletter.transports import Transport
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class DrainStats:
     retried: int = 0
     failed: int = 0
     unavailable: str | None = None  # why the transport could not be used (drain paused)
+    throttled_until: datetime | None = None  # the hourly cap is reached until then (UTC)
 
     @property
     def handled(self) -> int:
@@ -102,8 +105,7 @@ def drain(
             room = run.room(max_messages)
             if room <= 0:
                 break
-            with transaction(ctx.engine) as conn:
-                batch = queue.claim(conn, worker, room, ctx.config.mail.lease_seconds)
+            batch = run.claim(room)
             if not batch:
                 break
             run.send_batch(batch)
@@ -131,7 +133,7 @@ class _Drain:
         self.ctx, self.transport, self.worker = ctx, transport, worker
         self.stop, self.progress = stop, progress
         self.stats = DrainStats()
-        self.limit = RateLimit(mail.rate_per_second, mail.rate_per_hour)
+        self.limit = RateLimit(mail.rate_per_second)
         self.cache: dict[int, PreparedDigest] = {}
         self.envelope = mail.envelope_from or mail.from_address
 
@@ -145,6 +147,28 @@ class _Drain:
         if max_messages is not None:
             room = min(room, max_messages - self.stats.handled)
         return room
+
+    def claim(self, room: int) -> list[dict[str, Any]]:
+        """Lease up to ``room`` due rows; fewer, or none, near ``mail.rate_per_hour``.
+
+        The cap holds for all workers together and across restarts: it is counted in the
+        store (sent in the last hour plus in flight), and on PostgreSQL claims take turns
+        (an advisory lock for the claim's transaction), so two workers cannot both spend
+        the same remainder."""
+        mail, now = self.ctx.config.mail, utcnow()
+        with transaction(self.ctx.engine) as conn:
+            transaction_lock(conn, "outbox-claim")
+            used, oldest = queue.hourly_usage(conn, now)
+            allowed = min(room, mail.rate_per_hour - used)
+            if allowed <= 0:
+                self.stats.throttled_until = hourly_cap_ends(oldest, now)
+                log.info(
+                    "hourly cap of %d mails reached, sending again at %s",
+                    mail.rate_per_hour,
+                    self.stats.throttled_until,
+                )
+                return []
+            return queue.claim(conn, self.worker, allowed, mail.lease_seconds, now=now)
 
     def send_batch(self, batch: list[dict[str, Any]]) -> None:
         lease = self.ctx.config.mail.lease_seconds
@@ -258,6 +282,14 @@ class _Drain:
         return backoff(1, self.ctx.config.mail.retry_base_seconds)
 
 
+def hourly_cap_ends(oldest_sent: datetime | None, now: datetime) -> datetime:
+    """When a slot under the hourly cap frees: an hour after the oldest mail of the window
+    (a minute from now if all of it is still in flight)."""
+    if oldest_sent is None:
+        return now + timedelta(minutes=1)
+    return max(as_utc(oldest_sent) or now, now - timedelta(hours=1)) + timedelta(hours=1)
+
+
 def _reply(exc: DeliveryError) -> str:
     """The server's answer with its code, as stored and shown to the admin."""
     if exc.code is None:
@@ -299,6 +331,9 @@ def run_worker_blocking(
             stats = drain(ctx, transport, worker, stop=stop)
             if stats.unavailable is not None:
                 stop.wait(backoff(1, ctx.config.mail.retry_base_seconds))
+            elif stats.throttled_until is not None:
+                wait = (stats.throttled_until - utcnow()).total_seconds()
+                stop.wait(min(max(wait, poll_seconds), 600.0))
             elif not stats.handled:
                 stop.wait(poll_seconds)
     finally:

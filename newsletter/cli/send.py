@@ -8,8 +8,10 @@ import time
 import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -63,6 +65,7 @@ def send(
         "Region", "Ergebnis", "Meldungen", "Empfänger", "gesendet", "fehlgeschlagen", "später"
     )
     paused: str | None = None
+    throttled: datetime | None = None
     with open_context() as ctx:
         for key in keys:
             with progress_bar(key) as progress:
@@ -71,6 +74,7 @@ def send(
                 )
             stats = result.stats
             paused = paused or (stats.unavailable if stats else None)
+            throttled = throttled or (stats.throttled_until if stats else None)
             table.add_row(
                 key,
                 MESSAGES[result.status],
@@ -83,6 +87,11 @@ def send(
     console.print(table)
     if paused:
         console.print(f"[yellow]Versand pausiert ({paused}); der Worker sendet den Rest später.[/]")
+    if throttled:
+        console.print(
+            "[yellow]Stundenlimit (mail.rate_per_hour) erreicht; der Worker sendet den Rest "
+            f"ab {throttled.astimezone(ZoneInfo(config.site.timezone)):%H:%M} Uhr.[/]"
+        )
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from newsletter.store.db import is_postgres
 
@@ -38,3 +38,10 @@ def advisory_lock(engine: Engine, name: str) -> Iterator[None]:
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
             conn.commit()
+
+
+def transaction_lock(conn: Connection, name: str) -> None:
+    """Take the advisory lock ``name`` until ``conn``'s transaction ends (PostgreSQL; on
+    SQLite the write transaction already serialises writers)."""
+    if is_postgres(conn):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})

@@ -215,6 +215,24 @@ def _cancel_ineligible(conn: Connection, batch: ColumnElement[bool]) -> int:
     return int(conn.execute(query).rowcount or 0)
 
 
+def hourly_usage(conn: Connection, now: datetime) -> tuple[int, datetime | None]:
+    """Mails that count against an hourly cap at ``now``: sent in the hour before, plus
+    those leased and not yet reported (in flight, any worker); and the oldest of the sent
+    ones, whose hour ends first."""
+    since = now - timedelta(hours=1)
+    sent = conn.execute(
+        select(func.count(), func.min(deliveries.c.sent_at)).where(
+            deliveries.c.status == "sent", deliveries.c.sent_at >= since
+        )
+    ).one()
+    in_flight = conn.execute(
+        select(func.count()).where(
+            deliveries.c.status == "sending", deliveries.c.lease_until >= now
+        )
+    ).scalar_one()
+    return int(sent[0]) + int(in_flight), sent[1]
+
+
 def extend_leases(conn: Connection, worker: str, ids: list[int], until: datetime) -> set[int]:
     """Renew this worker's leases on ``ids``; returns the ids it still holds."""
     if not ids:

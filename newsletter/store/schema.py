@@ -194,6 +194,7 @@ deliveries = Table(
     UniqueConstraint("digest_id", "subscriber_id", name="uq_deliveries_digest_subscriber"),
     Index("ix_deliveries_status_next", "status", "next_attempt_at"),
     Index("ix_deliveries_claimed", "claimed_by", "lease_until"),  # a claimed batch
+    Index("ix_deliveries_sent_at", "sent_at"),  # the hourly cap counts the last hour
 )
 
 # --- operations ---------------------------------------------------------------------
