@@ -8,15 +8,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from sqlalchemy import insert
 
+from newsletter import sending
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.outbox import drain
+from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers, subscriptions
@@ -120,3 +123,13 @@ def drain_until_done(ctx: Context) -> None:
         finally:
             transport.close()
     raise AssertionError(f"not done: {deliveries(ctx)}")
+
+
+def enqueue_only(ctx: Context, region: str, now: datetime) -> int:
+    """Store the region's digest and queue its deliveries without sending; the count."""
+    digest = sending.plan(ctx, region, now)
+    assert digest is not None, "no items for a digest"
+    with transaction(ctx.engine) as conn:
+        digest_id = digest_store.insert_digest(conn, digest, triggered_by="test")
+        assert digest_id is not None
+        return queue.enqueue_digest(conn, digest_id, region)

@@ -16,12 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from newsletter import sending, subscriptions
 from newsletter.config import Config
 from newsletter.context import Context
-from newsletter.outbox import drain, hourly_cap_ends
+from newsletter.outbox import drain, enqueue_message, hourly_cap_ends
 from newsletter.ratelimit import RateLimit
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
 from newsletter.transports import MemoryTransport
-from tests.delivery_helpers import add_subscriber, deliveries
+from tests.delivery_helpers import add_subscriber, deliveries, enqueue_only
 from tests.feedfixtures import sample_items, store_items
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -122,13 +122,38 @@ def test_mails_in_flight_count_against_the_hourly_cap(ctx: Context) -> None:
     store_items(ctx, sample_items())
     for n in range(3):
         add_subscriber(ctx, f"p{n}@example.org", {"zwickau": "confirmed"})
-    digest = sending.plan(ctx, "zwickau", NOW)
-    assert digest is not None
+    assert enqueue_only(ctx, "zwickau", NOW) == 3
     with transaction(ctx.engine) as conn:
-        assert queue.enqueue_digest(conn, digest.id, "zwickau") == 3
         leased = queue.claim(conn, "busy-worker", 2, 300)  # being sent elsewhere right now
         used, oldest = queue.hourly_usage(conn, utcnow())
     assert len(leased) == 2 and used == 2 and oldest is None
+
+
+def test_a_confirmation_mail_does_not_wait_behind_a_digest(
+    make_config: Callable[..., Config],
+) -> None:
+    ctx = Context(make_config(mail={"batch_size": 2, "rate_per_second": 1000.0}))
+    ctx.init_db()
+    store_items(ctx, sample_items())
+    for n in range(4):
+        add_subscriber(ctx, f"p{n}@example.org", {"zwickau": "confirmed"})
+    enqueue_only(ctx, "zwickau", NOW)
+    with transaction(ctx.engine) as conn:
+        enqueue_message(
+            conn,
+            address="neu@example.org",
+            subject="Bitte bestätigen",
+            text="Link",
+            html="",
+            kind="confirm",
+        )
+    transport = MemoryTransport()
+    drain(ctx, transport, "worker")
+    order = [rcpt for _, rcpt, _ in transport.sent]
+    assert order[0] == "neu@example.org" and sorted(order[1:]) == [
+        f"p{n}@example.org" for n in range(4)
+    ]
+    ctx.close()
 
 
 def test_hourly_cap_ends_an_hour_after_the_oldest_mail() -> None:

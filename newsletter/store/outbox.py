@@ -141,7 +141,9 @@ _CLAIMED = (  # what sending a row needs (and ``claimed_by`` for the admin and t
 def claim(
     conn: Connection, worker: str, limit: int, lease_seconds: int, now: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Lease up to ``limit`` due deliveries (queued, retry due, or with an expired lease).
+    """Lease up to ``limit`` due deliveries (queued, retry due, or with an expired lease);
+    transactional mails (confirmation, preferences link) before digest rows, so nobody waits
+    for a confirmation link behind a digest going to thousands.
 
     One UPDATE leases the batch (``… WHERE id IN (SELECT … LIMIT n)``, on PostgreSQL
     ``FOR UPDATE SKIP LOCKED`` in the sub-select); the batch is then known by its
@@ -157,12 +159,17 @@ def claim(
         and_(deliveries.c.status.in_(("queued", "retry")), deliveries.c.next_attempt_at <= moment),
         and_(deliveries.c.status == "sending", deliveries.c.lease_until < moment),
     )
-    pick = select(deliveries.c.id).where(due).order_by(deliveries.c.id).limit(limit)
-    if is_postgres(conn):
-        pick = pick.with_for_update(skip_locked=True)
-    lease = update(deliveries).where(deliveries.c.id.in_(pick.scalar_subquery()))
-    leased = conn.execute(lease.values(status="sending", claimed_by=worker, lease_until=until))
-    if not leased.rowcount:
+    leased = 0
+    for kind in (deliveries.c.digest_id.is_(None), deliveries.c.digest_id.is_not(None)):
+        if leased < limit:  # transactional mail (confirmations) first, then digests
+            pick = select(deliveries.c.id).where(due, kind).order_by(deliveries.c.id)
+            pick = pick.limit(limit - leased)
+            if is_postgres(conn):
+                pick = pick.with_for_update(skip_locked=True)
+            lease = update(deliveries).where(deliveries.c.id.in_(pick.scalar_subquery()))
+            lease = lease.values(status="sending", claimed_by=worker, lease_until=until)
+            leased += conn.execute(lease).rowcount or 0
+    if not leased:
         return []
     batch = and_(
         deliveries.c.claimed_by == worker,
@@ -178,7 +185,7 @@ def claim(
         select(*_CLAIMED, subscriptions.c.region)
         .select_from(deliveries.outerjoin(subscriptions, confirmed))
         .where(batch)
-        .order_by(deliveries.c.id, subscriptions.c.region)
+        .order_by(deliveries.c.digest_id.is_not(None), deliveries.c.id, subscriptions.c.region)
     )
     rows: list[dict[str, Any]] = []
     for *values, region in conn.execute(query):
