@@ -40,6 +40,7 @@ MessageSource = bytes | Callable[[], bytes]
 
 
 def built(message: MessageSource) -> bytes:
+    """The bytes of ``message``, building them if it is a callable."""
     return message if isinstance(message, bytes) else message()
 
 

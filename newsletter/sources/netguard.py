@@ -106,7 +106,10 @@ class GuardedBackend(httpcore.NetworkBackend):
 
 
 class GuardedTransport(httpx.HTTPTransport):
-    """httpx's transport over a connection pool that uses :class:`GuardedBackend`."""
+    """httpx's transport over a connection pool that uses :class:`GuardedBackend`.
+
+    httpx (0.28) takes no network backend, so the pool it built is replaced by one that has
+    ours; ``tests/test_netguard.py`` fails if httpx stops sending requests through it."""
 
     def __init__(
         self, limits: httpx.Limits, resolver: Resolver = resolve, allowed: Allowed = is_public

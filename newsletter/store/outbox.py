@@ -145,7 +145,7 @@ def claim(
     transactional mails (confirmation, preferences link) before digest rows, so nobody waits
     for a confirmation link behind a digest going to thousands.
 
-    One UPDATE leases the batch (``… WHERE id IN (SELECT … LIMIT n)``, on PostgreSQL
+    An UPDATE per kind leases the rows (``… WHERE id IN (SELECT … LIMIT n)``, on PostgreSQL
     ``FOR UPDATE SKIP LOCKED`` in the sub-select); the batch is then known by its
     (worker, lease_until) pair, so no statement carries a list of ids. Digest deliveries
     whose recipient has meanwhile unsubscribed from the region, been suspended or erased
