@@ -136,6 +136,7 @@ _CLAIMED = (  # what sending a row needs (and ``claimed_by`` for the admin and t
     deliveries.c.claimed_by,
     deliveries.c.lease_until,
 )
+_CLAIMED_KEYS = tuple(column.key for column in _CLAIMED)
 
 
 def claim(
@@ -194,9 +195,6 @@ def claim(
         if region is not None:
             rows[-1]["regions"].append(region)
     return rows
-
-
-_CLAIMED_KEYS = tuple(column.key for column in _CLAIMED)
 
 
 def _cancel_ineligible(conn: Connection, batch: ColumnElement[bool]) -> int:
