@@ -91,9 +91,3 @@ def region_keys(request: Request, form: FormData, name: str = "region") -> list[
             raise InvalidInputError(f"Unbekannte Region »{key}«", field=name)
     return sorted(set(chosen))
 
-
-def page_number(value: str | None) -> int:
-    try:
-        return max(1, int(value or 1))
-    except ValueError:
-        return 1

@@ -34,5 +34,3 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
     return {code: {"model": ErrorOut, "description": texts[code]} for code in (401, *codes)}
 
-
-MAX_ID = 2**31 - 1  # database integers are 32-bit on both SQLite and PostgreSQL here

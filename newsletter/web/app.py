@@ -79,8 +79,14 @@ async def _handle_http_error(request: Request, exc: StarletteHTTPException) -> R
 
 
 async def _handle_validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """A bad path id is a page that does not exist (404); a bad query parameter of a page
+    is a bad request (400); the API keeps its documented 422."""
+    places = {e["loc"][0] for e in exc.errors()}
+    if "path" in places:
+        return error_response(request, 404, _HTTP_MESSAGES[404])
     fields = ", ".join(str(e["loc"][-1]) for e in exc.errors())
-    return error_response(request, 422, f"Die Eingabe ist ungültig ({fields}).")
+    status = 422 if wants_json(request) or places != {"query"} else 400
+    return error_response(request, status, f"Die Eingabe ist ungültig ({fields}).")
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -8,6 +8,7 @@ is the authority (RFC 8058 one-click, body ``List-Unsubscribe=One-Click``).
 from __future__ import annotations
 
 import contextlib
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
