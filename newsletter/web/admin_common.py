@@ -90,4 +90,3 @@ def region_keys(request: Request, form: FormData, name: str = "region") -> list[
         if key not in known:
             raise InvalidInputError(f"Unbekannte Region »{key}«", field=name)
     return sorted(set(chosen))
-

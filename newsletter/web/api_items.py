@@ -16,12 +16,12 @@ from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction
 from newsletter.web.admin_items import explanation
-from newsletter.web.api_common import errors
-from newsletter.web.params import MAX_INT
+from newsletter.web.api_common import TokenFirstRoute, errors
 from newsletter.web.auth import record
+from newsletter.web.params import MAX_INT
 from newsletter.web.rendering import context_of
 
-router = APIRouter()
+router = APIRouter(route_class=TokenFirstRoute)
 
 
 class ItemOut(BaseModel):
