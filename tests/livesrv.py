@@ -71,3 +71,13 @@ def start_serve(config: Path, port: int, log: Path, *extra: str) -> subprocess.P
     command = [str(cli), "--config", str(config), "serve", "--port", str(port), *extra]
     with log.open("wb") as out:  # the child keeps its own descriptor
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+
+def write_serve_config(path: Path, url: str, sections: str) -> Path:
+    """A config file for ``serve`` processes on the database ``url``, plus ``sections``."""
+    path.write_text(
+        f'[storage]\ndatabase_url = "{url}"\ndata_dir = "{path.parent / "var"}"\n'
+        f'[web]\nsecret_key = "test-secret-key-not-for-production"\n{sections}',
+        encoding="utf-8",
+    )
+    return path

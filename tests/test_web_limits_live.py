@@ -16,33 +16,24 @@ from newsletter.store import outbox as queue
 from newsletter.store.db import transaction
 from newsletter.web import limits
 from tests.conftest import _truncate
-from tests.livesrv import free_port, start_serve, stop_process
+from tests.livesrv import free_port, start_serve, stop_process, write_serve_config
 
 pytestmark = pytest.mark.slow
 
 
 def _config_file(tmp: Path, url: str) -> Path:
-    path = tmp / "two.toml"
-    path.write_text(
-        f"""
-[storage]
-database_url = "{url}"
-data_dir = "{tmp / "var"}"
+    sections = f"""
 [mail]
 transport = "maildir"
 maildir = "{tmp / "mail"}"
 [subscriptions]
 rate_limit_per_hour = 50
-[web]
-secret_key = "test-secret-key-not-for-production"
 [[regions]]
 key = "dresden"
 name = "Dresden"
 districts = ["14612"]
-""",
-        encoding="utf-8",
-    )
-    return path
+"""
+    return write_serve_config(tmp / "two.toml", url, sections)
 
 
 def _ready(port: int, seconds: float = 30) -> bool:
