@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -61,3 +63,21 @@ def stop_process(process: subprocess.Popen[bytes], seconds: float = 10) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def start_serve(config: Path, port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """A real ``newsletter --config CONFIG serve --port PORT`` process, output into ``log``."""
+    cli = Path(sys.executable).parent / "newsletter"
+    command = [str(cli), "--config", str(config), "serve", "--port", str(port), *extra]
+    with log.open("wb") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+
+def write_serve_config(path: Path, url: str, sections: str) -> Path:
+    """A config file for ``serve`` processes on the database ``url``, plus ``sections``."""
+    path.write_text(
+        f'[storage]\ndatabase_url = "{url}"\ndata_dir = "{path.parent / "var"}"\n'
+        f'[web]\nsecret_key = "test-secret-key-not-for-production"\n{sections}',
+        encoding="utf-8",
+    )
+    return path

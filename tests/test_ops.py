@@ -133,6 +133,11 @@ def test_feed_requests_and_304s_are_counted(ctx: Context) -> None:
         (("testclient", 50000), {}, 403),  # not an address at all
         (LOCAL, {"X-Forwarded-For": "203.0.113.9"}, 403),  # an untrusted proxy relayed it
         (LOCAL, {"Forwarded": "for=203.0.113.9"}, 403),
+        (LOCAL, {"X-Real-IP": "203.0.113.9"}, 403),  # nginx's usual header
+        (LOCAL, {"X-Forwarded-Host": "news.example.org"}, 403),
+        (LOCAL, {"X-Client-IP": "203.0.113.9"}, 403),
+        (LOCAL, {"True-Client-IP": "203.0.113.9"}, 403),
+        (LOCAL, {"CF-Connecting-IP": "203.0.113.9"}, 403),
     ],
 )
 def test_metrics_are_for_local_scrapers_by_default(
@@ -161,6 +166,18 @@ def test_metrics_token_admits_any_network_and_only_the_right_token(
         assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
     local = TestClient(create_app(ctx), client=LOCAL).get("/metrics")
     assert local.status_code == 401  # with a token set, the token decides everywhere
+    ctx.close()
+
+
+def test_proxy_headers_need_the_token_even_with_trusted_proxies(
+    make_config: Callable[..., Config],
+) -> None:
+    config = make_config(web={"trusted_proxies": ["127.0.0.1"]})
+    ctx = Context(config)
+    ctx.init_db()
+    client = TestClient(create_app(ctx), client=LOCAL)
+    assert client.get("/metrics").status_code == 200
+    assert client.get("/metrics", headers={"X-Real-IP": "203.0.113.9"}).status_code == 403
     ctx.close()
 
 

@@ -256,7 +256,12 @@ def test_housekeeping_drops_expired_requests_and_old_deliveries(ctx: Context) ->
         ]
         conn.execute(insert(deliveries), rows)
     result = run_housekeeping(ctx, now)
-    assert result == {"pending_requests": 2, "subscribers": 1, "deliveries": 2}
+    assert result == {
+        "pending_requests": 2,
+        "subscribers": 1,
+        "deliveries": 2,
+        "rate_limit_windows": 0,
+    }
     with ctx.engine.connect() as conn:
         emails = set(conn.execute(select(subscribers.c.email)).scalars())
         left = conn.execute(select(func.count()).select_from(deliveries)).scalar_one()

@@ -33,34 +33,25 @@ from newsletter.store.schema import deliveries, digests, items
 from newsletter.transports import MemoryTransport
 from tests.conftest import _truncate
 from tests.delivery_helpers import add_subscriber
-from tests.livesrv import free_port
+from tests.livesrv import free_port, write_serve_config
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 ZWICKAU = {"key": "zwickau", "name": "Zwickau", "districts": ["14524", "14523"]}
 
 
 def _config_file(tmp: Path, url: str) -> Path:
-    path = tmp / "multi.toml"
-    path.write_text(
-        f"""
-[storage]
-database_url = "{url}"
-data_dir = "{tmp / "var"}"
+    sections = """
 [mail]
 transport = "maildir"
 [schedule]
 digest_cron = "* * * * *"
 collect_minutes = 600
-[web]
-secret_key = "test-secret-key-not-for-production"
 [[regions]]
 key = "zwickau"
 name = "Zwickau"
 districts = ["14524", "14523"]
-""",
-        encoding="utf-8",
-    )
-    return path
+"""
+    return write_serve_config(tmp / "multi.toml", url, sections)
 
 
 def _backdate(ctx: Context, item_id: str, minutes: int) -> None:

@@ -233,3 +233,12 @@ job_runs = Table(
     Column("detail", JSON, nullable=False, default=dict),
     Index("ix_job_runs_job_started", "job", "started_at"),
 )
+
+rate_limits = Table(  # fixed-window counters of the web limits, shared by all processes
+    "rate_limits",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("count", Integer, nullable=False, default=0),
+    Index("ix_rate_limits_window_start", "window_start"),  # housekeeping drops old windows
+)

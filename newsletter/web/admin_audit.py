@@ -7,7 +7,8 @@ from fastapi.responses import HTMLResponse
 
 from newsletter.store import audit
 from newsletter.store.db import transaction
-from newsletter.web.admin_common import admin_page, page_number
+from newsletter.web.admin_common import admin_page
+from newsletter.web.params import PageNumber
 from newsletter.web.rendering import context_of
 
 router = APIRouter(prefix="/protokoll")
@@ -15,9 +16,9 @@ PAGE_SIZE = 100
 
 
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
-def audit_log(request: Request, wer: str = "", seite: str = "1") -> HTMLResponse:
+def audit_log(request: Request, wer: str = "", seite: PageNumber = 1) -> HTMLResponse:
     ctx = context_of(request)
-    page = page_number(seite)
+    page = seite
     with transaction(ctx.engine) as conn:
         entries = audit.recent(
             conn, actor=wer or None, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE

@@ -90,10 +90,3 @@ def region_keys(request: Request, form: FormData, name: str = "region") -> list[
         if key not in known:
             raise InvalidInputError(f"Unbekannte Region »{key}«", field=name)
     return sorted(set(chosen))
-
-
-def page_number(value: str | None) -> int:
-    try:
-        return max(1, int(value or 1))
-    except ValueError:
-        return 1

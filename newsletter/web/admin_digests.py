@@ -29,6 +29,7 @@ from newsletter.store.locks import advisory_lock
 from newsletter.transports import open_transport
 from newsletter.web.admin_common import admin_page, redirect
 from newsletter.web.auth import current_admin, record
+from newsletter.web.params import PathId
 from newsletter.web.rendering import context_of
 from newsletter.web.security import checked_form
 
@@ -195,7 +196,7 @@ def _delivery_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @router.get("/newsletter/versand/{digest_id}", response_class=HTMLResponse, include_in_schema=False)
-def digest_detail(request: Request, digest_id: int) -> HTMLResponse:
+def digest_detail(request: Request, digest_id: PathId) -> HTMLResponse:
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
         digest = digest_store.get(conn, digest_id)
@@ -207,7 +208,7 @@ def digest_detail(request: Request, digest_id: int) -> HTMLResponse:
 
 
 @router.post("/newsletter/versand/{digest_id}/wiederholen", include_in_schema=False)
-async def retry_failed(request: Request, digest_id: int, tasks: BackgroundTasks) -> Response:
+async def retry_failed(request: Request, digest_id: PathId, tasks: BackgroundTasks) -> Response:
     ctx = context_of(request)
     await checked_form(request, ctx.secret_key)
     with transaction(ctx.engine) as conn:

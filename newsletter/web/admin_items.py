@@ -17,8 +17,9 @@ from newsletter.sanitize import plain_text
 from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction
-from newsletter.web.admin_common import admin_page, field, page_number, redirect, region_keys
+from newsletter.web.admin_common import admin_page, field, redirect, region_keys
 from newsletter.web.auth import record
+from newsletter.web.params import PageNumber, optional_id
 from newsletter.web.rendering import context_of
 from newsletter.web.security import checked_form
 
@@ -46,17 +47,17 @@ def list_items(
     source: str = "",
     ab: str = "",
     landesweit: str = "",
-    seite: str = "1",
+    seite: PageNumber = 1,
 ) -> HTMLResponse:
     ctx = context_of(request)
-    page = page_number(seite)
+    page = seite
     filters = {"region": region, "source": source, "ab": ab, "landesweit": landesweit}
     with transaction(ctx.engine) as conn:
         rows = item_store.search(
             conn,
             region=region or None,
             since=_date(ab, "ab"),
-            source_id=int(source) if source.isdigit() else None,
+            source_id=optional_id(source),
             statewide=_statewide(landesweit),
             limit=PAGE_SIZE + 1,
             offset=(page - 1) * PAGE_SIZE,

@@ -22,6 +22,7 @@ from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
 from newsletter.web.admin_common import admin_page, field, redirect, region_keys
 from newsletter.web.auth import current_admin, record
+from newsletter.web.params import PathId
 from newsletter.web.rendering import context_of
 from newsletter.web.security import checked_form
 
@@ -161,7 +162,7 @@ def export(request: Request, region: str = "") -> Response:
 
 
 @router.get("/{subscriber_id}", response_class=HTMLResponse, include_in_schema=False)
-def detail(request: Request, subscriber_id: int) -> HTMLResponse:
+def detail(request: Request, subscriber_id: PathId) -> HTMLResponse:
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
         subscriber = store.get(conn, subscriber_id)
@@ -171,7 +172,7 @@ def detail(request: Request, subscriber_id: int) -> HTMLResponse:
 
 
 @router.post("/{subscriber_id}/abmelden", include_in_schema=False)
-async def unsubscribe(request: Request, subscriber_id: int) -> Response:
+async def unsubscribe(request: Request, subscriber_id: PathId) -> Response:
     ctx = context_of(request)
     form = await checked_form(request, ctx.secret_key)
     region = field(form, "region") or None
@@ -182,7 +183,7 @@ async def unsubscribe(request: Request, subscriber_id: int) -> Response:
 
 
 @router.post("/{subscriber_id}/vergessen", include_in_schema=False)
-async def forget(request: Request, subscriber_id: int) -> Response:
+async def forget(request: Request, subscriber_id: PathId) -> Response:
     ctx = context_of(request)
     form = await checked_form(request, ctx.secret_key)
     with transaction(ctx.engine) as conn:

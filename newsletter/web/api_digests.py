@@ -13,11 +13,11 @@ from newsletter.errors import NotFoundError
 from newsletter.store import digests as digest_store
 from newsletter.store.db import as_utc, transaction
 from newsletter.web.admin_digests import claim_send, send_in_background
-from newsletter.web.api_common import ConflictError, errors
+from newsletter.web.api_common import ConflictError, TokenFirstRoute, errors
 from newsletter.web.auth import current_admin, record
 from newsletter.web.rendering import context_of
 
-router = APIRouter()
+router = APIRouter(route_class=TokenFirstRoute)
 
 
 class DigestPreviewOut(BaseModel):

@@ -16,11 +16,12 @@ from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction
 from newsletter.web.admin_items import explanation
-from newsletter.web.api_common import MAX_ID, errors
+from newsletter.web.api_common import TokenFirstRoute, errors
 from newsletter.web.auth import record
+from newsletter.web.params import MAX_INT
 from newsletter.web.rendering import context_of
 
-router = APIRouter()
+router = APIRouter(route_class=TokenFirstRoute)
 
 
 class ItemOut(BaseModel):
@@ -80,11 +81,11 @@ class RegionsIn(BaseModel):
 def list_items(
     request: Request,
     region: str | None = None,
-    source_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    source_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
     since: datetime | None = None,
     statewide: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[ItemOut]:
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:

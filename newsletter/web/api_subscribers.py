@@ -13,11 +13,11 @@ from newsletter.models import Subscriber
 from newsletter.store import subscribers as subscriber_store
 from newsletter.store.db import transaction
 from newsletter.web.admin_subscribers import matches
-from newsletter.web.api_common import errors
+from newsletter.web.api_common import TokenFirstRoute, errors
 from newsletter.web.auth import current_admin, record
 from newsletter.web.rendering import context_of
 
-router = APIRouter()
+router = APIRouter(route_class=TokenFirstRoute)
 
 
 class SubscriberOut(BaseModel):

@@ -15,9 +15,12 @@ from newsletter.context import Context
 from newsletter.errors import NewsletterError
 from newsletter.templating import templates_dir
 from newsletter.web import admin, api, feeds, public, subscribe
+from newsletter.web.bodylimit import MB, BodyLimit
 from newsletter.web.rendering import render
+from newsletter.web.schemecheck import PlainHttpWarning
 
 log = logging.getLogger(__name__)
+UPLOAD_LIMITS = {"/admin/abonnenten/import": 10 * MB}  # CSV rosters; every other body 1 MB
 
 
 def create_app(context: Context) -> FastAPI:
@@ -25,7 +28,7 @@ def create_app(context: Context) -> FastAPI:
     app = FastAPI(
         title="ASSKomm Nachrichten API",
         version=__version__,
-        docs_url="/api/v1/docs",
+        docs_url=None,  # no Swagger UI: it would load scripts from a CDN
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
@@ -37,6 +40,8 @@ def create_app(context: Context) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _handle_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _handle_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _handle_unexpected)
+    app.add_middleware(BodyLimit, refuse=error_response, default=MB, paths=UPLOAD_LIMITS)
+    app.add_middleware(PlainHttpWarning, base_url=context.config.site.base_url)
     return app
 
 
@@ -60,6 +65,7 @@ async def _handle_newsletter_error(request: Request, exc: NewsletterError) -> Re
 
 
 _HTTP_MESSAGES = {
+    400: "Das Formular ließ sich nicht lesen (zu groß oder fehlerhaft).",
     404: "Diese Seite gibt es nicht.",
     405: "Diese Aktion ist hier nicht möglich.",
     401: "Bitte melden Sie sich an.",
@@ -68,8 +74,12 @@ _HTTP_MESSAGES = {
 
 
 async def _handle_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """Our own details are German; Starlette's (404, 405, a form it could not parse: 400)
+    are replaced by ours."""
     detail = (
-        exc.detail if isinstance(exc.detail, str) and exc.status_code not in (404, 405) else None
+        exc.detail
+        if isinstance(exc.detail, str) and exc.status_code not in (400, 404, 405)
+        else None
     )
     message = detail or _HTTP_MESSAGES.get(exc.status_code, "Die Anfrage ist fehlgeschlagen.")
     response = error_response(request, exc.status_code, message)
@@ -79,8 +89,14 @@ async def _handle_http_error(request: Request, exc: StarletteHTTPException) -> R
 
 
 async def _handle_validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """A bad path id is a page that does not exist (404); a bad query parameter of a page
+    is a bad request (400); the API keeps its documented 422."""
+    places = {e["loc"][0] for e in exc.errors()}
+    if "path" in places:
+        return error_response(request, 404, _HTTP_MESSAGES[404])
     fields = ", ".join(str(e["loc"][-1]) for e in exc.errors())
-    return error_response(request, 422, f"Die Eingabe ist ungültig ({fields}).")
+    status = 422 if wants_json(request) or places != {"query"} else 400
+    return error_response(request, status, f"Die Eingabe ist ungültig ({fields}).")
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:

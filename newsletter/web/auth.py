@@ -24,7 +24,7 @@ from newsletter.store import audit
 from newsletter.store.admins import Admin
 from newsletter.store.db import transaction
 from newsletter.web.rendering import context_of, render
-from newsletter.web.security import RateLimiter, checked_form, client_ip
+from newsletter.web.security import checked_form, client_ip, rate_verdict
 
 log = logging.getLogger("newsletter.web.auth")
 
@@ -101,16 +101,6 @@ def record(request: Request, action: str, target: str | None = None, **detail: A
         audit.record(conn, current_admin(request).name, action, target, detail)
 
 
-def _limiter(request: Request) -> RateLimiter:
-    state = request.app.state
-    limiter: RateLimiter | None = getattr(state, "login_limiter", None)
-    if limiter is None:
-        per_minute = context_of(request).config.web.login_rate_per_minute
-        limiter = RateLimiter(per_minute, 60.0)
-        state.login_limiter = limiter
-    return limiter
-
-
 def safe_next(value: str | None) -> str:
     """Only local admin paths: no open redirect."""
     if value and value.startswith("/admin") and "//" not in value and "\\" not in value:
@@ -129,15 +119,15 @@ def login_form(request: Request, weiter: str | None = None) -> Response:
 async def login(request: Request) -> Response:
     ctx = context_of(request)
     ip = client_ip(request)
-    if not _limiter(request).allow(ip):
+    form = await checked_form(request, ctx.secret_key)
+    name = str(form.get("name", "")).strip()
+    if not rate_verdict(request, "login", name).ok:
         log.warning("admin login rate limited ip=%s", ip)
         raise HTTPException(
             429,
             "Zu viele Anmeldeversuche. Bitte warten Sie eine Minute.",
             headers={"Retry-After": "60"},
         )
-    form = await checked_form(request, ctx.secret_key)
-    name = str(form.get("name", "")).strip()
     target = safe_next(str(form.get("weiter", "")))
     admin = admins.authenticate(ctx, name, str(form.get("password", "")))
     if admin is None:

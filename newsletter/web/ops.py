@@ -4,8 +4,11 @@ live in :mod:`newsletter.web.public`). Mounted by :mod:`newsletter.web.admin`.
 ``/metrics`` names sources and counts subscribers, so it is not public: with
 ``web.metrics_token`` set (environment only), a scraper sends ``Authorization: Bearer
 <token>`` from anywhere; without one, only clients in ``web.metrics_networks`` (loopback by
-default) are answered. A request relayed by a proxy that is not in ``web.trusted_proxies``
-carries someone else's address, so it is refused rather than taken for a local one.
+default) are answered. A request that carries any proxy header (``X-Real-IP``,
+``X-Forwarded-*``, ``Forwarded``, ``X-Client-IP``, ``True-Client-IP``,
+``CF-Connecting-IP``) was relayed: its peer address is the proxy's (or, behind a trusted
+proxy, the client's as the proxy claims it), so without the token it is refused rather
+than taken for a local one.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from newsletter.metrics import registry_for, render
 from newsletter.web.rendering import context_of
 
 router = APIRouter()
+# Headers a relaying proxy sets; the peer address is then the proxy's, not the scraper's.
+PROXY_HEADERS = frozenset(
+    ("forwarded", "x-real-ip", "x-client-ip", "true-client-ip", "cf-connecting-ip")
+)
 
 
 def _registry(request: Request) -> CollectorRegistry:
@@ -43,10 +50,10 @@ def metrics_refusal(
         if hmac.compare_digest(headers.get("authorization", "").encode(), expected):
             return None
         return 401, "Metriken nur mit gültigem Token (Authorization: Bearer …)."
-    if not web.trusted_proxies and ("x-forwarded-for" in headers or "forwarded" in headers):
+    if relayed(headers):
         return 403, (
-            "Metriken nicht über einen Proxy, dem nicht vertraut wird (web.trusted_proxies);"
-            " oder web.metrics_token setzen."
+            "Metriken nicht über einen Proxy (die Absenderadresse ist dann die des Proxys);"
+            " direkt abfragen oder web.metrics_token setzen."
         )
     if not _in_networks(client, web.metrics_networks):
         return (
@@ -54,6 +61,12 @@ def metrics_refusal(
             "Metriken nur aus den Netzen in web.metrics_networks oder mit web.metrics_token.",
         )
     return None
+
+
+def relayed(headers: Mapping[str, str]) -> bool:
+    """True when a proxy header is present (``X-Forwarded-*`` or one of PROXY_HEADERS)."""
+    names = {name.lower() for name in headers}
+    return bool(names & PROXY_HEADERS) or any(n.startswith("x-forwarded-") for n in names)
 
 
 def _in_networks(client: str | None, networks: list[str]) -> bool:

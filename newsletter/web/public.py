@@ -9,6 +9,7 @@ from newsletter.errors import NotFoundError
 from newsletter.store import items as item_store
 from newsletter.store import runs
 from newsletter.store.db import check_ready, transaction
+from newsletter.web.params import PageNumber
 from newsletter.web.rendering import context_of, render
 
 router = APIRouter()
@@ -27,13 +28,13 @@ PAGE_SIZE = 20
 
 
 @router.get("/regionen/{region}", response_class=HTMLResponse, include_in_schema=False)
-def region_page(request: Request, region: str, seite: int = 1) -> HTMLResponse:
+def region_page(request: Request, region: str, seite: PageNumber = 1) -> HTMLResponse:
     """A region's items, newest first, paginated, with its feed addresses."""
     ctx = context_of(request)
     found = ctx.config.region(region)
     if found is None:
         raise NotFoundError(f"Die Region »{region}« gibt es nicht.")
-    page = max(seite, 1)
+    page = seite
     with transaction(ctx.engine) as conn:
         total = item_store.count(conn, region)
         shown = item_store.latest(conn, region, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)

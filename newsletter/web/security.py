@@ -1,5 +1,8 @@
 """Form protection shared by the public and admin pages: CSRF tokens and rate limits.
 
+Rate limits are counted in the database (:func:`rate_verdict`), so they hold across all web
+processes; :mod:`newsletter.web.limits` decides which counters a request increments.
+
 CSRF uses a signed double submit: a random, HttpOnly, SameSite=Lax cookie ``nl_csrf``
 and a form field ``csrf_token`` = HMAC(secret, cookie). A cross-site page can neither
 read the cookie nor compute the HMAC. :func:`render` sets the cookie when it is missing.
@@ -11,15 +14,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 
 from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from newsletter.context import Context
 from newsletter.errors import PermissionDeniedError
+from newsletter.store import ratelimits
+from newsletter.store.db import transaction, utcnow
+from newsletter.web import limits
 
 CSRF_COOKIE = "nl_csrf"
 CSRF_FIELD = "csrf_token"
@@ -66,26 +70,19 @@ async def checked_form(request: Request, secret: str) -> FormData:
     return form
 
 
-class RateLimiter:
-    """Sliding-window limit per key (IP, address, admin name), in this process's memory."""
-
-    def __init__(self, limit: int, window_seconds: float) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str, now: float | None = None) -> bool:
-        """Record a hit for ``key``; False when it is over the limit."""
-        moment = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= moment - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(moment)
-            return True
+def rate_verdict(request: Request, action: limits.Action, target: str) -> limits.Verdict:
+    """Count this request against the limits of ``action`` (in the database) and judge it."""
+    ctx: Context = request.app.state.context
+    counted = limits.counters(
+        action,
+        limits.rules(action, ctx.config),
+        client_ip(request),
+        limits.target_key(ctx.secret_key, target),
+        utcnow(),
+    )
+    with transaction(ctx.engine) as conn:
+        counts = ratelimits.hit_all(conn, [(c.key, c.window_start) for c in counted])
+    return limits.verdict(counted, counts)
 
 
 def client_ip(request: Request) -> str:

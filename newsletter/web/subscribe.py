@@ -8,7 +8,6 @@ is the authority (RFC 8058 one-click, body ``List-Unsubscribe=One-Click``).
 from __future__ import annotations
 
 import contextlib
-from typing import cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -19,18 +18,10 @@ from newsletter.errors import InvalidInputError, TokenError
 from newsletter.subscriptions import CONSENT_TEXT, MAX_FIELD
 from newsletter.tokens import Purpose, TokenData
 from newsletter.web.rendering import context_of, render
-from newsletter.web.security import RateLimiter, checked_form, client_ip
+from newsletter.web.security import checked_form, client_ip, rate_verdict
 
 router = APIRouter(include_in_schema=False)
 HONEYPOT = "website"
-
-
-def _limiter(request: Request) -> RateLimiter:
-    state = request.app.state
-    if not hasattr(state, "subscribe_limiter"):
-        per_hour = context_of(request).config.subscriptions.rate_limit_per_hour
-        state.subscribe_limiter = RateLimiter(per_hour, 3600)
-    return cast(RateLimiter, state.subscribe_limiter)
 
 
 def _who(request: Request) -> subscriptions.Request:
@@ -70,11 +61,8 @@ async def subscribe(request: Request) -> HTMLResponse:
             _form_values(ctx, errors=errors, form=fields, chosen=regions),
             status=400,
         )
-    limiter = _limiter(request)
-    if not (
-        limiter.allow("ip:" + client_ip(request))
-        and limiter.allow("mail:" + fields["email"].strip().lower())
-    ):
+    verdict = rate_verdict(request, "mail", fields["email"])
+    if not verdict.requester_ok:
         return render(
             request,
             "error.html",
@@ -86,6 +74,8 @@ async def subscribe(request: Request) -> HTMLResponse:
             },
             status=429,
         )
+    if not verdict.target_ok:  # the same page, but no further mail to that address
+        return render(request, "subscribe_done.html")
     try:
         subscriptions.request_subscription(ctx, regions=regions, request=_who(request), **fields)
     except InvalidInputError as exc:
@@ -217,7 +207,7 @@ async def request_link(request: Request) -> HTMLResponse:
     ctx = context_of(request)
     form = await checked_form(request, ctx.secret_key)
     address = str(form.get("email", ""))[:320]
-    if _limiter(request).allow("ip:" + client_ip(request)):
+    if rate_verdict(request, "mail", address).ok:
         with contextlib.suppress(InvalidInputError):  # same page for a malformed address
             subscriptions.send_fresh_link(ctx, address)
     return render(request, "subscribe_done.html", {"link_request": True})
