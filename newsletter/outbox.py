@@ -39,7 +39,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -312,10 +312,19 @@ def enqueue_message(
     Already personal, stored in ``payload``; no list headers. Call inside the caller's
     transaction, so the mail is queued if and only if the change that caused it commits.
     """
+    return queue.enqueue_message(conn, **_stored(address, subject, text, html, kind, subscriber_id))
+
+
+def enqueue_messages(conn: Any, mails: Sequence[dict[str, Any]]) -> None:
+    """:func:`enqueue_message` for many mails (its keyword arguments) in one statement."""
+    queue.enqueue_messages(conn, [_stored(**mail) for mail in mails])
+
+
+def _stored(
+    address: str, subject: str, text: str, html: str, kind: str, subscriber_id: int | None
+) -> dict[str, Any]:
     payload = {"subject": subject, "text": text, "html": html}
-    return queue.enqueue_message(
-        conn, address=address, kind=kind, payload=payload, subscriber_id=subscriber_id
-    )
+    return {"address": address, "kind": kind, "payload": payload, "subscriber_id": subscriber_id}
 
 
 def run_worker_blocking(

@@ -124,6 +124,15 @@ def enqueue_message(
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
+def enqueue_messages(conn: Connection, messages: Sequence[dict[str, Any]]) -> None:
+    """Many transactional messages (``address``, ``kind``, ``payload``, ``subscriber_id``)
+    in one batched statement."""
+    if messages:
+        now = utcnow()
+        fresh = {"status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now}
+        conn.execute(insert(deliveries), [dict(m, **fresh) for m in messages])
+
+
 _CLAIMED = (  # what sending a row needs (and ``claimed_by`` for the admin and tests)
     deliveries.c.id,
     deliveries.c.digest_id,
