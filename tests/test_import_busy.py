@@ -56,9 +56,9 @@ def test_a_write_waits_for_the_lock_and_then_succeeds(
     a lock held past the retry window is a StoreError (a German 503), never silence."""
     monkeypatch.setattr(db, "BUSY_TIMEOUT_SECONDS", 0.2)
     engine = db.make_engine(ctx.config.database_url())
-    with write_lock(_db_path(ctx)), pytest.raises(StoreError, match="locked"):
-        with transaction(engine, retry_for=0.3):
-            pass  # pragma: no cover - BEGIN fails first
+    locked = write_lock(_db_path(ctx))
+    with locked, pytest.raises(StoreError, match="locked"), transaction(engine, retry_for=0.3):
+        pass  # pragma: no cover - BEGIN fails first
     with write_lock(_db_path(ctx)) as other:
         release = threading.Timer(1.0, lambda: other.execute("ROLLBACK"))
         started = time.monotonic()
