@@ -20,8 +20,10 @@ Outcomes: 2yz → ``sent``; 4yz, mailbox full, timeout, lost connection → ``re
 exponential backoff and jitter, ``failed`` after ``mail.max_attempts``; 5yz → ``failed``
 at once, see :mod:`newsletter.replies` for what it does to the address (5.1.x suspends,
 5.7.x only alerts the operator, others count towards ``mail.suspend_after_failures``).
-When no session can be opened at all (server down, TLS, AUTH), the rest of the batch is
-given back untried and the drain pauses instead of hammering the server.
+When no session can be opened at all (server down, TLS, AUTH) or the Maildir cannot be
+written (disk full, no permission, read-only), the batch is given back without counting an
+attempt against anyone, the cause is stored on the rows for the admin, and the drain
+pauses instead of hammering the server or the disk.
 
 ``mail.rate_per_hour`` holds for all workers together and across restarts (counted in the
 store at claim time); ``mail.rate_per_second`` smooths each worker's own pace.
@@ -269,12 +271,15 @@ class _Drain:
         )
 
     def _unavailable(self, row: dict[str, Any], rest: Rows, exc: DeliveryError) -> None:
-        """No session: count one attempt, give the rest back untried, pause the drain."""
-        self._retry(row, _reply(exc))
+        """No session, or a local fault (disk full, no write permission): give the row and
+        the rest back without counting an attempt (the recipient is not at fault), with
+        the cause stored for the admin, and pause the drain."""
         at = utcnow() + timedelta(seconds=self.pause_seconds())
         self.recorder.flush()
         with transaction(self.ctx.engine) as conn:
-            queue.postpone(conn, self.worker, [r["id"] for r in rest], at)
+            queue.postpone(
+                conn, self.worker, [row["id"], *(r["id"] for r in rest)], at, exc.message
+            )
         self.stats.unavailable = exc.message
         log.error("transport unavailable, sending paused: %s", exc.message)
 

@@ -362,13 +362,19 @@ def count_bounce(
     return bool(suspended.rowcount)
 
 
-def postpone(conn: Connection, worker: str, ids: list[int], at: datetime) -> None:
-    """Give back leased rows untried, due again at ``at`` (the transport is down)."""
+def postpone(
+    conn: Connection, worker: str, ids: list[int], at: datetime, reason: str | None = None
+) -> None:
+    """Give back leased rows without counting an attempt, due again at ``at`` (the
+    transport is down); ``reason`` is stored as their last reply for the admin."""
     if ids:
+        values: dict[str, Any] = {"next_attempt_at": at, "claimed_by": None, "lease_until": None}
+        if reason is not None:
+            values["last_reply"] = reason[:1000]
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id.in_(ids), _held_by(worker))
-            .values(status="queued", next_attempt_at=at, claimed_by=None, lease_until=None)
+            .values(status="queued", **values)
         )
 
 
