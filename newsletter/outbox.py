@@ -26,7 +26,8 @@ attempt against anyone, the cause is stored on the rows for the admin, and the d
 pauses instead of hammering the server or the disk.
 
 ``mail.rate_per_hour`` holds for all workers together and across restarts (counted in the
-store at claim time); ``mail.rate_per_second`` smooths each worker's own pace.
+store at claim time); ``mail.rate_per_second`` is the pace of each process (all its drains
+share one token bucket, ``Context.send_pace``).
 A subscriber of two regions gets one mail per region digest (one row per digest and
 subscriber); a combined mail is a possible later option.
 """
@@ -56,7 +57,6 @@ from newsletter.errors import (
     TransportUnavailableError,
 )
 from newsletter.models import Accepted
-from newsletter.ratelimit import RateLimit
 from newsletter.recorder import SentRecorder
 from newsletter.replies import Verdict, verdict
 from newsletter.store import outbox as queue
@@ -135,7 +135,7 @@ class _Drain:
         self.ctx, self.transport, self.worker = ctx, transport, worker
         self.stop, self.progress = stop, progress
         self.stats = DrainStats()
-        self.limit = RateLimit(mail.rate_per_second)
+        self.limit = ctx.send_pace  # shared by the worker and manual sends of this process
         self.cache: dict[int, PreparedDigest] = {}
         self.envelope = mail.envelope_from or mail.from_address
 
