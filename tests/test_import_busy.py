@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
 from newsletter.web import admin_subscribers
 from tests._admin import csrf
-from tests.livesrv import free_port, stop_process
+from tests.livesrv import free_port, stop_process, wait_for
 
 
 def roster_csv(size: int, domain: str = "amt.example") -> bytes:
@@ -139,15 +139,6 @@ districts = ["14524"]
     return path
 
 
-def _wait_for(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.slow
 def test_public_subscription_during_a_cli_import_is_stored(tmp_path: Path) -> None:
     """A real `serve`, a real CLI import of a large file on the same SQLite file: the
@@ -175,7 +166,7 @@ def test_public_subscription_during_a_cli_import_is_stored(tmp_path: Path) -> No
                 except httpx.HTTPError:
                     return False
 
-            assert _wait_for(ready, 30), (tmp_path / "serve.log").read_text()
+            assert wait_for(ready, 30), (tmp_path / "serve.log").read_text()
             form = web.get("/abonnieren").text
             token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form)
             assert token
@@ -186,7 +177,7 @@ def test_public_subscription_during_a_cli_import_is_stored(tmp_path: Path) -> No
                 )  # fmt: skip
             reader = sqlite3.connect(db)
             count = "SELECT count(*) FROM subscribers"
-            assert _wait_for(lambda: reader.execute(count).fetchone()[0] > 0, 60)
+            assert wait_for(lambda: reader.execute(count).fetchone()[0] > 0, 60)
             answer = web.post(
                 "/abonnieren",
                 data={
