@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from newsletter.config import Config
+from newsletter.ratelimit import RateLimit
 from newsletter.store import sources as source_store
 from newsletter.store.db import make_engine, migrate, transaction
 from newsletter.tokens import TokenSigner
@@ -28,8 +29,12 @@ class Context:
     config: Config
     engine: Engine = field(init=False)
 
+    send_pace: RateLimit = field(init=False)
+
     def __post_init__(self) -> None:
         self.engine = make_engine(self.config.database_url())
+        # one pace for every drain of this process: mail.rate_per_second holds in total
+        self.send_pace = RateLimit(self.config.mail.rate_per_second)
 
     @cached_property
     def gazetteer(self) -> Gazetteer:

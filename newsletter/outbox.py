@@ -20,11 +20,14 @@ Outcomes: 2yz → ``sent``; 4yz, mailbox full, timeout, lost connection → ``re
 exponential backoff and jitter, ``failed`` after ``mail.max_attempts``; 5yz → ``failed``
 at once, see :mod:`newsletter.replies` for what it does to the address (5.1.x suspends,
 5.7.x only alerts the operator, others count towards ``mail.suspend_after_failures``).
-When no session can be opened at all (server down, TLS, AUTH), the rest of the batch is
-given back untried and the drain pauses instead of hammering the server.
+When no session can be opened at all (server down, TLS, AUTH) or the Maildir cannot be
+written (disk full, no permission, read-only), the batch is given back without counting an
+attempt against anyone, the cause is stored on the rows for the admin, and the drain
+pauses instead of hammering the server or the disk.
 
 ``mail.rate_per_hour`` holds for all workers together and across restarts (counted in the
-store at claim time); ``mail.rate_per_second`` smooths each worker's own pace.
+store at claim time); ``mail.rate_per_second`` is the pace of each process (all its drains
+share one token bucket, ``Context.send_pace``).
 A subscriber of two regions gets one mail per region digest (one row per digest and
 subscriber); a combined mail is a possible later option.
 """
@@ -39,7 +42,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,7 +57,6 @@ from newsletter.errors import (
     TransportUnavailableError,
 )
 from newsletter.models import Accepted
-from newsletter.ratelimit import RateLimit
 from newsletter.recorder import SentRecorder
 from newsletter.replies import Verdict, verdict
 from newsletter.store import outbox as queue
@@ -133,7 +135,7 @@ class _Drain:
         self.ctx, self.transport, self.worker = ctx, transport, worker
         self.stop, self.progress = stop, progress
         self.stats = DrainStats()
-        self.limit = RateLimit(mail.rate_per_second)
+        self.limit = ctx.send_pace  # shared by the worker and manual sends of this process
         self.cache: dict[int, PreparedDigest] = {}
         self.envelope = mail.envelope_from or mail.from_address
 
@@ -269,12 +271,15 @@ class _Drain:
         )
 
     def _unavailable(self, row: dict[str, Any], rest: Rows, exc: DeliveryError) -> None:
-        """No session: count one attempt, give the rest back untried, pause the drain."""
-        self._retry(row, _reply(exc))
+        """No session, or a local fault (disk full, no write permission): give the row and
+        the rest back without counting an attempt (the recipient is not at fault), with
+        the cause stored for the admin, and pause the drain."""
         at = utcnow() + timedelta(seconds=self.pause_seconds())
         self.recorder.flush()
         with transaction(self.ctx.engine) as conn:
-            queue.postpone(conn, self.worker, [r["id"] for r in rest], at)
+            queue.postpone(
+                conn, self.worker, [row["id"], *(r["id"] for r in rest)], at, exc.message
+            )
         self.stats.unavailable = exc.message
         log.error("transport unavailable, sending paused: %s", exc.message)
 
@@ -312,10 +317,19 @@ def enqueue_message(
     Already personal, stored in ``payload``; no list headers. Call inside the caller's
     transaction, so the mail is queued if and only if the change that caused it commits.
     """
+    return queue.enqueue_message(conn, **_stored(address, subject, text, html, kind, subscriber_id))
+
+
+def enqueue_messages(conn: Any, mails: Sequence[dict[str, Any]]) -> None:
+    """:func:`enqueue_message` for many mails (its keyword arguments) in one statement."""
+    queue.enqueue_messages(conn, [_stored(**mail) for mail in mails])
+
+
+def _stored(
+    address: str, subject: str, text: str, html: str, kind: str, subscriber_id: int | None
+) -> dict[str, Any]:
     payload = {"subject": subject, "text": text, "html": html}
-    return queue.enqueue_message(
-        conn, address=address, kind=kind, payload=payload, subscriber_id=subscriber_id
-    )
+    return {"address": address, "kind": kind, "payload": payload, "subscriber_id": subscriber_id}
 
 
 def run_worker_blocking(

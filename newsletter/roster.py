@@ -1,4 +1,4 @@
-"""Partner rosters as CSV: import (idempotent, one transaction, a report per line) and export.
+"""Partner rosters as CSV: import (idempotent, in short chunks, a report per line) and export.
 
 Accepted: UTF-8 with or without BOM (as Excel writes it), ``;`` or ``,`` as delimiter
 (detected from the header line), columns ``email,name,organisation,ags,regions``;
@@ -9,28 +9,33 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from sqlalchemy import Connection
 
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError
+from newsletter.models import Subscriber, SubscriptionStatus
+from newsletter.outbox import enqueue_messages
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction, utcnow
 from newsletter.subscriptions import (
     Request,
     clean_field,
+    consent_event,
     email_hash,
+    link_mails,
     normalise_email,
-    record_event,
-    send_link_mail,
 )
 from newsletter.tokens import Purpose
 
 COLUMNS = ("email", "name", "organisation", "ags", "regions")
+CHUNK_ROWS = 500  # lines per transaction: short enough that other writers barely wait
+REASON_BLOCKED = "gesperrt (Löschung auf Wunsch)"
 Outcome = Literal["added", "updated", "unchanged", "rejected"]
+Progress = Callable[[int, int], None]  # (lines done, lines in the file)
 
 
 @dataclass(frozen=True)
@@ -89,10 +94,14 @@ def parse(data: bytes) -> list[RosterRow | LineReport]:
     return out
 
 
-def region_keys(ctx: Context, values: Sequence[str]) -> tuple[str, ...]:
-    """Keys or German names -> keys; raises for an unknown one."""
+def region_lookup(ctx: Context) -> dict[str, str]:
+    """Keys and lower-cased German names -> keys."""
     lookup = {r.key: r.key for r in ctx.config.region_list()}
-    lookup |= {r.name.lower(): r.key for r in ctx.config.region_list()}
+    return lookup | {r.name.lower(): r.key for r in ctx.config.region_list()}
+
+
+def region_keys(lookup: dict[str, str], values: Sequence[str]) -> tuple[str, ...]:
+    """Keys or German names -> keys (see :func:`region_lookup`); raises for an unknown one."""
     keys = []
     for value in values:
         key = lookup.get(value) or lookup.get(value.lower())
@@ -112,34 +121,52 @@ def import_roster(
     actor: str,
     confirmed_reason: str | None = None,
     dry_run: bool = False,
+    progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> list[LineReport]:
-    """Import all lines in ONE transaction (rolled back for ``dry_run``): nothing half-done."""
+    """Import in chunks of ``chunk_rows`` lines, each one short transaction (all or nothing;
+    rolled back for ``dry_run``), so other writers get their turn between chunks.
+
+    Each chunk costs a fixed handful of statements (look-ups and batched writes), so the
+    import is linear in the number of lines. It is idempotent: a file interrupted halfway
+    (an error in a later chunk) is completed by importing it again.
+    """
     parsed = parse(data)
     reports: list[LineReport] = []
     seen: set[str] = set()
-    with ctx.engine.connect() as conn, conn.begin() as tx:
-        for row in parsed:
-            if isinstance(row, LineReport):
-                reports.append(row)
-                continue
-            reports.append(_import_row(ctx, conn, row, seen, filename, actor, confirmed_reason))
-        if dry_run:
-            tx.rollback()
+    lookup = region_lookup(ctx)
+    for start in range(0, len(parsed), chunk_rows):
+        checked = [_check(lookup, row, seen) for row in parsed[start : start + chunk_rows]]
+        with transaction(ctx.engine) as conn:
+            reports += _import_chunk(ctx, conn, checked, filename, actor, confirmed_reason)
+            if dry_run:
+                conn.rollback()
+        if progress is not None:
+            progress(len(reports), len(parsed))
     return reports
 
 
-def _import_row(
-    ctx: Context,
-    conn: Connection,
-    row: RosterRow,
-    seen: set[str],
-    filename: str,
-    actor: str,
-    confirmed_reason: str | None,
-) -> LineReport:
+@dataclass(frozen=True)
+class _Valid:
+    """A line whose fields are checked: what the store gets."""
+
+    line: int
+    address: str
+    regions: tuple[str, ...]
+    name: str
+    organisation: str
+    ags: str | None
+
+
+def _check(
+    lookup: dict[str, str], row: RosterRow | LineReport, seen: set[str]
+) -> _Valid | LineReport:
+    """Validate one line (no database); ``seen`` collects the addresses of the file."""
+    if isinstance(row, LineReport):
+        return row
     try:
         address = normalise_email(row.email)
-        regions = region_keys(ctx, row.regions)
+        regions = region_keys(lookup, row.regions)
         name, organisation = (
             clean_field(row.name, "name"),
             clean_field(row.organisation, "organisation"),
@@ -149,44 +176,85 @@ def _import_row(
     if address.lower() in seen:
         return LineReport(row.line, address, "rejected", "doppelt in der Datei")
     seen.add(address.lower())
-    if store.is_suppressed(conn, email_hash(ctx, address)):
-        return LineReport(row.line, address, "rejected", "gesperrt (Löschung auf Wunsch)")
-    existing = store.find_by_email(conn, address)
-    status = "confirmed" if confirmed_reason else "pending"
-    have = (
-        set()
+    ags = row.ags if row.ags.isdigit() and len(row.ags) == 8 else None
+    return _Valid(row.line, address, regions, name, organisation, ags)
+
+
+def _new_regions(row: _Valid, existing: Subscriber | None, status: str) -> list[str]:
+    """The regions this line adds (none: unchanged). Confirmed ones are never downgraded."""
+    if existing is None:
+        return list(row.regions)
+    have = {r for r, s in existing.subscriptions.items() if s in ("confirmed", status)}
+    return [r for r in row.regions if r not in have]
+
+
+def _import_chunk(
+    ctx: Context,
+    conn: Connection,
+    checked: Sequence[_Valid | LineReport],
+    filename: str,
+    actor: str,
+    confirmed_reason: str | None,
+) -> list[LineReport]:
+    """Store a chunk of checked lines with a fixed number of statements; one report each."""
+    valid = [c for c in checked if isinstance(c, _Valid)]
+    hashes = {v.address: email_hash(ctx, v.address) for v in valid}
+    blocked = store.suppressed_among(conn, list(hashes.values()))
+    known = store.find_by_emails(conn, [v.address for v in valid])
+    status: SubscriptionStatus = "confirmed" if confirmed_reason else "pending"
+    outcome: dict[int, LineReport] = {}
+    changes: list[tuple[_Valid, Subscriber | None, list[str]]] = []
+    for v in valid:
+        existing = known.get(v.address.lower())
+        new = _new_regions(v, existing, status)
+        if hashes[v.address] in blocked:
+            outcome[v.line] = LineReport(v.line, v.address, "rejected", REASON_BLOCKED)
+        elif not new:
+            outcome[v.line] = LineReport(v.line, v.address, "unchanged")
+        else:
+            changes.append((v, existing, new))
+            outcome[v.line] = LineReport(v.line, v.address, "updated" if existing else "added")
+    _store_changes(ctx, conn, changes, status, filename, actor, confirmed_reason)
+    return [c if isinstance(c, LineReport) else outcome[c.line] for c in checked]
+
+
+def _store_changes(
+    ctx: Context,
+    conn: Connection,
+    changes: list[tuple[_Valid, Subscriber | None, list[str]]],
+    status: SubscriptionStatus,
+    filename: str,
+    actor: str,
+    confirmed_reason: str | None,
+) -> None:
+    """New subscribers, their region statuses, the consent events and confirmation mails:
+    one batched statement each."""
+    fresh = [
+        {"email": v.address, "name": v.name, "organisation": v.organisation, "ags": v.ags}
+        for v, existing, _ in changes
         if existing is None
-        else {r for r, s in existing.subscriptions.items() if s in ("confirmed", status)}
-    )
-    new = [r for r in regions if r not in have]
-    if existing is not None and not new:
-        return LineReport(row.line, address, "unchanged")
-    sid = (
-        existing.id
+    ]
+    created = iter(store.create_many(conn, fresh, source="import"))
+    subscribers = [
+        replace(existing, subscriptions=existing.subscriptions | dict.fromkeys(new, status))
         if existing
-        else store.create(
-            conn,
-            email=address,
-            name=name,
-            organisation=organisation,
-            source="import",
-            ags=row.ags if row.ags.isdigit() and len(row.ags) == 8 else None,
-        )
-    )
-    store.set_status(conn, sid, new, status, utcnow())
-    record_event(
-        ctx,
+        else Subscriber(next(created), v.address, subscriptions=dict.fromkeys(new, status))
+        for v, existing, new in changes
+    ]
+    pairs = [
+        (sub.id, r) for sub, (_, _, new) in zip(subscribers, changes, strict=True) for r in new
+    ]
+    store.set_status_many(conn, pairs, status, utcnow())
+    note = f"{filename}; {confirmed_reason or 'Bestätigung per E-Mail angefordert'}"
+    store.log_consents(
         conn,
-        sid,
-        address,
-        "import",
-        new,
-        Request(actor=actor),
-        f"{filename}; {confirmed_reason or 'Bestätigung per E-Mail angefordert'}",
+        [
+            consent_event(ctx, sub.id, v.address, "import", new, Request(actor=actor), note)
+            for sub, (v, _, new) in zip(subscribers, changes, strict=True)
+        ],
     )
     if not confirmed_reason:
-        send_link_mail(ctx, conn, store.get(conn, sid), Purpose.CONFIRM)
-    return LineReport(row.line, address, "updated" if existing else "added")
+        enqueue_messages(conn, link_mails(ctx, subscribers, Purpose.CONFIRM))
 
 
 def export_roster(ctx: Context, region: str | None = None) -> str:

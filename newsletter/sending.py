@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SendResult:
     region: str
-    status: str  # "sent", "nothing_new", "already_sent", "dry_run", "test_sent"
+    status: str  # "sent", "queued", "nothing_new", "already_sent", "dry_run", "test_sent"
     digest_id: int | None = None
     items: int = 0
     recipients: int = 0
@@ -98,6 +98,27 @@ def send_region(
         with transaction(ctx.engine) as conn:
             recipients = queue.count_confirmed(conn, region_key)
         return SendResult(region_key, "dry_run", items=len(digest.item_ids), recipients=recipients)
+    queued = _enqueue(ctx, digest, triggered_by)
+    if queued.status != "queued":
+        return queued
+    stats = _drain_now(ctx, transport, progress)
+    return replace(queued, status="sent", stats=stats)
+
+
+def enqueue_region(
+    ctx: Context, region_key: str, *, now: datetime | None = None, triggered_by: str = "cli"
+) -> SendResult:
+    """Store the region's digest and enqueue its deliveries, without sending: the worker
+    (or :func:`drain_queue`) sends them. ``status`` is ``queued``, ``nothing_new`` or
+    ``already_sent``; items and recipients are counted at enqueue."""
+    digest = plan(ctx, region_key, now or utcnow())
+    if digest is None:
+        return SendResult(region_key, "nothing_new")
+    return _enqueue(ctx, digest, triggered_by)
+
+
+def _enqueue(ctx: Context, digest: Digest, triggered_by: str) -> SendResult:
+    region_key = digest.region
     with transaction(ctx.engine) as conn:
         digest_id = digest_store.insert_digest(conn, digest, triggered_by=triggered_by)
         if digest_id is None:
@@ -110,8 +131,12 @@ def send_region(
         len(digest.item_ids),
         recipients,
     )
-    stats = _drain_now(ctx, transport, progress)
-    return SendResult(region_key, "sent", digest_id, len(digest.item_ids), recipients, stats)
+    return SendResult(region_key, "queued", digest_id, len(digest.item_ids), recipients)
+
+
+def drain_queue(ctx: Context) -> DrainStats:
+    """Send what is due now with the configured transport, at the process's shared pace."""
+    return _drain_now(ctx, None, None)
 
 
 def _drain_now(ctx: Context, transport: Transport | None, progress: Progress | None) -> DrainStats:

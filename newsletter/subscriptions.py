@@ -421,12 +421,23 @@ def record_event(
     detail: str | None = None,
 ) -> None:
     """Append an event; requests and confirmations carry the wording shown."""
-    store.log_consent(
-        conn,
-        **_event(ctx, sid, address, event, regions, request),
-        wording=CONSENT_TEXT if event in WORDED_EVENTS else None,
-        detail={"note": detail} if detail else {},
-    )
+    store.log_consent(conn, **consent_event(ctx, sid, address, event, regions, request, detail))
+
+
+def consent_event(
+    ctx: Context,
+    sid: int | None,
+    address: str,
+    event: str,
+    regions: Sequence[str],
+    request: Request,
+    detail: str | None = None,
+) -> dict[str, Any]:
+    """The consent-log row of :func:`record_event` (for batched writes)."""
+    return _event(ctx, sid, address, event, regions, request) | {
+        "wording": CONSENT_TEXT if event in WORDED_EVENTS else None,
+        "detail": {"note": detail} if detail else {},
+    }
 
 
 def _ip(ctx: Context, ip: str | None) -> str | None:
@@ -441,7 +452,20 @@ def _ip(ctx: Context, ip: str | None) -> str | None:
 def send_link_mail(
     ctx: Context, conn: Connection, subscriber: Subscriber, purpose: Purpose
 ) -> None:
-    """Confirmation or manage-link mail: only the request, no news (OLG München 29 U 1682/12).
+    """Confirmation or manage-link mail: only the request, no news (OLG München 29 U 1682/12)."""
+    enqueue_message(conn, **link_mail(ctx, subscriber, purpose))
+
+
+def link_mail(ctx: Context, subscriber: Subscriber, purpose: Purpose) -> dict[str, Any]:
+    """The confirmation or manage-link mail for :func:`enqueue_message`."""
+    return link_mails(ctx, [subscriber], purpose)[0]
+
+
+def link_mails(
+    ctx: Context, subscribers: Sequence[Subscriber], purpose: Purpose
+) -> list[dict[str, Any]]:
+    """:func:`link_mail` for many subscribers: the templates are rendered once per set of
+    regions, then each personal link is put in (tokens are URL-safe, nothing to escape).
 
     The name from the form is never put into the mail: a stranger's text must not reach
     an inbox with our sender (and user data never reaches a header).
@@ -450,29 +474,43 @@ def send_link_mail(
     kind, path = ("confirm", "bestaetigen") if confirming else ("manage_link", "einstellungen")
     names = {r.key: r.name for r in ctx.config.region_list()}
     wanted = "pending" if confirming else "confirmed"
-    values = {
-        "site": ctx.config.site,
-        "link": f"{ctx.config.site.base_url}/{path}/{ctx.tokens.make(purpose, subscriber.id)}",
-        "regions": [
-            names.get(r, r) for r, s in sorted(subscriber.subscriptions.items()) if s == wanted
-        ],
-        "days": ctx.config.subscriptions.confirm_days,
-    }
     env = environment("email")
     subject = (
         "Bitte bestätigen Sie Ihr Abonnement"
         if confirming
         else "Ihr Link zu den Newsletter-Einstellungen"
     )
-    enqueue_message(
-        conn,
-        address=subscriber.email,
-        subject=f"{ctx.config.site.name}: {subject}",
-        text=env.get_template(f"{kind}.txt").render(**values),
-        html=env.get_template(f"{kind}.html").render(**values),
-        kind=kind,
-        subscriber_id=subscriber.id,
-    )
+    bodies: dict[tuple[str, ...], tuple[str, str]] = {}
+    mails = []
+    for subscriber in subscribers:
+        regions = tuple(
+            names.get(r, r) for r, s in sorted(subscriber.subscriptions.items()) if s == wanted
+        )
+        if regions not in bodies:
+            values = {
+                "site": ctx.config.site,
+                "link": _LINK,
+                "regions": list(regions),
+                "days": ctx.config.subscriptions.confirm_days,
+            }
+            text = env.get_template(f"{kind}.txt").render(**values)
+            bodies[regions] = (text, env.get_template(f"{kind}.html").render(**values))
+        link = f"{ctx.config.site.base_url}/{path}/{ctx.tokens.make(purpose, subscriber.id)}"
+        text, html = (body.replace(_LINK, link) for body in bodies[regions])
+        mails.append(
+            {
+                "address": subscriber.email,
+                "subject": f"{ctx.config.site.name}: {subject}",
+                "text": text,
+                "html": html,
+                "kind": kind,
+                "subscriber_id": subscriber.id,
+            }
+        )
+    return mails
+
+
+_LINK = "https://link.invalid/personal-link"  # stands in for the link while rendering
 
 
 def send_fresh_link(ctx: Context, email: str) -> bool:

@@ -17,6 +17,7 @@ callable abandons the transaction (``RSET``) and reaches the caller unchanged.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import mailbox
 import smtplib
@@ -79,6 +80,15 @@ class MemoryTransport:
         self.closed += 1
 
 
+_LOCAL_FAULTS = {
+    errno.ENOSPC: "kein Platz mehr auf dem Datenträger (ENOSPC)",
+    errno.EDQUOT: "Speicherkontingent erschöpft (EDQUOT)",
+    errno.EACCES: "keine Schreibrechte im Verzeichnis (EACCES)",
+    errno.EPERM: "Schreiben nicht erlaubt (EPERM)",
+    errno.EROFS: "Dateisystem ist schreibgeschützt (EROFS)",
+}
+
+
 class MaildirTransport:
     """Writes each message as one file into a Maildir any mail program can open."""
 
@@ -90,8 +100,9 @@ class MaildirTransport:
         try:
             key = self.box.add(mailbox.MaildirMessage(data))
         except OSError as exc:  # disk full, permissions: every message would fail alike
+            cause = _LOCAL_FAULTS.get(exc.errno or 0, exc.strerror or str(exc))
             raise TransportUnavailableError(
-                f"Maildir nicht beschreibbar: {exc}", address=recipient, reply=str(exc)
+                f"Maildir nicht beschreibbar: {cause}", address=recipient, reply=f"Maildir: {cause}"
             ) from exc
         return f"250 stored in Maildir as {key}"
 

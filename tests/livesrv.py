@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -81,3 +81,13 @@ def write_serve_config(path: Path, url: str, sections: str) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def wait_for(check: Callable[[], bool], seconds: float, every: float = 0.1) -> bool:
+    """Poll ``check`` until it is true (True) or ``seconds`` have passed (False)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(every)
+    return False

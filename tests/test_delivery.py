@@ -163,10 +163,11 @@ def test_dead_smtp_server_loses_nothing(make_config: Callable[..., Config]) -> N
     store_items(ctx, sample_items())
     add_subscriber(ctx, "a@example.org", {"zwickau": "confirmed"})
     result = sending.send_region(ctx, "zwickau", now=NOW)
-    assert result.stats is not None and result.stats.retried == 1
+    assert result.stats is not None and result.stats.unavailable
     with transaction(ctx.engine) as conn:
         (row,) = queue.list_deliveries(conn)
-    assert row["status"] == "retry"
+    assert (row["status"], row["attempts"]) == ("queued", 0)  # paused, no attempt used
+    assert "nicht erreichbar" in row["last_reply"]
     ctx.close()
 
 

@@ -201,10 +201,11 @@ def test_dead_server_pauses_the_batch_and_loses_nothing(
     result = sending.send_region(ctx, "zwickau", now=NOW)
     assert result.stats is not None
     assert result.stats.unavailable and "nicht erreichbar" in result.stats.unavailable
-    assert (result.stats.retried, result.stats.sent) == (1, 0)  # tried once, then paused
+    assert (result.stats.retried, result.stats.sent) == (0, 0)  # paused at the first
     rows = sorted(deliveries(ctx), key=lambda r: r["id"])
-    assert [r["status"] for r in rows] == ["retry", "queued", "queued"]
-    assert [r["attempts"] for r in rows] == [1, 0, 0]  # the untried ones are not counted
+    assert [r["status"] for r in rows] == ["queued", "queued", "queued"]
+    assert [r["attempts"] for r in rows] == [0, 0, 0]  # no recipient is at fault: none counted
+    assert all("nicht erreichbar" in r["last_reply"] for r in rows)  # the cause, for the admin
     assert all(r["claimed_by"] is None for r in rows)
     ctx.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from newsletter import roster, subscriptions
 from newsletter.context import Context
@@ -98,3 +99,60 @@ def test_export_round_trips(ctx: Context) -> None:
         ctx, exported.encode(), filename="x.csv", actor="t", confirmed_reason="x"
     )
     assert {r.outcome for r in again} == {"unchanged"}
+
+
+def _roster(size: int, start: int = 0) -> bytes:
+    lines = [f"p{i}@amt{i % 7}.example,,,,{'dresden|zwickau' if i % 2 else 'chemnitz'}"
+             for i in range(start, start + size)]  # fmt: skip
+    return ("email,name,organisation,ags,regions\n" + "\n".join(lines) + "\n").encode()
+
+
+def _statements(ctx: Context, data: bytes, **options: object) -> int:
+    """How many statements an import sends to the database (executemany counts once)."""
+    count = 0
+
+    def counted(*_: object) -> None:
+        nonlocal count
+        count += 1
+
+    event.listen(ctx.engine, "before_cursor_execute", counted)
+    try:
+        roster.import_roster(ctx, data, filename="gross.csv", actor="t", **options)  # type: ignore[arg-type]
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", counted)
+    return count
+
+
+def test_import_statements_grow_with_chunks_not_rows(ctx: Context) -> None:
+    roster.import_roster(ctx, _roster(50), filename="alt.csv", actor="t")  # known addresses
+    small = _statements(ctx, _roster(100, 50), chunk_rows=100)
+    large = _statements(ctx, _roster(1000, 150), chunk_rows=100)
+    mixed = _statements(ctx, _roster(1000, 0), chunk_rows=100)  # all known now: unchanged
+    assert small <= 12, small  # a fixed handful per chunk
+    assert large <= 10 * small, (small, large)  # ten chunks, not a thousand rows
+    assert mixed <= 10 * small, mixed
+    with transaction(ctx.engine) as conn:
+        assert len(store.list_subscribers(conn)) == 1150
+        assert len(queue.list_deliveries(conn, limit=5000)) == 1150  # one confirmation each
+
+
+def test_chunks_commit_one_by_one_and_a_rerun_completes(ctx: Context) -> None:
+    """Each chunk is all-or-nothing; the import as a whole is idempotent, not atomic."""
+    reports = roster.import_roster(ctx, _roster(30), filename="a.csv", actor="t", chunk_rows=10)
+    assert [r.outcome for r in reports] == ["added"] * 30
+    again = roster.import_roster(ctx, _roster(40), filename="a.csv", actor="t", chunk_rows=7)
+    assert [r.outcome for r in again] == ["unchanged"] * 30 + ["added"] * 10
+    with transaction(ctx.engine) as conn:
+        sub = store.find_by_email(conn, "P31@amt3.example")
+        events = store.consent_events(conn, subscriptions.email_hash(ctx, "p31@amt3.example"))
+    assert sub is not None and sub.subscriptions == {"dresden": "pending", "zwickau": "pending"}
+    assert [e["event"] for e in events] == ["import"]
+
+
+def test_progress_is_reported_per_chunk(ctx: Context) -> None:
+    seen: list[tuple[int, int]] = []
+    roster.import_roster(
+        ctx, _roster(25), filename="a.csv", actor="t", chunk_rows=10,
+        progress=lambda done, total: seen.append((done, total)), dry_run=True,
+    )  # fmt: skip
+    assert seen == [(10, 25), (20, 25), (25, 25)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -9,10 +10,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from newsletter.errors import StoreError
+
+BUSY_TIMEOUT_SECONDS = 10.0  # SQLite waits this long for the write lock (busy_timeout)
+BUSY_RETRY_SECONDS = 10.0  # then a transaction's BEGIN is retried for up to this long
 
 
 def utcnow() -> datetime:
@@ -31,7 +35,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -50,7 +54,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
     cursor.close()
 
 
@@ -64,15 +68,46 @@ def is_postgres(engine: Engine | Connection) -> bool:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """One short transaction; database errors become :class:`StoreError`."""
+def transaction(engine: Engine, retry_for: float = BUSY_RETRY_SECONDS) -> Iterator[Connection]:
+    """One short transaction; database errors become :class:`StoreError`.
+
+    On SQLite the write lock is taken at BEGIN (``BEGIN IMMEDIATE``), so "database is
+    locked" can only happen there, before the body ran: after ``busy_timeout`` the BEGIN
+    is retried for up to ``retry_for`` seconds more (a long writer elsewhere, e.g. a CLI
+    import between its chunks), and only then does the caller see a :class:`StoreError`.
+    """
     try:
-        with engine.begin() as conn:
+        conn, tx = _begin(engine, retry_for)
+        with conn, tx:
             yield conn
     except SQLAlchemyError as exc:
         raise StoreError(
             f"Datenbankfehler: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
         ) from exc
+
+
+def _begin(engine: Engine, retry_for: float) -> tuple[Connection, RootTransaction]:
+    """Connect and BEGIN, retried while the database is locked (bounded by ``retry_for``)."""
+    deadline = time.monotonic() + retry_for
+    pause = 0.05
+    while True:
+        conn = engine.connect()
+        try:
+            return conn, conn.begin()
+        except OperationalError as exc:
+            conn.close()
+            if not is_busy(exc) or time.monotonic() + pause > deadline:
+                raise
+        except BaseException:
+            conn.close()
+            raise
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" / "database table is locked" (SQLITE_BUSY/LOCKED)."""
+    return "locked" in str(exc.orig or exc).lower()
 
 
 def migrations_dir() -> Path:

@@ -124,6 +124,15 @@ def enqueue_message(
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
+def enqueue_messages(conn: Connection, messages: Sequence[dict[str, Any]]) -> None:
+    """Many transactional messages (``address``, ``kind``, ``payload``, ``subscriber_id``)
+    in one batched statement."""
+    if messages:
+        now = utcnow()
+        fresh = {"status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now}
+        conn.execute(insert(deliveries), [dict(m, **fresh) for m in messages])
+
+
 _CLAIMED = (  # what sending a row needs (and ``claimed_by`` for the admin and tests)
     deliveries.c.id,
     deliveries.c.digest_id,
@@ -353,13 +362,19 @@ def count_bounce(
     return bool(suspended.rowcount)
 
 
-def postpone(conn: Connection, worker: str, ids: list[int], at: datetime) -> None:
-    """Give back leased rows untried, due again at ``at`` (the transport is down)."""
+def postpone(
+    conn: Connection, worker: str, ids: list[int], at: datetime, reason: str | None = None
+) -> None:
+    """Give back leased rows without counting an attempt, due again at ``at`` (the
+    transport is down); ``reason`` is stored as their last reply for the admin."""
     if ids:
+        values: dict[str, Any] = {"next_attempt_at": at, "claimed_by": None, "lease_until": None}
+        if reason is not None:
+            values["last_reply"] = reason[:1000]
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id.in_(ids), _held_by(worker))
-            .values(status="queued", next_attempt_at=at, claimed_by=None, lease_until=None)
+            .values(status="queued", **values)
         )
 
 

@@ -7,11 +7,11 @@ change ever made to a row is :func:`redact_consent` (IP and user agent) on erasu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from newsletter.errors import NotFoundError
 from newsletter.models import Subscriber
@@ -35,6 +35,18 @@ def find_by_email(conn: Connection, email: str) -> Subscriber | None:
     query = select(subscribers).where(func.lower(subscribers.c.email) == email.lower())
     row = conn.execute(query.order_by(subscribers.c.id)).first()
     return None if row is None else _subscriber(conn, row._mapping)
+
+
+def find_by_emails(conn: Connection, emails: Sequence[str]) -> dict[str, Subscriber]:
+    """Many addresses at once (keep them to a few hundred): lower-cased address ->
+    subscriber with its subscriptions, in two statements."""
+    lowered = sorted({e.lower() for e in emails})
+    if not lowered:
+        return {}
+    query = select(subscribers).where(func.lower(subscribers.c.email).in_(lowered))
+    rows = [row._mapping for row in conn.execute(query.order_by(subscribers.c.id.desc()))]
+    statuses = _statuses_of(conn, [row["id"] for row in rows])
+    return {row["email"].lower(): _build(row, statuses.get(row["id"], {})) for row in rows}
 
 
 def get(conn: Connection, subscriber_id: int) -> Subscriber:
@@ -64,6 +76,19 @@ def create(
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def create_many(conn: Connection, rows: Sequence[dict[str, Any]], source: str) -> list[int]:
+    """Insert subscribers (``email``, ``name``, ``organisation``, ``ags``) in one batched
+    statement; their ids in the order of ``rows`` (one more statement, on the unique index)."""
+    if not rows:
+        return []
+    now = utcnow()
+    conn.execute(insert(subscribers), [dict(row, source=source, created_at=now) for row in rows])
+    emails = [row["email"] for row in rows]
+    query = select(subscribers.c.id, subscribers.c.email).where(subscribers.c.email.in_(emails))
+    ids = {row.email: int(row.id) for row in conn.execute(query)}
+    return [ids[email] for email in emails]
 
 
 def update_profile(conn: Connection, subscriber_id: int, **values: str | None) -> None:
@@ -96,6 +121,43 @@ def set_status(
             )
 
 
+def set_status_many(
+    conn: Connection, pairs: Sequence[tuple[int, str]], status: str, at: datetime
+) -> None:
+    """:func:`set_status` for many (subscriber id, region) pairs: one look-up, one batched
+    update and one batched insert."""
+    if not pairs:
+        return
+    ids = sorted({sid for sid, _ in pairs})
+    have = {
+        (row.subscriber_id, row.region)
+        for row in conn.execute(
+            select(subscriptions.c.subscriber_id, subscriptions.c.region).where(
+                subscriptions.c.subscriber_id.in_(ids)
+            )
+        )
+    }
+    stamp = _STAMPS[status]
+    known = [{"sid": sid, "reg": region} for sid, region in pairs if (sid, region) in have]
+    if known:
+        conn.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.subscriber_id == bindparam("sid"),
+                subscriptions.c.region == bindparam("reg"),
+            )
+            .values({"status": status, stamp: at}),
+            known,
+        )
+    fresh = [
+        {"subscriber_id": sid, "region": region, "status": status, "requested_at": at, stamp: at}
+        for sid, region in pairs
+        if (sid, region) not in have
+    ]
+    if fresh:
+        conn.execute(insert(subscriptions), fresh)
+
+
 def subscription_rows(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
     """Every region row with its times (for the DSGVO Art. 15 export)."""
     query = (
@@ -109,6 +171,13 @@ def subscription_rows(conn: Connection, subscriber_id: int) -> list[dict[str, An
 def log_consent(conn: Connection, **values: Any) -> None:
     """Append one event to the consent log (never updated, never deleted by us)."""
     conn.execute(insert(consent_log).values(at=utcnow(), **values))
+
+
+def log_consents(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
+    """Append many events in one batched statement."""
+    if events:
+        now = utcnow()
+        conn.execute(insert(consent_log), [dict(event, at=now) for event in events])
 
 
 def consent_events(conn: Connection, email_hash: str) -> list[dict[str, Any]]:
@@ -181,15 +250,38 @@ def unsuppress(conn: Connection, email_hash: str) -> bool:
     return bool(conn.execute(query).rowcount)
 
 
+def suppressed_among(conn: Connection, email_hashes: Sequence[str]) -> set[str]:
+    """Which of these hashes are suppressed (one statement; keep to a few hundred)."""
+    if not email_hashes:
+        return set()
+    query = select(suppressions.c.email_hash).where(
+        suppressions.c.email_hash.in_(sorted(set(email_hashes)))
+    )
+    return {row.email_hash for row in conn.execute(query)}
+
+
 def is_suppressed(conn: Connection, email_hash: str) -> bool:
     query = select(suppressions.c.email_hash).where(suppressions.c.email_hash == email_hash)
     return conn.execute(query).first() is not None
 
 
 def _subscriber(conn: Connection, row: Any) -> Subscriber:
-    query = select(subscriptions.c.region, subscriptions.c.status).where(
-        subscriptions.c.subscriber_id == row["id"]
-    )
+    return _build(row, _statuses_of(conn, [row["id"]]).get(row["id"], {}))
+
+
+def _statuses_of(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Region -> status for each of these subscribers (one statement)."""
+    out: dict[int, dict[str, Any]] = {}
+    if ids:
+        query = select(
+            subscriptions.c.subscriber_id, subscriptions.c.region, subscriptions.c.status
+        ).where(subscriptions.c.subscriber_id.in_(ids))
+        for r in conn.execute(query):
+            out.setdefault(r.subscriber_id, {})[r.region] = r.status
+    return out
+
+
+def _build(row: Any, statuses: dict[str, Any]) -> Subscriber:
     return Subscriber(
         id=row["id"],
         email=row["email"],
@@ -200,5 +292,5 @@ def _subscriber(conn: Connection, row: Any) -> Subscriber:
         created_at=as_utc(row["created_at"]),
         bounce_count=row["bounce_count"],
         suspended=row["suspended_at"] is not None,
-        subscriptions={r.region: r.status for r in conn.execute(query)},
+        subscriptions=statuses,
     )

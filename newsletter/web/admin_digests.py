@@ -156,6 +156,30 @@ def is_sending(region_key: str) -> bool:
     return region_key in _running
 
 
+def enqueue_claimed(ctx: Context, region_key: str, triggered_by: str) -> sending.SendResult:
+    """Store and enqueue the digest of a send claimed by :func:`claim_send` (under the
+    region's advisory lock, as :func:`send_in_background`); on anything but ``queued``
+    the claim is given back. Items and recipients are counted here, at enqueue."""
+    try:
+        with advisory_lock(ctx.engine, f"digest:{region_key}"):
+            result = sending.enqueue_region(ctx, region_key, triggered_by=triggered_by)
+    except BaseException:
+        _running.pop(region_key, None)
+        raise
+    if result.status != "queued":
+        _running.pop(region_key, None)
+    return result
+
+
+def drain_in_background(ctx: Context, region_key: str) -> None:
+    """Send what :func:`enqueue_claimed` queued: the same drain and the same shared pace
+    as the worker, then give the claim back."""
+    try:
+        sending.drain_queue(ctx)
+    finally:
+        _running.pop(region_key, None)
+
+
 def send_in_background(ctx: Context, region_key: str, triggered_by: str) -> None:
     """The send started by claim_send: the same path as schedule and CLI.
 

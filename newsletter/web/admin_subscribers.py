@@ -7,6 +7,7 @@ the consent log records each step with the admin as actor.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from datetime import date
@@ -16,10 +17,11 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from newsletter import roster, subscriptions
-from newsletter.errors import InvalidInputError
+from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.models import Subscriber
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
+from newsletter.web import import_jobs
 from newsletter.web.admin_common import admin_page, field, redirect, region_keys
 from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PathId
@@ -28,6 +30,7 @@ from newsletter.web.security import checked_form
 
 router = APIRouter(prefix="/abonnenten")
 MAX_UPLOAD = 5_000_000
+QUICK_SECONDS = 2.0  # an import done within this answers the upload directly
 STATUSES = {"confirmed": "bestätigt", "pending": "unbestätigt", "unsubscribed": "abgemeldet"}
 
 
@@ -93,37 +96,55 @@ def import_form(request: Request) -> HTMLResponse:
 
 @router.post("/import", response_class=HTMLResponse, include_in_schema=False)
 async def import_upload(request: Request) -> Response:
-    """A first upload is always a dry run; »Jetzt importieren« sends the same bytes back."""
+    """A first upload is always a dry run; »Jetzt importieren« sends the same bytes back.
+
+    The import runs on a thread; a small file answers at once, a large one leads to a
+    page that shows the progress and refreshes itself until the report is there.
+    """
     ctx = context_of(request)
     form = await checked_form(request, ctx.secret_key)
     try:
         data, filename = await _upload(form.get("file"), field(form, "data"))
     finally:
         await form.close()
-    filename = field(form, "filename") or filename
-    reason = field(form, "reason") or None
-    dry_run = field(form, "commit") != "1"
-    report = roster.import_roster(
+    job = import_jobs.start(
         ctx,
-        data,
-        filename=filename,
-        actor=current_admin(request).name,
-        confirmed_reason=reason,
-        dry_run=dry_run,
+        import_jobs.ImportJob(
+            admin=current_admin(request).name,
+            filename=field(form, "filename") or filename,
+            data=data,
+            reason=field(form, "reason") or None,
+            dry_run=field(form, "commit") != "1",
+        ),
     )
-    counts = {
-        o: sum(r.outcome == o for r in report)
-        for o in ("added", "updated", "unchanged", "rejected")
-    }
-    if not dry_run:
-        record(request, "subscribers.import", filename, **counts)
-        return redirect(request, "/admin/abonnenten", _import_notice(counts))
+    if await asyncio.to_thread(job.finished.wait, QUICK_SECONDS):
+        return _finished(request, job)
+    return redirect(request, f"/admin/abonnenten/import/{job.id}")
+
+
+@router.get("/import/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+def import_progress(request: Request, job_id: str) -> Response:
+    job = import_jobs.get(job_id, current_admin(request).name)
+    if job is None:
+        raise NotFoundError("Diesen Import gibt es nicht (mehr); bitte die Datei neu hochladen.")
+    if job.finished.is_set():
+        return _finished(request, job)
+    values = {"report": None, "job": job, "refresh": True}
+    return admin_page(request, "admin/subscribers_import.html", values)
+
+
+def _finished(request: Request, job: import_jobs.ImportJob) -> Response:
+    """The dry-run table, or (after the real import) the list with a notice."""
+    if job.error is not None:
+        raise job.error
+    if not job.dry_run:
+        return redirect(request, "/admin/abonnenten", _import_notice(job.counts()))
     values = {
-        "report": report,
-        "counts": counts,
-        "data": base64.b64encode(data).decode(),
-        "filename": filename,
-        "reason": reason or "",
+        "report": job.report,
+        "counts": job.counts(),
+        "data": base64.b64encode(job.data).decode(),
+        "filename": job.filename,
+        "reason": job.reason or "",
     }
     return admin_page(request, "admin/subscribers_import.html", values)
 

@@ -12,7 +12,7 @@ from newsletter import sending
 from newsletter.errors import NotFoundError
 from newsletter.store import digests as digest_store
 from newsletter.store.db import as_utc, transaction
-from newsletter.web.admin_digests import claim_send, send_in_background
+from newsletter.web.admin_digests import claim_send, drain_in_background, enqueue_claimed
 from newsletter.web.api_common import ConflictError, TokenFirstRoute, errors
 from newsletter.web.auth import current_admin, record
 from newsletter.web.rendering import context_of
@@ -54,7 +54,10 @@ class SendIn(BaseModel):
 class SendOut(BaseModel):
     region: str
     status: str = Field(
-        description="started, dry_run, test_sent, nothing_new (already_running: 409)"
+        description=(
+            "started (202: queued, items and recipients counted), dry_run, test_sent, "
+            "nothing_new, already_sent (already_running: 409)"
+        )
     )
     items: int = 0
     recipients: int = 0
@@ -122,7 +125,9 @@ def digest_preview(request: Request, region: str) -> DigestPreviewOut:
 def digest_send(
     request: Request, region: str, response: Response, tasks: BackgroundTasks, body: SendIn
 ) -> SendOut:
-    """Real sends start in the background (202; progress: GET /digests); the rest is 200."""
+    """A real send stores and enqueues the digest now (202, with its items and recipients)
+    and sends in the background at the process's one pace, beside the worker (progress:
+    GET /digests); the rest is 200."""
     ctx = context_of(request)
     _known_region(request, region)
     who = f"api:{current_admin(request).name}"
@@ -137,6 +142,12 @@ def digest_send(
         )
     if not claim_send(region, who):
         raise ConflictError(f"Für »{region}« läuft schon ein Versand.")
-    record(request, "digest.send", region, via="api")
-    tasks.add_task(send_in_background, ctx, region, who)
-    return SendOut(region=region, status="started")
+    queued = enqueue_claimed(ctx, region, who)
+    record(request, "digest.send", region, via="api", status=queued.status)
+    if queued.status != "queued":
+        response.status_code = 200
+        return SendOut(region=region, status=queued.status, items=queued.items)
+    tasks.add_task(drain_in_background, ctx, region)
+    return SendOut(
+        region=region, status="started", items=queued.items, recipients=queued.recipients
+    )

@@ -7,6 +7,7 @@ is the authority (RFC 8058 one-click, body ``List-Unsubscribe=One-Click``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 from fastapi import APIRouter, Request
@@ -77,7 +78,10 @@ async def subscribe(request: Request) -> HTMLResponse:
     if not verdict.target_ok:  # the same page, but no further mail to that address
         return render(request, "subscribe_done.html")
     try:
-        subscriptions.request_subscription(ctx, regions=regions, request=_who(request), **fields)
+        await asyncio.to_thread(  # may wait for a busy database: not on the event loop
+            subscriptions.request_subscription, ctx, regions=regions, request=_who(request),
+            **fields,
+        )  # fmt: skip
     except InvalidInputError as exc:
         errors = {exc.field or "email": exc.message}
         return render(
