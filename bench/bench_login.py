@@ -31,7 +31,7 @@ from newsletter import admins  # noqa: E402
 from newsletter.config import load_config  # noqa: E402
 from newsletter.context import Context  # noqa: E402
 from tests.livesrv import newsletter_serve, serve_config  # noqa: E402
-from tests.loginburst import burst, poll_during  # noqa: E402
+from tests.loginburst import Attackers, poll_during  # noqa: E402
 
 NAME = "anna"
 
@@ -59,9 +59,11 @@ def main() -> int:
         with newsletter_serve(prepare(tmp), tmp / "serve.log") as base:
             urls = [base + FEED_PATH, base + "/healthz"]
             quiet, _ = poll_during(urls, lambda: time.sleep(args.quiet))
+            attackers = Attackers(base, args.clients)
             started = time.perf_counter()
-            loud, codes = poll_during(urls, lambda: burst(base, NAME, args.clients, args.attempts))
+            loud, codes = poll_during(urls, lambda: attackers.fire(NAME, args.attempts))
             took = time.perf_counter() - started
+            attackers.close()
     answers = collections.Counter(codes)  # type: ignore[arg-type]
     print(
         f"burst: {args.clients} clients x {args.attempts} wrong logins in {took:.1f} s, "

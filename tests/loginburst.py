@@ -43,27 +43,38 @@ class Latencies:
         )
 
 
-def wrong_logins(base: str, source: str, name: str, attempts: int) -> list[int]:
-    """From ``source``: fetch the login form (CSRF), then ``attempts`` wrong passwords;
-    the status codes."""
-    transport = httpx.HTTPTransport(local_address=source)
-    with httpx.Client(base_url=base, transport=transport, timeout=60) as client:
-        form = client.get("/admin/anmelden")
-        found = _CSRF.search(form.text)
-        assert found, form.text
-        data = {"csrf_token": found.group(1), "name": name}
-        return [
-            client.post("/admin/anmelden", data=data | {"password": f"falsch-{n:06d}"}).status_code
-            for n in range(attempts)
-        ]
+class Attackers:
+    """``clients`` HTTP clients, each from its own loopback address (127.0.0.2, …), each
+    with the login form's CSRF token already fetched, so :meth:`fire` only posts."""
 
+    def __init__(self, base: str, clients: int) -> None:
+        self.sessions: list[tuple[httpx.Client, str]] = []
+        for n in range(clients):
+            transport = httpx.HTTPTransport(local_address=f"127.0.0.{2 + n}")
+            client = httpx.Client(base_url=base, transport=transport, timeout=60)
+            form = client.get("/admin/anmelden")
+            found = _CSRF.search(form.text)
+            assert found, form.text
+            self.sessions.append((client, found.group(1)))
 
-def burst(base: str, name: str, clients: int, attempts: int) -> list[int]:
-    """``clients`` parallel attackers from 127.0.0.2 on, ``attempts`` each; all codes."""
-    sources = [f"127.0.0.{2 + n}" for n in range(clients)]
-    with ThreadPoolExecutor(clients) as pool:
-        runs = pool.map(lambda source: wrong_logins(base, source, name, attempts), sources)
-        return [code for codes in runs for code in codes]
+    def fire(self, name: str, attempts: int) -> list[int]:
+        """Every client posts ``attempts`` wrong passwords for ``name``, the clients in
+        parallel; all status codes."""
+
+        def attack(session: tuple[httpx.Client, str]) -> list[int]:
+            client, token = session
+            data = {"csrf_token": token, "name": name}
+            return [
+                client.post("/admin/anmelden", data=data | {"password": f"x-{n:06d}"}).status_code
+                for n in range(attempts)
+            ]
+
+        with ThreadPoolExecutor(len(self.sessions)) as pool:
+            return [code for codes in pool.map(attack, self.sessions) for code in codes]
+
+    def close(self) -> None:
+        for client, _ in self.sessions:
+            client.close()
 
 
 def poll(url: str, until: threading.Event, timeout: float = 10) -> Latencies:
