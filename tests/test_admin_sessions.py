@@ -53,28 +53,31 @@ def test_a_copied_cookie_is_refused_after_a_password_change(ctx: Context) -> Non
     assert client.get("/admin").status_code == 200
 
 
+CliAdmin = tuple[Context, list[str], TestClient]
+
+
 @pytest.fixture
-def cli_ctx(tmp_path: Path) -> Iterator[tuple[Context, list[str]]]:
-    """A context on a config file, and the ``newsletter admin`` command line for it."""
+def cli_admin(tmp_path: Path) -> Iterator[CliAdmin]:
+    """A context on a config file, the ``newsletter admin`` command line for it and a
+    client logged in as the admin."""
     path = serve_config(tmp_path)
     context = Context(load_config(path, environ={}))
     context.init_db()
-    yield context, [str(Path(sys.executable).parent / "newsletter"), "--config", str(path), "admin"]
+    client = make_client(context)
+    login(client)
+    cli = [str(Path(sys.executable).parent / "newsletter"), "--config", str(path), "admin"]
+    yield context, cli, client
     context.close()
 
 
-def _run(cli: list[str], *args: str) -> str:
-    done = subprocess.run([*cli, *args], capture_output=True, text=True, check=False)
+def _run(cli: list[str], *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run([*cli, *args], input=stdin, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def test_admin_disable_ends_sessions_and_blocks_login_and_token(
-    cli_ctx: tuple[Context, list[str]],
-) -> None:
-    ctx, cli = cli_ctx
-    client = make_client(ctx)
-    login(client)
+def test_admin_disable_ends_sessions_and_blocks_login_and_token(cli_admin: CliAdmin) -> None:
+    ctx, cli, client = cli_admin
     thief = _copy(client, ctx)
     token = admins.new_api_token(ctx, NAME, actor="test")
     assert "1 offene Sitzung" in _run(cli, "sessions", NAME)
@@ -94,20 +97,10 @@ def test_admin_disable_ends_sessions_and_blocks_login_and_token(
     assert client.get("/admin").status_code == 303
 
 
-def test_admin_password_on_the_command_line_ends_sessions(
-    cli_ctx: tuple[Context, list[str]],
-) -> None:
-    ctx, cli = cli_ctx
-    client = make_client(ctx)
-    login(client)
-    changed = subprocess.run(
-        [*cli, "password", NAME, "--password-stdin"],
-        input="noch-ein-neues-passwort\n",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert changed.returncode == 0 and "1 Sitzung(en) beendet" in changed.stdout, changed.stderr
+def test_admin_password_on_the_command_line_ends_sessions(cli_admin: CliAdmin) -> None:
+    _, cli, client = cli_admin
+    changed = _run(cli, "password", NAME, "--password-stdin", stdin="noch-ein-neues-passwort\n")
+    assert "1 Sitzung(en) beendet" in changed
     assert client.get("/admin").status_code == 303
     login(client, password="noch-ein-neues-passwort")
 
