@@ -58,15 +58,14 @@ def list_admins() -> None:
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = admin_store.all_admins(conn)
         tz = ZoneInfo(ctx.config.site.timezone)
-    table = Table("Name", "E-Mail", "Angelegt", "Letzte Anmeldung", "API-Schlüssel", "Status")
+    table = Table("Name", "E-Mail", "Angelegt", "Letzte Anmeldung", "API-Schlüssel")
     for admin in rows:
         table.add_row(
-            admin.name,
+            f"{admin.name} (gesperrt)" if admin.disabled else admin.name,
             admin.email or "–",
             german_short(admin.created_at, tz),
             german_short(admin.last_login_at, tz),
             "ja" if admin.has_token else "nein",
-            "gesperrt" if admin.disabled else "aktiv",
         )
     console.print(table)
 
