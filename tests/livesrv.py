@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -91,3 +94,52 @@ def wait_for(check: Callable[[], bool], seconds: float, every: float = 0.1) -> b
             return True
         time.sleep(every)
     return False
+
+
+def serve_config(tmp: Path, database_url: str | None = None, web: str = "") -> Path:
+    """A config file for ``newsletter serve``: storage in ``tmp``, the regions of the repo's
+    config.toml, a fixed secret key and any further ``[web]`` lines."""
+    source = (Path(__file__).resolve().parent.parent / "config.toml").read_text(encoding="utf-8")
+    regions = re.findall(r"^\[\[regions\]\]\n(?:[^\[\n].*\n)*", source, flags=re.MULTILINE)
+    url = database_url or f"sqlite:///{tmp / 'serve.db'}"
+    text = (
+        "[storage]\n"
+        f'database_url = "{url}"\n'
+        f'data_dir = "{tmp / "var"}"\n'
+        "[web]\n"
+        'secret_key = "serve-secret-key-0123456789"\n'
+        f"{web}\n\n" + "\n".join(block.strip() + "\n" for block in regions)
+    )
+    path = tmp / "serve.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@contextmanager
+def newsletter_serve(config: Path, log: Path, seconds: float = 30) -> Iterator[str]:
+    """``newsletter serve --no-scheduler`` in a subprocess on a free loopback port; yields
+    the base URL once ``/healthz`` answers; stdout and stderr go to ``log``."""
+    port = free_port()
+    cli = Path(sys.executable).parent / "newsletter"
+    command = [str(cli), "--config", str(config), "serve", "--no-scheduler"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    with log.open("wb") as out:  # the child keeps its own descriptor
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + seconds
+        while not _answers(f"{base}/healthz"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"newsletter serve did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        stop_process(process)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code < 500
+    except httpx.TransportError:
+        return False

@@ -5,7 +5,7 @@ client and globally) are counted here, so that every web process on the same dat
 sees the same counts (newsletter.store.ratelimits). Housekeeping drops old windows.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-26 10:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

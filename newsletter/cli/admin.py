@@ -1,4 +1,5 @@
-"""``newsletter admin add|list|token``: admin accounts and API tokens."""
+"""``newsletter admin add|list|token|password|disable|enable|sessions``: admin accounts,
+API tokens and sessions."""
 
 from __future__ import annotations
 
@@ -10,14 +11,22 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from newsletter import admins
+from newsletter import admins, sessions
 from newsletter.cli.base import app, console, fail, open_context
 from newsletter.localtime import german_short
 from newsletter.store import admins as admin_store
-from newsletter.store.db import transaction
+from newsletter.store.db import transaction, utcnow
 
-admin_app = typer.Typer(help="Verwaltungszugänge: anlegen, auflisten, API-Schlüssel.")
+admin_app = typer.Typer(
+    help="Verwaltungszugänge: anlegen, auflisten, API-Schlüssel, Passwort, sperren, Sitzungen."
+)
 app.add_typer(admin_app, name="admin")
+
+
+NameArg = Annotated[str, typer.Argument(help="Anmeldename des Admins.")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Passwort aus der ersten Zeile der Eingabe.")
+]
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -34,9 +43,7 @@ def _read_password(from_stdin: bool) -> str:
 def add(
     name: Annotated[str, typer.Argument(help="Anmeldename.")],
     email: Annotated[str, typer.Option(help="E-Mail-Adresse (für »Testversand an mich«).")] = "",
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Passwort aus der ersten Zeile der Eingabe.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
 ) -> None:
     """Einen Admin anlegen; das Passwort wird zweimal abgefragt (oder von der Eingabe gelesen)."""
     password = _read_password(password_stdin)
@@ -54,7 +61,7 @@ def list_admins() -> None:
     table = Table("Name", "E-Mail", "Angelegt", "Letzte Anmeldung", "API-Schlüssel")
     for admin in rows:
         table.add_row(
-            admin.name,
+            f"{admin.name} (gesperrt)" if admin.disabled else admin.name,
             admin.email or "–",
             german_short(admin.created_at, tz),
             german_short(admin.last_login_at, tz),
@@ -64,10 +71,59 @@ def list_admins() -> None:
 
 
 @admin_app.command("token")
-def token(name: Annotated[str, typer.Argument(help="Anmeldename des Admins.")]) -> None:
+def token(name: NameArg) -> None:
     """Einen API-Schlüssel erzeugen (ersetzt den alten); er wird nur jetzt angezeigt."""
     with open_context() as ctx:
         value = admins.new_api_token(ctx, name, actor="cli")
     console.print("API-Schlüssel (wird nicht noch einmal angezeigt):", highlight=False)
     print(value)
     console.print(f"Verwendung: Authorization: Bearer {value[:6]}…", highlight=False)
+
+
+@admin_app.command("password")
+def password(name: NameArg, password_stdin: PasswordStdin = False) -> None:
+    """Ein neues Passwort setzen; alle Sitzungen des Admins enden."""
+    value = _read_password(password_stdin)
+    with open_context() as ctx:
+        ended = admins.set_password(ctx, name, value, actor="cli")
+    console.print(f"Passwort von »{name}« geändert, {ended} Sitzung(en) beendet.", highlight=False)
+
+
+@admin_app.command("disable")
+def disable(name: NameArg) -> None:
+    """Den Zugang sperren: keine Anmeldung, kein API-Schlüssel; alle Sitzungen enden."""
+    with open_context() as ctx:
+        ended = admins.set_disabled(ctx, name, True, actor="cli")
+    console.print(f"Admin »{name}« gesperrt, {ended} Sitzung(en) beendet.", highlight=False)
+
+
+@admin_app.command("enable")
+def enable(name: NameArg) -> None:
+    """Einen gesperrten Zugang wieder freigeben."""
+    with open_context() as ctx:
+        admins.set_disabled(ctx, name, False, actor="cli")
+    console.print(f"Admin »{name}« wieder freigegeben.", highlight=False)
+
+
+@admin_app.command("sessions")
+def list_sessions(
+    name: NameArg,
+    end: Annotated[bool, typer.Option("--end", help="Alle Sitzungen beenden.")] = False,
+) -> None:
+    """Die offenen Sitzungen des Admins (angemeldet, zuletzt aktiv, endet spätestens)."""
+    with open_context() as ctx:
+        if end:
+            ended = admins.end_sessions(ctx, name, actor="cli")
+            console.print(f"{ended} Sitzung(en) von »{name}« beendet.", highlight=False)
+            return
+        found = sessions.live_sessions(ctx, name, utcnow())
+        tz = ZoneInfo(ctx.config.site.timezone)
+    table = Table("Angemeldet", "Zuletzt aktiv", "Endet spätestens")
+    for session in found:
+        table.add_row(
+            german_short(session.created_at, tz),
+            german_short(session.last_seen_at, tz),
+            german_short(session.expires_at, tz),
+        )
+    console.print(table)
+    console.print(f"{len(found)} offene Sitzung(en).", highlight=False)

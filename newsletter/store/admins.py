@@ -1,4 +1,4 @@
-"""SQL for admin accounts: password hashes, API token hashes, last login."""
+"""SQL for admin accounts: password hashes, API token hashes, last login, disabled."""
 
 from __future__ import annotations
 
@@ -23,6 +23,11 @@ class Admin:
     created_at: datetime | None = None
     last_login_at: datetime | None = None
     has_token: bool = False
+    disabled_at: datetime | None = None
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
 
 def add(conn: Connection, *, name: str, email: str, password_hash: str) -> Admin:
@@ -72,6 +77,11 @@ def touch_login(conn: Connection, admin_id: int, at: datetime | None = None) -> 
     conn.execute(update(admins).where(admins.c.id == admin_id).values(last_login_at=at or utcnow()))
 
 
+def set_disabled(conn: Connection, admin_id: int, at: datetime | None) -> None:
+    """Disable the account at ``at``, or enable it again with None."""
+    conn.execute(update(admins).where(admins.c.id == admin_id).values(disabled_at=at))
+
+
 def count(conn: Connection) -> int:
     return len(conn.execute(select(admins.c.id)).all())
 
@@ -84,4 +94,5 @@ def _admin(row: Any) -> Admin:
         created_at=as_utc(row["created_at"]),
         last_login_at=as_utc(row["last_login_at"]),
         has_token=row["api_token_hash"] is not None,
+        disabled_at=as_utc(row["disabled_at"]),
     )

@@ -209,6 +209,21 @@ admins = Table(
     Column("api_token_hash", String(64), unique=True),
     _ts("created_at", nullable=False),
     _ts("last_login_at"),
+    _ts("disabled_at"),  # set: no login, no API token, no session
+)
+
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("id_hash", String(64), nullable=False, unique=True),  # SHA-256 of the cookie's id
+    Column(
+        "admin_id", Integer, ForeignKey("admins.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    _ts("created_at", nullable=False),
+    _ts("last_seen_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("revoked_at"),
 )
 
 audit_log = Table(

@@ -1,15 +1,23 @@
 """Admin login: session cookie, login form, logout, and the guards for /admin and /api/v1.
 
-The session is a signed, timestamped cookie ``nl_admin`` (itsdangerous; HttpOnly,
-SameSite=Lax, Secure under https) holding the admin id and a fingerprint of the password
-hash, so a password change ends every session. Every /admin route except the login form
-depends on :func:`require_admin` (no session → 303 to ``/admin/anmelden``); every API
-route depends on :func:`require_token` (no valid bearer token → 401 JSON).
+The session lives on the server (:mod:`newsletter.sessions`): the cookie ``nl_admin``
+(itsdangerous-signed and timestamped; HttpOnly, SameSite=Lax, Secure under https) carries
+only its random id, so logout, a password change or ``admin disable`` end it for every
+copy of the cookie. Every /admin route except the login form depends on
+:func:`require_admin` (no session → 303 to ``/admin/anmelden``); every API route depends
+on :func:`require_token` (no valid bearer token → 401 JSON).
+
+The password check (argon2, 0.1–0.4 s of CPU) runs in a small bounded pool of worker
+threads (:mod:`newsletter.web.hashpool`), never on the event loop: a burst of logins
+queues there while feeds and ``/healthz`` keep answering; when the queue is full the
+login is answered 503 at once. A failed login's name is logged only if it is an admin's.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -17,20 +25,26 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from newsletter import admins
+from newsletter import admins, sessions
 from newsletter.context import Context
-from newsletter.store import admins as admin_store
 from newsletter.store import audit
 from newsletter.store.admins import Admin
-from newsletter.store.db import transaction
+from newsletter.store.db import transaction, utcnow
+from newsletter.web.hashpool import BoundedPool, PoolFull
 from newsletter.web.rendering import context_of, render
 from newsletter.web.security import checked_form, client_ip, rate_verdict
 
 log = logging.getLogger("newsletter.web.auth")
 
 SESSION_COOKIE = "nl_admin"
-SESSION_SECONDS = 12 * 3600
+SESSION_SECONDS = int(sessions.ABSOLUTE.total_seconds())
 LOGIN_PATH = "/admin/anmelden"
+LOGIN_WORKERS = 2  # password checks at once (each uses a core for 0.1–0.4 s)
+LOGIN_WAITING = 16  # more wait behind them; beyond that: 503 at once
+BUSY = (
+    "Gerade melden sich sehr viele gleichzeitig an. "
+    "Bitte versuchen Sie es in einigen Sekunden noch einmal."
+)
 
 router = APIRouter()
 
@@ -39,25 +53,30 @@ def _serializer(ctx: Context) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(ctx.secret_key, salt="newsletter-admin-session")
 
 
-def session_value(ctx: Context, admin: Admin) -> str:
-    fingerprint = admins.session_fingerprint(ctx, admin.id)
-    return str(_serializer(ctx).dumps([admin.id, fingerprint]))
+def now_of(request: Request) -> datetime:
+    """The time for session decisions: ``app.state.clock`` if a test set one, else now."""
+    clock: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
+    return clock() if clock is not None else utcnow()
 
 
-def session_admin(request: Request) -> Admin | None:
-    """The admin of a valid session cookie, or None."""
-    ctx = context_of(request)
+def _session_id(request: Request) -> str | None:
+    """The session id from a validly signed cookie, or None."""
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
     try:
-        admin_id, fingerprint = _serializer(ctx).loads(raw, max_age=SESSION_SECONDS)
+        value = _serializer(context_of(request)).loads(raw, max_age=SESSION_SECONDS)
     except (BadSignature, ValueError, TypeError):
         return None
-    if not isinstance(admin_id, int) or fingerprint != admins.session_fingerprint(ctx, admin_id):
+    return value if isinstance(value, str) else None
+
+
+def session_admin(request: Request) -> Admin | None:
+    """The admin of a live session, or None."""
+    session_id = _session_id(request)
+    if session_id is None:
         return None
-    with transaction(ctx.engine) as conn:
-        return admin_store.get(conn, admin_id)
+    return sessions.resume(context_of(request), session_id, now_of(request))
 
 
 def require_admin(request: Request) -> Admin:
@@ -129,16 +148,19 @@ async def login(request: Request) -> Response:
             headers={"Retry-After": "60"},
         )
     target = safe_next(str(form.get("weiter", "")))
-    admin = admins.authenticate(ctx, name, str(form.get("password", "")))
-    if admin is None:
-        return _login_failed(request, ctx, name, ip, target)
-    with transaction(ctx.engine) as conn:
-        audit.record(conn, admin.name, "login", None, {"ip": ip})
-    log.info("admin login name=%s ip=%s", admin.name, ip)
+    password = str(form.get("password", ""))
+    try:
+        started = await _pool(request).run(_attempt, ctx, name, password, ip, now_of(request))
+    except PoolFull:
+        log.warning("admin login refused, password checks busy ip=%s", ip)
+        raise HTTPException(503, BUSY, headers={"Retry-After": "5"}) from None
+    if started is None:
+        values = {"weiter": target, "error": "Name oder Passwort stimmen nicht.", "name": name}
+        return render(request, "admin/login.html", values, status=401)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        session_value(ctx, admin),
+        str(_serializer(ctx).dumps(started)),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="lax",
@@ -148,13 +170,29 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _login_failed(request: Request, ctx: Context, name: str, ip: str, target: str) -> Response:
+def _pool(request: Request) -> BoundedPool:
+    state = request.app.state
+    pool: BoundedPool | None = getattr(state, "login_pool", None)
+    if pool is None:
+        pool = BoundedPool(LOGIN_WORKERS, LOGIN_WAITING, "login")
+        state.login_pool = pool
+    return pool
+
+
+def _attempt(ctx: Context, name: str, password: str, ip: str, now: datetime) -> str | None:
+    """In a worker thread: check the password, audit and log the outcome; the new
+    session's id, or None."""
+    admin = admins.authenticate(ctx, name, password)
+    if admin is None:
+        shown = admins.loggable_name(ctx, name)
+        with transaction(ctx.engine) as conn:
+            audit.record(conn, shown, "login.failed", None, {"ip": ip})
+        log.warning("admin login failed name=%s ip=%s", shown, ip)
+        return None
     with transaction(ctx.engine) as conn:
-        audit.record(conn, name or "(leer)", "login.failed", None, {"ip": ip})
-    log.warning("admin login failed name=%s ip=%s", name, ip)
-    message = "Name oder Passwort stimmen nicht."
-    values = {"weiter": target, "error": message, "name": name}
-    return render(request, "admin/login.html", values, status=401)
+        audit.record(conn, admin.name, "login", None, {"ip": ip})
+    log.info("admin login name=%s ip=%s", admin.name, ip)
+    return sessions.start(ctx, admin, now)
 
 
 @router.post("/admin/abmelden", include_in_schema=False)
@@ -162,7 +200,9 @@ async def logout(request: Request) -> Response:
     ctx = context_of(request)
     await checked_form(request, ctx.secret_key)
     admin = session_admin(request)
-    if admin is not None:
+    session_id = _session_id(request)
+    if admin is not None and session_id is not None:
+        sessions.end(ctx, session_id, now_of(request))
         with transaction(ctx.engine) as conn:
             audit.record(conn, admin.name, "logout")
     response = RedirectResponse(f"{LOGIN_PATH}?abgemeldet=1", status_code=303)
