@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -88,7 +86,7 @@ def add_source(ctx: Context, name: str, kind: str, location: str) -> None:
 
 def bodies(message: EmailMessage) -> str:
     parts = [message.get_body((kind,)) for kind in ("plain", "html")]
-    return "\n".join(p.get_content() for p in parts if p is not None)  # type: ignore[attr-defined]
+    return "\n".join(p.get_content() for p in parts if p is not None)
 
 
 def personal_links(body: str) -> set[str]:
