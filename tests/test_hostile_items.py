@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -16,6 +18,10 @@ from newsletter.collect import collect_all
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.curation import add_manual_item
+from newsletter.errors import InvalidInputError, ParseError
+from newsletter.sanitize import safe_link
+from newsletter.sources.folder import read_file
+from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction
 from tests.delivery_helpers import Sink, add_subscriber, smtp_context, smtp_sink
@@ -139,3 +145,104 @@ def test_item_text_never_reaches_a_recipients_personal_values(
         raw = next(data for rcpts, data in sink.messages if rcpts == [address])
         assert other.encode() not in raw
         assert not any(link.encode() in raw for link in links[other])
+
+
+BAD_SCHEMES = [
+    "javascript:alert(1)",
+    "JAVASCRIPT:alert(1)",
+    " \x01javascript:alert(1)",
+    "java\tscript:alert(1)",
+    "\x0bjavascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "ftp://e.org/datei",
+]
+BAD_LINKS = [*BAD_SCHEMES, "//evil.example/pfad", "/relativ"]  # relative: no item link
+
+
+@pytest.mark.parametrize("link", BAD_LINKS)
+def test_safe_link_drops_every_other_scheme(link: str) -> None:
+    assert safe_link(link) is None
+
+
+def test_safe_link_keeps_http_links_and_escapes_a_bare_percent() -> None:
+    assert safe_link(" https://e.org/a?b=1 ") == "https://e.org/a?b=1"
+    assert safe_link("HTTP://e.org/%41") == "HTTP://e.org/%41"
+    assert safe_link("https://e.org/?n=%%NL_X%%") == "https://e.org/?n=%25%25NL_X%25%25"
+
+
+def _anchors(links: list[str]) -> str:
+    return "".join(f'<a href="{html.escape(link)}">x</a> ' for link in links)
+
+
+def _bad_feeds() -> dict[str, tuple[str, bytes]]:
+    xml_links = [link for link in BAD_SCHEMES if "\x01" not in link and "\x0b" not in link]
+    rss = "".join(
+        f"<item><guid isPermaLink='false'>r{i}</guid><title>RSS Meldung Nummer {i}</title>"
+        f"<link>{html.escape(link)}</link><description>"
+        f"{html.escape('<p>' + _anchors(xml_links) + '</p>')}</description></item>"
+        for i, link in enumerate(xml_links)
+    )
+    json_items = [
+        {"id": f"j{i}", "url": link, "title": f"JSON Meldung Nummer {i}",
+         "content_html": f"<p>{_anchors(BAD_SCHEMES)}</p>"}
+        for i, link in enumerate(BAD_SCHEMES)
+    ]  # fmt: skip
+    page = "".join(
+        f'<article class="n"><h2><a href="{html.escape(link)}">Seiten Meldung Nummer {i}</a></h2>'
+        f'<div class="t">{_anchors(BAD_SCHEMES)}</div></article>'
+        for i, link in enumerate(BAD_SCHEMES)
+    )
+    return {
+        "rss": (RSS, f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+                f"<link>https://e.org/</link><description>d</description>{rss}</channel></rss>"
+                .encode()),
+        "json": ("application/feed+json", json.dumps(
+            {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": json_items}
+        ).encode()),
+        "page": ("text/html; charset=utf-8", f"<html><body>{page}</body></html>".encode()),
+    }  # fmt: skip
+
+
+def test_feed_and_page_sources_store_no_dangerous_link(
+    make_config: Callable[..., Config], httpserver: HTTPServer
+) -> None:
+    ctx = Context(make_config())
+    ctx.init_db()
+    for kind, (mime, body) in _bad_feeds().items():
+        httpserver.expect_request(f"/{kind}").respond_with_data(body, 200, {"Content-Type": mime})
+        options = {"allow_private": "true"}
+        if kind == "page":
+            options |= {"item": "article.n", "title": "h2", "link": "h2 a", "teaser": ".t"}
+        with transaction(ctx.engine) as conn:
+            source_store.add(
+                conn,
+                name=kind,
+                kind="page" if kind == "page" else "feed",
+                location=httpserver.url_for(f"/{kind}"),
+                region="zwickau",
+                options=options,
+            )
+    summary = collect_all(ctx)
+    assert all(not r.error for r in summary.reports), summary.reports
+    with transaction(ctx.engine) as conn:
+        stored = item_store.search(conn, limit=100)
+    assert len(stored) == 6 + 2 * len(BAD_SCHEMES)  # no control characters in XML
+    for item in stored:
+        assert item.url is None, (item.title, item.url)
+        html_text = (item.summary_html + item.content_html).lower()
+        assert html_text.count("<a") == (6 if item.title.startswith("RSS") else len(BAD_SCHEMES))
+        assert "href" not in html_text and "script" not in html_text, item.title
+    ctx.close()
+
+
+@pytest.mark.parametrize("link", BAD_LINKS)
+def test_folder_and_items_add_refuse_a_dangerous_link(
+    ctx: Context, link: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "x.md"
+    path.write_text(f'+++\ntitle = "Ordner Meldung"\nlink = {json.dumps(link)}\n+++\nText\n')
+    with pytest.raises(ParseError, match="http"):
+        read_file(path)
+    with pytest.raises(InvalidInputError, match="http"):
+        add_manual_item(ctx, title="Handarbeit mit Link", link=link, regions=["zwickau"])
