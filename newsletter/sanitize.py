@@ -135,6 +135,22 @@ def plain_text(html_or_text: str) -> str:
     return normalize_space(text)
 
 
+def markup_free_text(html: str, rounds: int = 4) -> str:
+    """Plain text that holds no tags even after its entities were decoded: ``&lt;script&gt;``
+    in the HTML is a ``<script>`` in :func:`plain_text`, so the text is parsed again
+    (``&`` kept literal) until no tag is left: script and style with their content, then
+    the other tags, dropped."""
+    text = plain_text(html)
+    for _ in range(rounds):
+        if "<" not in text:
+            break
+        again = plain_text(text.replace("&", "&amp;"))
+        if again == text:
+            break
+        text = again
+    return text
+
+
 def normalize_space(text: str) -> str:
     """NFC, control characters removed, runs of whitespace as one space."""
     text = unicodedata.normalize("NFC", text)
