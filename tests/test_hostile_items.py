@@ -24,7 +24,7 @@ from newsletter.sources.folder import read_file
 from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction
-from tests.delivery_helpers import Sink, add_subscriber, smtp_context, smtp_sink
+from tests.delivery_helpers import Sink, add_subscriber, sending_context
 
 SLOTS = ("%%NL_UNSUBSCRIBE_URL%%", "%%NL_MANAGE_URL%%", "%%NL_RECIPIENT%%", "%%NL_REGIONS%%")
 EVIL = "https://evil.example/?next="
@@ -72,10 +72,8 @@ def sink() -> Sink:
 
 @pytest.fixture
 def smtp_ctx(make_config: Callable[..., Config], sink: Sink) -> Iterator[Context]:
-    with smtp_sink(sink) as port:
-        ctx = smtp_context(make_config, port)
+    with sending_context(make_config, sink) as ctx:
         yield ctx
-        ctx.close()
 
 
 def add_source(ctx: Context, name: str, kind: str, location: str) -> None:
