@@ -10,7 +10,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from newsletter.context import Context
-from newsletter.logs import redact_tokens
 from newsletter.web import create_app
 from newsletter.web.feeds import FeedsFirst
 
@@ -43,7 +42,6 @@ def _lifespan(ctx: Context):  # type: ignore[no-untyped-def]
 def run_server(ctx: Context, *, host: str, port: int, background: bool = True) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn handles both and runs the lifespan shutdown)."""
     app = build_app(ctx, background=background)
-    redact_tokens(logging.getLogger("uvicorn.access"))  # link tokens never in the access log
     log.info("serving on http://%s:%d (public base URL %s)", host, port, ctx.config.site.base_url)
     uvicorn.run(
         app,
