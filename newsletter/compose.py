@@ -21,7 +21,7 @@ from newsletter.context import Context
 from newsletter.mailmerge import MergeTemplate, prepare
 from newsletter.messages import Content, ListInfo, build_message, dkim_sign, to_bytes
 from newsletter.models import Digest
-from newsletter.personalise import Personal, region_names
+from newsletter.personalise import Personal, find_placeholders, region_names
 from newsletter.store import digests as digest_store
 from newsletter.store.db import as_utc, transaction, utcnow
 from newsletter.tokens import Purpose
@@ -47,7 +47,8 @@ class PreparedDigest:
 def prepare_digest(ctx: Context, digest: Digest) -> PreparedDigest:
     region = ctx.config.region(digest.region)
     info = ListInfo(digest.region, region.name if region else digest.region, "")
-    template = prepare(ctx.config, digest.subject, digest.text, digest.html, info)
+    slots = find_placeholders(ctx.secret_key, digest.region, digest.item_ids, digest.text)
+    template = prepare(ctx.config, digest.subject, digest.text, digest.html, info, slots)
     return PreparedDigest(digest, info, template)
 
 

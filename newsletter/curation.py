@@ -14,7 +14,7 @@ from newsletter.context import Context
 from newsletter.dedup import classify_regions
 from newsletter.errors import InvalidInputError
 from newsletter.models import Item, ParsedItem
-from newsletter.sanitize import plain_text
+from newsletter.sanitize import plain_text, safe_link
 from newsletter.sources import Fetched
 from newsletter.sources.folder import render_markdown
 from newsletter.store import items as item_store
@@ -36,7 +36,7 @@ def add_manual_item(
     _check_regions(ctx, regions or [])
     if statewide and regions:
         raise InvalidInputError("Entweder Regionen oder »landesweit«, nicht beides", field="region")
-    if link and not link.startswith(("http://", "https://")):
+    if link and safe_link(link) is None:
         raise InvalidInputError(
             f"Link muss mit http:// oder https:// beginnen: {link}", field="link"
         )

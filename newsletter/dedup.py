@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from newsletter.models import Item, ParsedItem
-from newsletter.sanitize import clean_html, plain_text
+from newsletter.sanitize import clean_html, plain_text, safe_link
 
 ID_LENGTH = 24
 MIN_TITLE_WORDS = 3
@@ -130,15 +130,16 @@ def content_hash(parsed: ParsedItem, published: datetime | None) -> str:
 
 def prepare(parsed: ParsedItem, *, scope: str, fetched_at: datetime, tz: str) -> Candidate:
     """Sanitise, date and key one parsed item (pure)."""
-    base = parsed.url
+    link = safe_link(parsed.url)
     clean = replace(
         parsed,
+        url=link,
         title=plain_text(parsed.title),
-        summary_html=clean_html(parsed.summary_html, base),
-        content_html=clean_html(parsed.content_html, base),
+        summary_html=clean_html(parsed.summary_html, link),
+        content_html=clean_html(parsed.content_html, link),
     )
     published, estimated = _published(parsed.published_at, fetched_at)
-    canonical = canonical_url(parsed.url)
+    canonical = canonical_url(link)
     day = None if estimated else published.astimezone(ZoneInfo(tz)).date().isoformat()
     return Candidate(
         id=item_id(scope, parsed.guid, canonical, clean.title, day),

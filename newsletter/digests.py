@@ -2,10 +2,10 @@
 
 The HTML is rendered with jinja2 (``templates/email/digest.html`` on ``base.html``) and
 its CSS inlined with premailer ONCE per digest. Per-recipient values (unsubscribe and
-preference links, the recipient's address and regions) are left as ASCII placeholders,
-each on a line of its own in the text part, and filled by
-:func:`newsletter.personalise.personalise` with plain string replacement before the
-message is transfer-encoded, so no soft line break can split them.
+preference links, the recipient's address and regions) are left as placeholders that
+item text cannot guess (:mod:`newsletter.personalise`: a nonce per render), and filled
+at their offsets before the message is transfer-encoded, so no soft line break can
+split them.
 """
 
 from __future__ import annotations
@@ -23,12 +23,8 @@ from premailer import Premailer
 
 from newsletter.config import Config
 from newsletter.models import STATEWIDE_NAME, Digest, Item, Region
+from newsletter.personalise import Placeholders
 from newsletter.templating import environment
-
-UNSUBSCRIBE_URL = "%%NL_UNSUBSCRIBE_URL%%"
-MANAGE_URL = "%%NL_MANAGE_URL%%"
-RECIPIENT = "%%NL_RECIPIENT%%"
-REGIONS = "%%NL_REGIONS%%"
 
 
 class _Counter:
@@ -78,10 +74,12 @@ def build_digest(
     period_start: datetime | None,
     period_end: datetime,
     config: Config,
+    placeholders: Placeholders,
 ) -> Digest:
-    """Render the digest of ``items`` for ``region``; placeholders stay in html and text."""
+    """Render the digest of ``items`` for ``region``; ``placeholders`` stay in html and text
+    (:func:`~newsletter.personalise.new_placeholders` for these items)."""
     local_end = period_end.astimezone(ZoneInfo(config.site.timezone))
-    values = _template_values(region, items, config, local_end)
+    values = _template_values(region, items, config, local_end) | placeholders.template_values()
     env = environment("email")
     html = inline_css(env.get_template("digest.html").render(**values))
     text = wrap_text(env.get_template("digest.txt").render(**values))
@@ -114,10 +112,6 @@ def _template_values(
         ),
         "impressum_url": urljoin(base, config.site.impressum_url),
         "privacy_url": urljoin(base, config.site.privacy_url),
-        "unsubscribe_url": UNSUBSCRIBE_URL,
-        "manage_url": MANAGE_URL,
-        "recipient": RECIPIENT,
-        "regions": REGIONS,
     }
 
 

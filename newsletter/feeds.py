@@ -25,7 +25,7 @@ from lxml import etree
 
 from newsletter.config import Config
 from newsletter.models import STATEWIDE_NAME, Item, Region
-from newsletter.sanitize import plain_text
+from newsletter.sanitize import markup_free_text
 
 FeedKind = Literal["rss", "atom", "json"]
 SAXONY = "sachsen"
@@ -230,7 +230,7 @@ def _json_item(
         "tags": region_labels(item, names),
     }
     if item.content_html and item.summary_html:
-        entry["summary"] = plain_text(item.summary_html)  # JSON Feed: plain text
+        entry["summary"] = markup_free_text(item.summary_html)  # JSON Feed: plain text
     if item.author or item.source_name:
         entry["authors"] = [{"name": item.author or item.source_name}]
     return entry

@@ -7,8 +7,9 @@ cut into fixed byte runs and slots:
 
 * header slots: ``To``, ``Date``, ``Message-ID`` and ``List-Unsubscribe`` (the only
   headers that differ between recipients);
-* body slots: the lines of the text and HTML parts that hold a placeholder
-  (:mod:`newsletter.personalise`).
+* body slots: the lines of the text and HTML parts that hold one of this digest's
+  placeholders (:mod:`newsletter.personalise`), cut at those placeholders once; the
+  values go in at the cuts, nothing else of the line is looked at per recipient.
 
 Quoted-printable is line-local (RFC 2045 §6.7): every hard line break is a CRLF of its
 own and a soft line break only splits the encoded form of one line. So the lines
@@ -40,7 +41,7 @@ from newsletter.messages import (
     header_safe,
     to_bytes,
 )
-from newsletter.personalise import PLACEHOLDERS, Personal, personalise
+from newsletter.personalise import Personal, Placeholders, Segments, fill
 
 _TO = "nl-merge-recipient@merge.invalid"
 _MESSAGE_ID = "<nl-merge-message-id@merge.invalid>"
@@ -54,9 +55,9 @@ _MAX_LINE = BODY_POLICY.max_line_length or 76  # RFC 2045 §6.7 (5)
 _FOLD_AT = 78  # RFC 5322 §2.1.1: lines SHOULD be no longer than 78 characters
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
 
-# A slot is (kind, value): ("to" | "date" | "message_id" | "list_unsubscribe", "") for a
-# header, ("text" | "html", line) for a body line holding a placeholder.
-Slot = tuple[str, str]
+# A slot is (kind, segments): ("to" | "date" | "message_id" | "list_unsubscribe", ()) for
+# a header, ("text" | "html", the line cut at its placeholders) for a body line.
+Slot = tuple[str, Segments]
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class MergeTemplate:
             if isinstance(part, bytes):
                 out.append(part)
                 continue
-            kind, line = part
+            kind, segments = part
             if kind == "to":
                 out.append(to_field(personal.recipient))
             elif kind == "date":
@@ -83,12 +84,14 @@ class MergeTemplate:
             elif kind == "list_unsubscribe":
                 out.append(list_unsubscribe(personal.unsubscribe_url, self.mailto))
             else:
-                filled = personalise(line, personal, is_html=kind == "html")
+                filled = fill(segments, personal, is_html=kind == "html")
                 out.append(_encode_line(filled.encode("utf-8")))
         return b"".join(out)
 
 
-def prepare(config: Config, subject: str, text: str, html: str, info: ListInfo) -> MergeTemplate:
+def prepare(
+    config: Config, subject: str, text: str, html: str, info: ListInfo, slots: Placeholders
+) -> MergeTemplate:
     """Serialise the digest once with stand-ins and cut it into runs and slots."""
     stand_in = ListInfo(info.region_key, info.region_name, _UNSUBSCRIBE)
     skeleton = build_message(
@@ -104,9 +107,9 @@ def prepare(config: Config, subject: str, text: str, html: str, info: ListInfo) 
     before_text, _, rest = body.partition(_TEXT_BODY.encode() + _CRLF)
     between, _, after_html = rest.partition(_HTML_BODY.encode() + _CRLF)
     parts.append(before_text)
-    parts.extend(_body_parts(text, "text"))
+    parts.extend(_body_parts(text, "text", slots))
     parts.append(between)
-    parts.extend(_body_parts(html, "html"))
+    parts.extend(_body_parts(html, "html", slots))
     parts.append(after_html)
     mailto = config.mail.list_unsubscribe_mailto
     merged: list[bytes | Slot] = []
@@ -169,20 +172,17 @@ def _header_parts(head: bytes) -> list[bytes | Slot]:
     for field in fields:
         name = field.split(b":", 1)[0].lower() + b":"
         slot = _HEADER_SLOTS.get(name)
-        parts.append((slot, "") if slot else field)
+        parts.append((slot, ()) if slot else field)
     return parts
 
 
-def _body_parts(body: str, kind: str) -> list[bytes | Slot]:
+def _body_parts(body: str, kind: str, slots: Placeholders) -> list[bytes | Slot]:
     """The body as email.contentmanager writes it: lines split as bytes, each ending in a
     newline, quoted-printable per line; lines holding a placeholder become slots."""
     parts: list[bytes | Slot] = []
     for line in body.encode("utf-8").splitlines():
-        decoded = line.decode("utf-8")
-        if any(placeholder in decoded for placeholder in PLACEHOLDERS):
-            parts.append((kind, decoded))
-        else:
-            parts.append(_encode_line(line))
+        segments = slots.cut(line.decode("utf-8"))
+        parts.append((kind, segments) if len(segments) > 1 else _encode_line(line))
     return parts
 
 

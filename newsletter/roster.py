@@ -3,12 +3,18 @@
 Accepted: UTF-8 with or without BOM (as Excel writes it), ``;`` or ``,`` as delimiter
 (detected from the header line), columns ``email,name,organisation,ags,regions``;
 regions separated by ``|``, as keys (``zwickau``) or German names (``Leipzig/Nordsachsen``).
+
+CSV injection (OWASP): the export puts an apostrophe before a cell that a spreadsheet
+would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR at its start, also after
+apostrophes); the import takes exactly that one apostrophe off again, so an export
+imports as the same values. Nothing else of a cell is changed on import.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -36,6 +42,7 @@ CHUNK_ROWS = 500  # lines per transaction: short enough that other writers barel
 REASON_BLOCKED = "gesperrt (Löschung auf Wunsch)"
 Outcome = Literal["added", "updated", "unchanged", "rejected"]
 Progress = Callable[[int, int], None]  # (lines done, lines in the file)
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
 
 
 @dataclass(frozen=True)
@@ -80,14 +87,15 @@ def parse(data: bytes) -> list[RosterRow | LineReport]:
                 LineReport(line, str(record.get("email", "")), "rejected", "zu viele Spalten")
             )
             continue
-        regions = tuple(r.strip() for r in (record.get("regions") or "").split("|") if r.strip())
+        cells = {column: cell_in(record.get(column) or "") for column in COLUMNS}
+        regions = tuple(r.strip() for r in cells["regions"].split("|") if r.strip())
         out.append(
             RosterRow(
                 line,
-                (record.get("email") or "").strip(),
-                record.get("name") or "",
-                record.get("organisation") or "",
-                record.get("ags") or "",
+                cells["email"].strip(),
+                cells["name"],
+                cells["organisation"],
+                cells["ags"],
                 regions,
             )
         )
@@ -258,15 +266,24 @@ def _store_changes(
 
 
 def export_roster(ctx: Context, region: str | None = None) -> str:
-    """Confirmed and pending subscribers as CSV (UTF-8, comma), the import format."""
+    """Confirmed and pending subscribers as CSV (UTF-8, comma, CRLF), the import format."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted
     writer.writerow(COLUMNS)
     with transaction(ctx.engine) as conn:
         for sub in store.list_subscribers(conn, region=region):
             active = [r for r, s in sorted(sub.subscriptions.items()) if s != "unsubscribed"]
             if active:
-                writer.writerow(
-                    [sub.email, sub.name, sub.organisation, sub.ags or "", "|".join(active)]
-                )
+                cells = (sub.email, sub.name, sub.organisation, sub.ags or "", "|".join(active))
+                writer.writerow([cell_out(cell) for cell in cells])
     return out.getvalue()
+
+
+def cell_out(value: str) -> str:
+    """A cell for the export: an apostrophe before what a spreadsheet would run."""
+    return "'" + value if _FORMULA.match(value) else value
+
+
+def cell_in(value: str) -> str:
+    """A cell from an import: the one apostrophe :func:`cell_out` added, taken off."""
+    return value[1:] if value.startswith("'") and _FORMULA.match(value[1:]) else value

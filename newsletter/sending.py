@@ -18,7 +18,12 @@ from newsletter.errors import NotFoundError
 from newsletter.messages import header_safe
 from newsletter.models import Digest
 from newsletter.outbox import DrainStats, Progress, drain, worker_name
-from newsletter.personalise import personalise, preview_personal
+from newsletter.personalise import (
+    find_placeholders,
+    new_placeholders,
+    personalise,
+    preview_personal,
+)
 from newsletter.store import digests as digest_store
 from newsletter.store import items as item_store
 from newsletter.store import outbox as queue
@@ -53,7 +58,8 @@ def plan(ctx: Context, region_key: str, now: datetime, force: bool = False) -> D
     if not items:
         log.info("digest region=%s status=nothing_new", region_key)
         return None
-    return build_digest(region, items, start, now, ctx.config)
+    placeholders = new_placeholders(ctx.secret_key, region.key, [i.id for i in items])
+    return build_digest(region, items, start, now, ctx.config, placeholders)
 
 
 def preview(ctx: Context, region_key: str, now: datetime | None = None) -> Digest | None:
@@ -62,10 +68,11 @@ def preview(ctx: Context, region_key: str, now: datetime | None = None) -> Diges
     if digest is None:
         return None
     personal = preview_personal(ctx.config, region_key)
+    slots = find_placeholders(ctx.secret_key, digest.region, digest.item_ids, digest.text)
     return replace(
         digest,
-        html=personalise(digest.html, personal, is_html=True),
-        text=personalise(digest.text, personal, is_html=False),
+        html=personalise(digest.html, slots, personal, is_html=True),
+        text=personalise(digest.text, slots, personal, is_html=False),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -38,6 +39,10 @@ CONSENT_TEXT = (
 MAX_FIELD = 200
 MAX_EMAIL = 254  # RFC 5321 path limit minus the angle brackets
 WORDED_EVENTS = ("subscribe_request", "confirm")
+# bidi embeddings/overrides U+202A–U+202E, isolates U+2066–U+2069, line/paragraph separators
+_INVISIBLE_LAYOUT = frozenset(
+    chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029)
+)
 
 Outcome = Literal["confirm_sent", "manage_sent", "suppressed"]
 Statuses = Mapping[str, str]
@@ -119,9 +124,22 @@ def normalise_email(raw: str) -> str:
     return f"{checked.local_part}@{checked.ascii_domain.lower()}"
 
 
+def unsafe_char(ch: str) -> bool:
+    """A control character (C0, DEL, C1), a bidi override or isolate, or a line or
+    paragraph separator: refused in person fields, escaped when printed."""
+    return unicodedata.category(ch) == "Cc" or ch in _INVISIBLE_LAYOUT
+
+
 def clean_field(value: str, field: str) -> str:
-    """A name or organisation: trimmed, bounded, never with line breaks."""
+    """A name or organisation: trimmed, bounded, no line breaks or other control characters
+    (every entry goes through here: form, preferences, API, CLI, CSV import)."""
     text = header_safe(value.strip(), field)
+    if any(unsafe_char(ch) for ch in text):
+        raise InvalidInputError(
+            f"»{field}« darf keine Steuerzeichen enthalten "
+            "(auch keine Zeilentrenner oder Schreibrichtungszeichen).",
+            field=field,
+        )
     if len(text) > MAX_FIELD:
         raise InvalidInputError(f"»{field}« darf höchstens {MAX_FIELD} Zeichen haben.", field=field)
     return text

@@ -106,6 +106,19 @@ def smtp_context(make_config: Callable[..., Config], port: int, **mail: Any) -> 
     return ctx
 
 
+@contextmanager
+def sending_context(
+    make_config: Callable[..., Config], sink: Sink, **mail: Any
+) -> Iterator[Context]:
+    """:func:`smtp_context` on a running :func:`smtp_sink`, closed afterwards."""
+    with smtp_sink(sink) as port:
+        ctx = smtp_context(make_config, port, **mail)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
 def deliveries(ctx: Context) -> list[dict[str, Any]]:
     with transaction(ctx.engine) as conn:
         return queue.list_deliveries(conn)

@@ -19,6 +19,7 @@ from newsletter.collect import collect_all
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.models import Item
+from newsletter.sanitize import clean_html
 from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
@@ -353,6 +354,19 @@ def test_json_summary_is_plain_text_and_content_is_html(config: Config) -> None:
     assert pirna["summary"] == "Schulwege in Pirna sicherer – Details."
     assert pirna["content_html"].startswith("<p>Langfassung")
     assert all(i["date_published"].endswith("+01:00") for i in feed["items"])
+
+
+def test_json_summary_of_a_hostile_item_holds_no_tags(config: Config) -> None:
+    """Escaped markup in a summary is text to the sanitiser; decoded, it must not become tags."""
+    hostile = (
+        "<p>&lt;script&gt;alert(1)&lt;/script&gt;Text &lt;b onclick=x&gt;fett&lt;/b&gt; "
+        "&lt;style&gt;p{}&lt;/style&gt;&amp;lt;img&amp;gt; Tempo &lt; 30 &amp; mehr"
+        "<script>alert(2)</script></p>"
+    )
+    item = replace(sample_items()[4], summary_html=clean_html(hostile, "https://e.org/"))
+    feed = json.loads(feeds.render("json", feeds.feed_info(config, None), [item], config, T0))
+    summary = feed["items"][0]["summary"]
+    assert summary == "Text fett &lt;img&gt; Tempo < 30 & mehr"
 
 
 def test_rss_names_author_or_source_as_creator(config: Config) -> None:

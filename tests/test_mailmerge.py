@@ -12,16 +12,19 @@ from datetime import UTC, datetime
 import pytest
 
 from newsletter.config import Config
-from newsletter.digests import MANAGE_URL, RECIPIENT, REGIONS, UNSUBSCRIBE_URL
 from newsletter.errors import InvalidAddressError
 from newsletter.mailmerge import list_unsubscribe, prepare
 from newsletter.messages import Content, ListInfo, build_message, to_bytes
-from newsletter.personalise import Personal, personalise
+from newsletter.personalise import Personal, Placeholders, personalise
 
 WHEN = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
 MESSAGE_ID = "<nl.17.20261125073000000000@example.org>"
 SUBJECT = "ASSKomm-Nachrichten Zwickau – 3 neue Meldungen (KW 48/2026)"
 INFO = ListInfo("zwickau", "Zwickau", "")
+SLOTS = Placeholders("0123456789abcdef" + "f" * 24)
+UNSUBSCRIBE_URL, MANAGE_URL, RECIPIENT, REGIONS = (
+    SLOTS.of(kind) for kind in ("UNSUBSCRIBE_URL", "MANAGE_URL", "RECIPIENT", "REGIONS")
+)
 TEXT = (
     "Grüße aus Zwickau 🔒\n"
     + "x" * 70
@@ -51,7 +54,9 @@ def personal(address: str = "anna.o'neil@pirna.de", token: str = "T" * 20) -> Pe
 
 def library_bytes(config: Config, values: Personal, text: str = TEXT, html: str = HTML) -> bytes:
     content = Content(
-        SUBJECT, personalise(text, values, is_html=False), personalise(html, values, is_html=True)
+        SUBJECT,
+        personalise(text, SLOTS, values, is_html=False),
+        personalise(html, SLOTS, values, is_html=True),
     )
     info = ListInfo("zwickau", "Zwickau", values.unsubscribe_url)
     return to_bytes(build_message(config, content, values.recipient, WHEN, info, MESSAGE_ID))
@@ -69,7 +74,7 @@ def test_merged_bytes_equal_the_library_bytes(
     make_config: Callable[..., Config], mailto: str, address: str
 ) -> None:
     config = make_config(mail={"list_unsubscribe_mailto": mailto})
-    template = prepare(config, SUBJECT, TEXT, HTML, INFO)
+    template = prepare(config, SUBJECT, TEXT, HTML, INFO, SLOTS)
     values = personal(address)
     merged = template.render(values, MESSAGE_ID, WHEN)
     assert same_boundary(merged) == same_boundary(library_bytes(config, values))
@@ -91,7 +96,7 @@ def test_placeholders_anywhere_on_a_line_survive_quoted_printable(
             "".join(chars[:position]) + rng.choice(placeholders) + "".join(chars[position:])
         )
     text = html = "\n".join(lines) + "\n"
-    template = prepare(config, SUBJECT, text, html, INFO)
+    template = prepare(config, SUBJECT, text, html, INFO, SLOTS)
     values = personal()
     merged = template.render(values, MESSAGE_ID, WHEN)
     assert same_boundary(merged) == same_boundary(library_bytes(config, values, text, html))
@@ -100,8 +105,8 @@ def test_placeholders_anywhere_on_a_line_survive_quoted_printable(
     rich = parsed.get_body(("html",))
     assert plain is not None and rich is not None
     decoded = (plain.get_content(), rich.get_content())
-    assert decoded[0].replace("\r\n", "\n") == personalise(text, values, is_html=False)
-    assert decoded[1].replace("\r\n", "\n") == personalise(html, values, is_html=True)
+    assert decoded[0].replace("\r\n", "\n") == personalise(text, SLOTS, values, is_html=False)
+    assert decoded[1].replace("\r\n", "\n") == personalise(html, SLOTS, values, is_html=True)
     assert max(len(line) for line in merged.split(b"\r\n")) <= 78
     body = merged.partition(b"\r\n\r\n")[2]
     assert max(len(line) for line in body.split(b"\r\n")) <= 76  # RFC 2045 §6.7
@@ -110,7 +115,7 @@ def test_placeholders_anywhere_on_a_line_survive_quoted_printable(
 def test_a_long_unsubscribe_url_is_folded_not_encoded(make_config: Callable[..., Config]) -> None:
     """The library would turn a URL longer than a line into encoded-words."""
     config = make_config(mail={"list_unsubscribe_mailto": "abmelden@example.org"})
-    template = prepare(config, SUBJECT, TEXT, HTML, INFO)
+    template = prepare(config, SUBJECT, TEXT, HTML, INFO, SLOTS)
     values = personal(token="T" * 120)
     merged = template.render(values, MESSAGE_ID, WHEN)
     head = merged.partition(b"\r\n\r\n")[0].decode("ascii")
@@ -133,7 +138,7 @@ def test_every_recipient_gets_own_values_and_the_template_is_not_changed(
     make_config: Callable[..., Config],
 ) -> None:
     config = make_config()
-    template = prepare(config, SUBJECT, TEXT, HTML, INFO)
+    template = prepare(config, SUBJECT, TEXT, HTML, INFO, SLOTS)
     first = template.render(personal("a@example.org", "A" * 30), MESSAGE_ID, WHEN)
     second = template.render(personal("b@example.org", "B" * 30), MESSAGE_ID, WHEN)
     again = template.render(personal("a@example.org", "A" * 30), MESSAGE_ID, WHEN)
@@ -142,6 +147,47 @@ def test_every_recipient_gets_own_values_and_the_template_is_not_changed(
 
 
 def test_an_address_that_needs_smtputf8_is_refused(make_config: Callable[..., Config]) -> None:
-    template = prepare(make_config(), SUBJECT, TEXT, HTML, INFO)
+    template = prepare(make_config(), SUBJECT, TEXT, HTML, INFO, SLOTS)
     with pytest.raises(InvalidAddressError, match="SMTPUTF8"):
         template.render(personal("jörg@example.org"), MESSAGE_ID, WHEN)
+
+
+def test_look_alike_placeholders_in_item_text_are_never_filled(
+    make_config: Callable[..., Config],
+) -> None:
+    """Only this digest's placeholders are slots: the old fixed ones and another nonce's
+    stay as they are, in the line of a genuine slot too."""
+    other = Placeholders("fedcba9876543210" + "0" * 24)
+    fakes = ["%%NL_MANAGE_URL%%", "%%NL_RECIPIENT%%", other.of("MANAGE_URL")]
+    text = f"Link {fakes[0]} {RECIPIENT} {fakes[1]}\n{fakes[2]}\n"
+    html = f'<a href="https://evil.example/?next={fakes[0]}">x</a> {MANAGE_URL} {fakes[2]}\n'
+    template = prepare(make_config(), SUBJECT, text, html, INFO, SLOTS)
+    merged = template.render(personal("a@example.org"), MESSAGE_ID, WHEN)
+    parsed = email.message_from_bytes(merged, policy=email.policy.default)
+    plain, rich = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert plain is not None and rich is not None
+    assert plain.get_content().splitlines() == [
+        f"Link {fakes[0]} a@example.org {fakes[1]}",
+        fakes[2],
+    ]
+    assert rich.get_content().strip() == (
+        f'<a href="https://evil.example/?next={fakes[0]}">x</a> {personal().manage_url} {fakes[2]}'
+    )
+
+
+def test_placeholders_are_new_per_render_and_bound_to_the_digest() -> None:
+    from newsletter.errors import InvalidInputError
+    from newsletter.personalise import find_placeholders, new_placeholders
+
+    key = "k" * 32
+    first = new_placeholders(key, "zwickau", ["a", "b"])
+    assert first != new_placeholders(key, "zwickau", ["a", "b"])
+    body = first.of("RECIPIENT")
+    assert find_placeholders(key, "zwickau", ["b", "a"], body) == first
+    for wrong in (("k" * 31 + "x", "zwickau", ["a", "b"]), (key, "dresden", ["a", "b"]),
+                  (key, "zwickau", ["a", "b", "c"])):  # fmt: skip
+        with pytest.raises(InvalidInputError):
+            find_placeholders(wrong[0], wrong[1], wrong[2], body)
+    replayed = new_placeholders(key, "zwickau", ["a", "b"]).of("MANAGE_URL")
+    with pytest.raises(InvalidInputError, match="eindeutig"):  # two genuine nonces: refuse
+        find_placeholders(key, "zwickau", ["a", "b"], body + replayed)

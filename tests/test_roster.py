@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from newsletter.context import Context
 from newsletter.errors import InvalidInputError
 from newsletter.store import outbox as queue
 from newsletter.store import subscribers as store
-from newsletter.store.db import transaction
+from newsletter.store.db import transaction, utcnow
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "subscribers" / "example.csv"
 
@@ -156,3 +158,32 @@ def test_progress_is_reported_per_chunk(ctx: Context) -> None:
         progress=lambda done, total: seen.append((done, total)), dry_run=True,
     )  # fmt: skip
     assert seen == [(10, 25), (20, 25), (25, 25)]
+
+
+FORMULAS = {
+    "=1+2@example.org": ('=HYPERLINK("https://evil.example")', "@SUM(A1)"),
+    "+49@example.org": ("-Müller", "'=schon zitiert"),
+    "plain@example.org": ("'Apostroph", "\t=1"),  # stored before the validator existed
+    "-x@example.org": ("\r=2", "Ganz normal"),
+}
+
+
+def test_export_neutralises_formulas_and_import_restores_the_values(ctx: Context) -> None:
+    """OWASP CSV injection: every dangerous cell starts with an apostrophe; our import
+    takes exactly that apostrophe off again."""
+    with transaction(ctx.engine) as conn:
+        for address, (name, organisation) in FORMULAS.items():
+            sid = store.create(
+                conn, email=address, name=name, organisation=organisation, source="test"
+            )
+            store.set_status(conn, sid, ["dresden"], "confirmed", utcnow())
+    exported = roster.export_roster(ctx)
+    rows = list(csv.reader(io.StringIO(exported, newline="")))[1:]
+    assert len(rows) == len(FORMULAS)
+    for row in rows:
+        assert all(not cell or cell[0] not in "=+-@\t\r" for cell in row), row
+    assert ["'=1+2@example.org", "'=HYPERLINK(\"https://evil.example\")", "'@SUM(A1)", "",
+            "dresden"] in rows  # fmt: skip
+    parsed = [r for r in roster.parse(exported.encode()) if isinstance(r, roster.RosterRow)]
+    assert {r.email: (r.name, r.organisation) for r in parsed} == FORMULAS
+    assert roster.cell_in("'Apostroph") == "'Apostroph" and roster.cell_in("''=x") == "'=x"

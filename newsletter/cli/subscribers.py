@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from newsletter import roster, subscriptions
 from newsletter.cli.base import app, console, fail, open_context
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
+from newsletter.subscriptions import unsafe_char
 
 subscribers_app = typer.Typer(help="Abonnentinnen und Abonnenten verwalten.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
@@ -22,6 +24,16 @@ OUTCOMES = {
     "unchanged": "unverändert",
     "rejected": "abgelehnt",
 }
+
+
+def shown(value: str) -> Text:
+    """Stored or uploaded text for the terminal: no rich markup, control characters,
+    bidi and line-separator characters as visible escapes (``\\x1b``, ``\\u202e``)."""
+    return Text("".join(_escaped(ch) if unsafe_char(ch) else ch for ch in value))
+
+
+def _escaped(ch: str) -> str:
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
 
 
 @subscribers_app.command("list")
@@ -38,9 +50,9 @@ def list_(
     for sub in rows:
         regions = ", ".join(f"{r} ({s})" for r, s in sorted(sub.subscriptions.items()))
         table.add_row(
-            sub.email,
-            sub.name,
-            sub.organisation,
+            shown(sub.email),
+            shown(sub.name),
+            shown(sub.organisation),
             regions,
             str(sub.bounce_count),
             "ja" if sub.suspended else "",
@@ -114,7 +126,9 @@ def import_(
         )
     table = Table("Zeile", "E-Mail", "Ergebnis", "Grund")
     for report in reports:
-        table.add_row(str(report.line), report.email, OUTCOMES[report.outcome], report.reason)
+        table.add_row(
+            str(report.line), shown(report.email), OUTCOMES[report.outcome], shown(report.reason)
+        )
     console.print(table)
     counts = {k: sum(r.outcome == k for r in reports) for k in OUTCOMES}
     console.print(

@@ -28,7 +28,7 @@ from markdown_it import MarkdownIt
 
 from newsletter.errors import ParseError
 from newsletter.models import ParsedItem
-from newsletter.sanitize import plain_text
+from newsletter.sanitize import plain_text, safe_link
 from newsletter.sources.dates import as_datetime
 
 FENCE = "+++"
@@ -126,9 +126,9 @@ def _item(
 def _link(value: object, where: str) -> str | None:
     if value is None or value == "":
         return None
-    link = str(value).strip()
-    if not link.startswith(("http://", "https://")):
-        raise ParseError(f"»link« muss eine http(s)-Adresse sein, nicht »{link}«", url=where)
+    link = safe_link(str(value))
+    if link is None:
+        raise ParseError(f"»link« muss eine http(s)-Adresse sein, nicht »{value}«", url=where)
     return link
 
 
