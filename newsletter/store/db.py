@@ -86,18 +86,35 @@ def migrations_dir() -> Path:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent).
+
+    On SQLite foreign keys are off meanwhile: rebuilding a table (batch mode) drops the
+    old one, and with foreign keys on that drop would cascade to the rows referring to it.
+    """
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(migrations_dir()))
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn, _foreign_keys_off(conn), conn.begin():
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except SQLAlchemyError as exc:
         raise StoreError(f"Datenbank kann nicht migriert werden: {exc}") from exc
+
+
+@contextmanager
+def _foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite only; the pragma must be set outside a transaction (driver level, autocommit)."""
+    raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+    if raw is not None:
+        raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def check_ready(engine: Engine) -> bool:

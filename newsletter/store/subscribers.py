@@ -201,4 +201,5 @@ def _subscriber(conn: Connection, row: Any) -> Subscriber:
         bounce_count=row["bounce_count"],
         suspended=row["suspended_at"] is not None,
         subscriptions={r.region: r.status for r in conn.execute(query)},
+        link_key=row["link_key"],
     )
