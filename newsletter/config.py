@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from newsletter.errors import ConfigError
 from newsletter.models import Region
 
+MIN_SECRET_KEY = 24  # characters of web.secret_key (a generated key has 64)
 ENV_PREFIX = "NEWSLETTER_"
 CONFIG_ENV = "NEWSLETTER_CONFIG"
 DEFAULT_CONFIG = "config.toml"
@@ -154,6 +155,16 @@ class WebConfig(_Section):
     trusted_proxies: list[str] = Field(default_factory=list)
     metrics_token: str = ""  # environment only: NEWSLETTER_WEB__METRICS_TOKEN
     metrics_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value.strip()) < MIN_SECRET_KEY:
+            raise ValueError(
+                f"ist zu kurz (mindestens {MIN_SECRET_KEY} Zeichen; leer lassen, "
+                "dann wird ein Schlüssel erzeugt)"
+            )
+        return value
 
     @field_validator("metrics_networks")
     @classmethod

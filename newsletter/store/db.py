@@ -41,7 +41,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def _ensure_sqlite_dir(url: str) -> None:
     path = url.split("///", 1)[-1].split("?", 1)[0]
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(Path(path).parent)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) readable by the service user only (0700);
+    an existing directory keeps its mode (the operator may have chosen it)."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
