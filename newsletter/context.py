@@ -19,7 +19,9 @@ from sqlalchemy import Engine
 from newsletter.config import MIN_SECRET_KEY, Config
 from newsletter.errors import ConfigError
 from newsletter.store import sources as source_store
+from newsletter.store import sqlitefile
 from newsletter.store.db import make_engine, make_private_dir, migrate, transaction
+from newsletter.store.sqlitefile import sqlite_path
 from newsletter.tokens import TokenSigner
 
 if TYPE_CHECKING:
@@ -60,11 +62,21 @@ class Context:
 
         return dkim_key(self.config)
 
-    def init_db(self) -> None:
-        """Migrate the schema and sync the configured sources (idempotent)."""
+    def init_db(self, *, create: bool = False) -> None:
+        """Migrate the schema and sync the configured sources (idempotent).
+
+        A missing SQLite file is created on a fresh data directory, else only with
+        ``create`` (``newsletter init-db``): see :func:`newsletter.store.sqlitefile.prepare`.
+        """
+        path = sqlite_path(self.config.database_url())
+        if path is not None:
+            data_dir = self.config.path(self.config.storage.data_dir)
+            sqlitefile.prepare(path, data_dir, create=create)
         migrate(self.engine)
         with transaction(self.engine) as conn:
             source_store.sync_from_config(conn, configured_sources(self.config))
+        if path is not None:
+            sqlitefile.mark_initialised(path)
 
     def close(self) -> None:
         self.engine.dispose()

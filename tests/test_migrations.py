@@ -83,6 +83,7 @@ def test_0004_keeps_rows_gives_keys_and_never_reuses_ids(
         ctx = db_ctx
         _alembic(ctx, "downgrade", "0003")
     else:  # a database that never saw 0004 (downgrading keeps AUTOINCREMENT)
+        (db_ctx.config.base_dir / "old.db").touch(mode=0o600)
         ctx = Context(make_config(database_url=f"sqlite:///{db_ctx.config.base_dir}/old.db"))
         _alembic(ctx, "upgrade", "0003")
     _rows_of_0003(ctx)

@@ -8,7 +8,7 @@ from newsletter.cli.base import app, console, open_context
 @app.command("init-db")
 def init_db() -> None:
     """Datenbank anlegen bzw. auf den neuesten Stand bringen, Quellen aus der Konfiguration übernehmen."""
-    with open_context() as ctx:
+    with open_context(create=True) as ctx:
         console.print(f"Datenbank bereit: {ctx.engine.url.render_as_string(hide_password=True)}")
 
 

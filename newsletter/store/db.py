@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.errors import StoreError
+from newsletter.store.sqlitefile import read_write_url, sqlite_path, watch
 
 
 def utcnow() -> datetime:
@@ -28,20 +29,21 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout, and a database
+    file is opened read-write without ever being created (see :mod:`.sqlitefile`)."""
     if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        path = sqlite_path(url)
+        if path is not None:
+            make_private_dir(path.parent)
+        engine = create_engine(
+            url if path is None else read_write_url(path), connect_args={"timeout": 30}, **kwargs
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if path is not None:
+            watch(engine, path)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
-
-
-def _ensure_sqlite_dir(url: str) -> None:
-    path = url.split("///", 1)[-1].split("?", 1)[0]
-    if path and path != ":memory:":
-        make_private_dir(Path(path).parent)
 
 
 def make_private_dir(path: Path) -> None:
@@ -129,5 +131,5 @@ def check_ready(engine: Engine) -> bool:
     try:
         with engine.connect() as conn:
             return inspect(conn).has_table("items")
-    except SQLAlchemyError:
+    except (SQLAlchemyError, StoreError):  # StoreError: the file was deleted or replaced
         return False
