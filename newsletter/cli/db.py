@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.engine import make_url
+
 from newsletter.cli.base import app, console, open_context
 
 
@@ -9,7 +11,8 @@ from newsletter.cli.base import app, console, open_context
 def init_db() -> None:
     """Datenbank anlegen bzw. auf den neuesten Stand bringen, Quellen aus der Konfiguration übernehmen."""
     with open_context(create=True) as ctx:
-        console.print(f"Datenbank bereit: {ctx.engine.url.render_as_string(hide_password=True)}")
+        url = make_url(ctx.config.database_url()).render_as_string(hide_password=True)
+        console.print(f"Datenbank bereit: {url}")
 
 
 @app.command("migrate")

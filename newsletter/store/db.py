@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from newsletter.errors import StoreError
 from newsletter.store.sqlitefile import read_write_url, sqlite_path, watch
@@ -79,9 +79,26 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
     except SQLAlchemyError as exc:
-        raise StoreError(
-            f"Datenbankfehler: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
-        ) from exc
+        raise StoreError(describe(exc)) from exc
+
+
+def describe(exc: SQLAlchemyError, doing: str = "Datenbankfehler") -> str:
+    """One German line for a database error, naming the setting to check."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    lowered = detail.lower()
+    if "readonly" in lowered or "read-only" in lowered:
+        return (
+            "Die Datenbank ist schreibgeschützt (storage.database_url): Schreibrechte "
+            "für die Datei und ihren Ordner prüfen."
+        )
+    if "unable to open database file" in lowered:
+        return (
+            "Die Datenbankdatei kann nicht geöffnet werden (storage.database_url): Datei und "
+            "Ordner müssen für den Dienst les- und schreibbar sein."
+        )
+    if isinstance(exc, OperationalError):
+        return f"Datenbank nicht erreichbar (storage.database_url): {detail}"
+    return f"{doing}: {exc.__class__.__name__}: {detail}"
 
 
 def migrations_dir() -> Path:
@@ -110,7 +127,7 @@ def migrate(engine: Engine) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except SQLAlchemyError as exc:
-        raise StoreError(f"Datenbank kann nicht migriert werden: {exc}") from exc
+        raise StoreError(describe(exc, "Datenbank kann nicht migriert werden")) from exc
 
 
 @contextmanager

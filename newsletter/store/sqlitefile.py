@@ -15,6 +15,7 @@ watched while the service runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,8 @@ def mark_initialised(path: Path) -> None:
     """Leave the marker :func:`evidence` looks for (after a successful migration)."""
     marker = path.with_name(path.name + MARKER_SUFFIX)
     if not marker.exists():
-        marker.write_text("newsletter init-db\n", encoding="utf-8")
+        with contextlib.suppress(OSError):  # a read-only directory: serve what is there
+            marker.write_text("newsletter init-db\n", encoding="utf-8")
 
 
 @dataclass
