@@ -109,7 +109,8 @@ def _stored_secret(path: Path) -> str:
     at once the first link wins and every process reads that one complete key."""
     if not path.exists():
         make_private_dir(path.parent)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret.key.")  # 0600
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=".secret.key.")  # 0600
+        temporary = Path(name)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as file:
                 file.write(secrets.token_urlsafe(48) + "\n")
@@ -118,7 +119,7 @@ def _stored_secret(path: Path) -> str:
             with contextlib.suppress(FileExistsError):  # another process was first
                 os.link(temporary, path)
         finally:
-            os.unlink(temporary)
+            temporary.unlink()
     return _checked_key(path.read_text(encoding="utf-8").strip(), path)
 
 

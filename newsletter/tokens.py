@@ -14,8 +14,8 @@ kills all its links even if its id came back. Tokens issued before the key exist
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any

@@ -93,7 +93,7 @@ def test_0004_keeps_rows_gives_keys_and_never_reuses_ids(
         assert [k[0] for k in keys] == [1, 2] and len({k[1] for k in keys}) == 2
         assert all(len(k[1]) == 16 for k in keys)
         counts = [
-            conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()  # noqa: S608
+            conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
             for t in ("subscriptions", "deliveries")
         ]
         assert counts == [2, 2]  # rebuilding subscribers cascaded nowhere

@@ -69,7 +69,7 @@ def test_empty_or_short_key_file_is_refused(
 ) -> None:
     (tmp_path / "var").mkdir()
     (tmp_path / "var" / "secret.key").write_text(content)
-    with pytest.raises(ConfigError, match="web.secret_key") as info:
+    with pytest.raises(ConfigError, match=r"web\.secret_key") as info:
         Context(make_config(web={"secret_key": ""})).secret_key  # noqa: B018
     assert info.value.exit_code == 78 and info.value.key == "web.secret_key"
 

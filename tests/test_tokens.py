@@ -16,7 +16,9 @@ KEY = "link-key-of-row1"
 
 def test_round_trip_keeps_subscriber_and_region() -> None:
     signer = TokenSigner(SECRET)
-    data = signer.read(signer.make(Purpose.UNSUBSCRIBE, 42, "zwickau", link_key=KEY), Purpose.UNSUBSCRIBE)
+    data = signer.read(
+        signer.make(Purpose.UNSUBSCRIBE, 42, "zwickau", link_key=KEY), Purpose.UNSUBSCRIBE
+    )
     assert (data.subscriber_id, data.region, data.purpose) == (42, "zwickau", Purpose.UNSUBSCRIBE)
 
 
