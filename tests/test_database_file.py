@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,10 +16,9 @@ import pytest
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.errors import DatabaseMissingError
+from tests.clirun import CLI, run_cli, write_config
 from tests.delivery_helpers import add_subscriber
 from tests.livesrv import free_port, stop_process
-
-CLI = str(Path(sys.executable).parent / "newsletter")
 
 
 def _mode(path: Path) -> int:
@@ -60,34 +58,12 @@ def test_a_deleted_database_is_not_created_again_without_init_db(
 
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[storage]
-database_url = "sqlite:///{tmp_path / "var" / "newsletter.db"}"
-data_dir = "{tmp_path / "var"}"
-[mail]
-maildir = "{tmp_path / "mail"}"
-[web]
-secret_key = "test-secret-key-not-for-production"
-[[regions]]
-key = "zwickau"
-name = "Zwickau"
-districts = ["14524", "14523"]
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [CLI, "--config", str(config), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    return write_config(tmp_path)
 
 
 @pytest.fixture
 def served(config_file: Path, tmp_path: Path) -> Iterator[str]:
-    assert _run(config_file, "init-db").returncode == 0
+    assert run_cli(config_file, "init-db").returncode == 0
     port = free_port()
     command = [CLI, "--config", str(config_file), "serve", "--port", str(port), "--no-scheduler"]
     with (tmp_path / "serve.log").open("wb") as log:
@@ -134,7 +110,7 @@ def test_deleting_the_database_while_serving_is_noticed(
     assert answer.status_code == 503 and "gelöscht" in answer.text
     assert not database.exists()  # nothing re-created it behind our back
 
-    listing = _run(config_file, "items", "list")  # a restart: refused, not an empty database
+    listing = run_cli(config_file, "items", "list")  # a restart: refused, not an empty database
     assert listing.returncode == 72
     assert "init-db" in listing.stderr and "storage.database_url" in listing.stderr
     assert "Traceback" not in listing.stderr and not database.exists()
