@@ -76,8 +76,9 @@ def render_delivery(
         prepared = cache[row["digest_id"]] = prepare_digest(ctx, digest)
     regions = row.get("regions") or [prepared.digest.region]
     return personal_message(
-        ctx, prepared, row["address"], row["subscriber_id"], when, regions, message_id
-    )
+        ctx, prepared, row["address"], row["subscriber_id"], when, regions, message_id,
+        link_key=row["link_key"] or "",
+    )  # fmt: skip
 
 
 def personal_message(
@@ -88,23 +89,32 @@ def personal_message(
     when: datetime,
     regions: list[str] | None = None,
     message_id: str | None = None,
+    *,
+    link_key: str = "",
 ) -> Outgoing:
     """Fill one recipient's values into the digest (no re-rendering, no re-inlining)."""
     digest = prepared.digest
-    personal = personal_values(ctx, digest.region, address, subscriber_id, regions)
+    personal = personal_values(ctx, digest.region, address, subscriber_id, regions, link_key)
     message_id = message_id or make_msgid(domain=ctx.config.site.domain)
     data = prepared.template.render(personal, message_id, when)
     return Outgoing(wire_bytes(ctx, data), message_id)
 
 
 def personal_values(
-    ctx: Context, region: str, address: str, subscriber_id: int | None, regions: list[str] | None
+    ctx: Context,
+    region: str,
+    address: str,
+    subscriber_id: int | None,
+    regions: list[str] | None,
+    link_key: str = "",
 ) -> Personal:
-    """Signed links for this recipient and region (subscriber 0 for a test send)."""
-    base, sid = ctx.config.site.base_url, subscriber_id or 0
+    """Signed links for this recipient and region (subscriber 0 for a test send), bound
+    to the subscriber's ``link_key``."""
+    base, sid, tokens = ctx.config.site.base_url, subscriber_id or 0, ctx.tokens
+    unsubscribe = tokens.make(Purpose.UNSUBSCRIBE, sid, region, link_key=link_key)
     return Personal(
-        unsubscribe_url=f"{base}/abmelden/{ctx.tokens.make(Purpose.UNSUBSCRIBE, sid, region)}",
-        manage_url=f"{base}/einstellungen/{ctx.tokens.make(Purpose.MANAGE, sid)}",
+        unsubscribe_url=f"{base}/abmelden/{unsubscribe}",
+        manage_url=f"{base}/einstellungen/{tokens.make(Purpose.MANAGE, sid, link_key=link_key)}",
         recipient=address,
         regions=region_names(ctx.config, regions or [region]),
     )

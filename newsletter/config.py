@@ -19,12 +19,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from newsletter.errors import ConfigError
 from newsletter.models import Region
 
+MIN_SECRET_KEY = 24  # characters of web.secret_key (a generated key has 64)
+ADDRESS = re.compile(r"[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+")
+DATABASE_URL_HINT = (
+    "ist keine Datenbank-Adresse (z. B. sqlite:///var/newsletter.db oder "
+    "postgresql+psycopg://benutzer@host/datenbank)"
+)
 ENV_PREFIX = "NEWSLETTER_"
 CONFIG_ENV = "NEWSLETTER_CONFIG"
 DEFAULT_CONFIG = "config.toml"
@@ -49,6 +64,15 @@ class SiteConfig(_Section):
     timezone: str = "Europe/Berlin"
     language: str = "de-DE"
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("ist keine bekannte Zeitzone (z. B. Europe/Berlin)") from exc
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _absolute(cls, value: str) -> str:
@@ -68,6 +92,20 @@ class StorageConfig(_Section):
 
     data_dir: Path = Path("var")
     database_url: str = "sqlite:///var/newsletter.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError as exc:
+            raise ValueError(DATABASE_URL_HINT) from exc
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(DATABASE_URL_HINT)
+        return value
 
 
 class MailConfig(_Section):
@@ -96,6 +134,22 @@ class MailConfig(_Section):
     dkim_selector: str = ""
     dkim_domain: str = ""
     dkim_key_file: Path | None = None
+
+    @field_validator("from_address", "reply_to", "envelope_from", "list_unsubscribe_mailto")
+    @classmethod
+    def _address(cls, value: str, info: ValidationInfo) -> str:
+        if any(ch in value for ch in "\r\n\x00"):
+            raise ValueError("darf keinen Zeilenumbruch enthalten")
+        if (value or info.field_name == "from_address") and not ADDRESS.fullmatch(value):
+            raise ValueError("ist keine E-Mail-Adresse (z. B. newsletter@example.org)")
+        return value
+
+    @field_validator("from_name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ch in value for ch in "\r\n\x00"):
+            raise ValueError("darf keinen Zeilenumbruch enthalten")
+        return value
 
 
 class ScheduleConfig(_Section):
@@ -154,6 +208,16 @@ class WebConfig(_Section):
     trusted_proxies: list[str] = Field(default_factory=list)
     metrics_token: str = ""  # environment only: NEWSLETTER_WEB__METRICS_TOKEN
     metrics_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value.strip()) < MIN_SECRET_KEY:
+            raise ValueError(
+                f"ist zu kurz (mindestens {MIN_SECRET_KEY} Zeichen; leer lassen, "
+                "dann wird ein Schlüssel erzeugt)"
+            )
+        return value
 
     @field_validator("metrics_networks")
     @classmethod

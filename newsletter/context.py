@@ -5,7 +5,10 @@ Built once at start (CLI command or web app) and passed down explicitly.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -13,10 +16,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from newsletter.config import Config
+from newsletter.config import MIN_SECRET_KEY, Config
+from newsletter.errors import ConfigError
 from newsletter.ratelimit import RateLimit
 from newsletter.store import sources as source_store
-from newsletter.store.db import make_engine, migrate, transaction
+from newsletter.store import sqlitefile
+from newsletter.store.db import make_engine, make_private_dir, migrate, transaction
+from newsletter.store.sqlitefile import sqlite_path
 from newsletter.tokens import TokenSigner
 
 if TYPE_CHECKING:
@@ -61,11 +67,21 @@ class Context:
 
         return dkim_key(self.config)
 
-    def init_db(self) -> None:
-        """Migrate the schema and sync the configured sources (idempotent)."""
+    def init_db(self, *, create: bool = False) -> None:
+        """Migrate the schema and sync the configured sources (idempotent).
+
+        A missing SQLite file is created on a fresh data directory, else only with
+        ``create`` (``newsletter init-db``): see :func:`newsletter.store.sqlitefile.prepare`.
+        """
+        path = sqlite_path(self.config.database_url())
+        if path is not None:
+            data_dir = self.config.path(self.config.storage.data_dir)
+            sqlitefile.prepare(path, data_dir, create=create)
         migrate(self.engine)
         with transaction(self.engine) as conn:
             source_store.sync_from_config(conn, configured_sources(self.config))
+        if path is not None:
+            sqlitefile.mark_initialised(path)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -93,10 +109,31 @@ def configured_sources(config: Config) -> list[dict[str, object]]:
 
 
 def _stored_secret(path: Path) -> str:
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    path.write_text(key + "\n", encoding="utf-8")
-    path.chmod(0o600)
+    """The key in ``path``, created once if missing: written completely to a private
+    (0600) temporary file beside it, then linked into place. When several processes start
+    at once the first link wins and every process reads that one complete key."""
+    if not path.exists():
+        make_private_dir(path.parent)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=".secret.key.")  # 0600
+        temporary = Path(name)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(secrets.token_urlsafe(48) + "\n")
+                file.flush()
+                os.fsync(file.fileno())
+            with contextlib.suppress(FileExistsError):  # another process was first
+                os.link(temporary, path)
+        finally:
+            temporary.unlink()
+    return _checked_key(path.read_text(encoding="utf-8").strip(), path)
+
+
+def _checked_key(key: str, path: Path) -> str:
+    if len(key) < MIN_SECRET_KEY:
+        raise ConfigError(
+            f"{path}: der gespeicherte Schlüssel für »web.secret_key« ist leer oder zu kurz "
+            f"(mindestens {MIN_SECRET_KEY} Zeichen); Datei prüfen oder löschen, dann wird "
+            "ein neuer erzeugt (alle Links und Anmeldungen werden ungültig)",
+            key="web.secret_key",
+        )
     return key

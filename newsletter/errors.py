@@ -7,6 +7,7 @@ the attributes name the resource it concerns; the cause is chained with ``from``
     NewsletterError
     ├── ConfigError              config.toml or NEWSLETTER_* environment is wrong
     ├── StoreError               the database cannot be reached or migrated
+    │   └── DatabaseMissingError the SQLite file is gone where a service ran before
     ├── NotFoundError            an item, region, source, digest … does not exist
     ├── InvalidInputError        user input is malformed (form field, CLI argument, CSV row)
     │   └── InvalidAddressError  an email address is not valid
@@ -51,6 +52,13 @@ class StoreError(NewsletterError):
 
     exit_code = 74  # EX_IOERR
     http_status = 503
+
+
+class DatabaseMissingError(StoreError):
+    """The SQLite file is missing although the data directory shows a service ran there:
+    it is not re-created empty unless ``newsletter init-db`` says so."""
+
+    exit_code = 72  # EX_OSFILE
 
 
 class NotFoundError(NewsletterError):

@@ -15,6 +15,7 @@ from newsletter.context import Context
 from newsletter.scheduler import scheduler_started_at, scheduler_state
 from newsletter.store import runs
 from newsletter.store.db import check_ready, transaction, utcnow
+from newsletter.store.sqlitefile import file_problem
 
 MARGIN = timedelta(minutes=5)
 
@@ -46,11 +47,13 @@ def decide(
     last_collect: datetime | None,
     collect_minutes: int,
     now: datetime,
+    database_problem: str | None = None,
 ) -> Readiness:
-    """The readiness verdict from the observed facts (pure)."""
+    """The readiness verdict from the observed facts (pure); ``database_problem`` says
+    why the database is unusable when it is more than unreachable."""
     problems = []
     if not database:
-        problems.append("Datenbank nicht erreichbar")
+        problems.append(database_problem or "Datenbank nicht erreichbar")
     if scheduler == "stopped":
         problems.append("Zeitplan läuft nicht")
     limit = timedelta(minutes=3 * collect_minutes) + MARGIN
@@ -62,7 +65,8 @@ def decide(
 
 def readiness(ctx: Context, now: datetime | None = None) -> Readiness:
     moment = now or utcnow()
-    database = check_ready(ctx.engine)
+    problem = file_problem(ctx.engine)  # deleted or replaced SQLite file
+    database = problem is None and check_ready(ctx.engine)
     last = None
     if database:
         with transaction(ctx.engine) as conn:
@@ -74,4 +78,5 @@ def readiness(ctx: Context, now: datetime | None = None) -> Readiness:
         last,
         ctx.config.schedule.collect_minutes,
         moment,
+        problem,
     )

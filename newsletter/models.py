@@ -104,6 +104,7 @@ class Subscriber:
     bounce_count: int = 0
     suspended: bool = False
     subscriptions: dict[str, SubscriptionStatus] = field(default_factory=dict)
+    link_key: str = field(default="", repr=False)  # in its link tokens (tokens.belongs_to)
 
     def confirmed_regions(self) -> tuple[str, ...]:
         return tuple(sorted(r for r, s in self.subscriptions.items() if s == "confirmed"))

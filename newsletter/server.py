@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from newsletter.context import Context
+from newsletter.errors import ConfigError
 from newsletter.logs import redact_tokens
 from newsletter.web import create_app
 from newsletter.web.feeds import FeedsFirst
@@ -41,11 +44,15 @@ def _lifespan(ctx: Context):  # type: ignore[no-untyped-def]
 
 
 def run_server(ctx: Context, *, host: str, port: int, background: bool = True) -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn handles both and runs the lifespan shutdown)."""
+    """Serve until SIGINT/SIGTERM (uvicorn handles both and runs the lifespan shutdown).
+
+    The socket is bound first: when the port is taken the command fails with one German
+    line before the scheduler and the send worker (the lifespan) ever start."""
+    sock = bind(host, port)
     app = build_app(ctx, background=background)
     redact_tokens(logging.getLogger("uvicorn.access"))  # link tokens never in the access log
     log.info("serving on http://%s:%d (public base URL %s)", host, port, ctx.config.site.base_url)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -55,3 +62,25 @@ def run_server(ctx: Context, *, host: str, port: int, background: bool = True) -
         proxy_headers=bool(ctx.config.web.trusted_proxies),
         forwarded_allow_ips=",".join(ctx.config.web.trusted_proxies) or None,
     )
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, or a :class:`ConfigError` naming web.port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "ist schon belegt" if exc.errno == errno.EADDRINUSE else f"geht nicht ({exc})"
+        raise ConfigError(
+            f"»web.port«: {host}:{port} {reason}; läuft der Dienst schon, oder einen anderen "
+            "Port wählen (--port oder web.port).",
+            key="web.port",
+        ) from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock

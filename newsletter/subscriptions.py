@@ -22,14 +22,14 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection
 
 from newsletter.context import Context
-from newsletter.errors import InvalidAddressError, InvalidInputError, NotFoundError
+from newsletter.errors import InvalidAddressError, InvalidInputError, NotFoundError, TokenError
 from newsletter.messages import header_safe
 from newsletter.models import Subscriber
 from newsletter.outbox import enqueue_message
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction, utcnow
 from newsletter.templating import environment
-from newsletter.tokens import Purpose
+from newsletter.tokens import REVOKED, Purpose, TokenData, belongs_to
 
 CONSENT_TEXT = (
     "Ja, ich möchte den Newsletter »ASSKomm Nachrichten« für die gewählten Regionen per "
@@ -467,6 +467,27 @@ def _ip(ctx: Context, ip: str | None) -> str | None:
     return "hmac:" + hmac.new(ctx.secret_key.encode(), ip.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def check_link(ctx: Context, data: TokenData) -> None:
+    """Refuse a token that was not issued for the subscriber row it names (an erased
+    subscriber's links never reach anyone else). An unsubscribe link of an erased
+    subscriber still passes: there is nothing left to unsubscribe (RFC 8058, idempotent).
+    """
+    with transaction(ctx.engine) as conn:
+        try:
+            subscriber = store.get(conn, data.subscriber_id)
+        except NotFoundError:
+            if data.purpose is Purpose.UNSUBSCRIBE:
+                return
+            raise TokenError(REVOKED) from None
+    if not belongs_to(data, subscriber.link_key, subscriber.created_at):
+        raise TokenError(REVOKED)
+
+
+def link_token(ctx: Context, subscriber: Subscriber, purpose: Purpose) -> str:
+    """A confirm or manage token bound to this subscriber (its id and link key)."""
+    return ctx.tokens.make(purpose, subscriber.id, link_key=subscriber.link_key)
+
+
 def send_link_mail(
     ctx: Context, conn: Connection, subscriber: Subscriber, purpose: Purpose
 ) -> None:
@@ -513,7 +534,7 @@ def link_mails(
             }
             text = env.get_template(f"{kind}.txt").render(**values)
             bodies[regions] = (text, env.get_template(f"{kind}.html").render(**values))
-        link = f"{ctx.config.site.base_url}/{path}/{ctx.tokens.make(purpose, subscriber.id)}"
+        link = f"{ctx.config.site.base_url}/{path}/{link_token(ctx, subscriber, purpose)}"
         text, html = (body.replace(_LINK, link) for body in bodies[regions])
         mails.append(
             {

@@ -1,14 +1,20 @@
 """Signed, purpose-bound link tokens (confirm, manage, unsubscribe).
 
-A token is an itsdangerous signature over ``(purpose, subscriber id, region, generation)``
-with a timestamp. The purpose is also the salt, so a token for one purpose never passes
-as another. Confirmation tokens expire (``subscriptions.confirm_days``); manage and
-unsubscribe tokens do not, but all tokens of an older ``generation`` are revoked at once
-by raising ``subscriptions.token_generation``. Tokens are URL-safe ASCII.
+A token is an itsdangerous signature over ``(purpose, subscriber id, region, generation,
+link key)`` with a timestamp. The purpose is also the salt, so a token for one purpose
+never passes as another. Confirmation tokens expire (``subscriptions.confirm_days``);
+manage and unsubscribe tokens do not, but all tokens of an older ``generation`` are
+revoked at once by raising ``subscriptions.token_generation``. Tokens are URL-safe ASCII.
+
+The link key is a random secret of the subscriber row (``subscribers.link_key``): a token
+only counts for the row it was issued for (:func:`belongs_to`), so erasing a subscriber
+kills all its links even if its id came back. Tokens issued before the key existed
+(three fields) count for a subscriber only if they were signed after it was created.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -32,6 +38,25 @@ class TokenData:
     subscriber_id: int
     region: str | None
     issued_at: datetime
+    link_key: str | None  # None: issued before link keys existed (migration 0004)
+
+
+def new_link_key() -> str:
+    """A fresh per-subscriber link key (16 URL-safe characters)."""
+    return secrets.token_urlsafe(12)
+
+
+def belongs_to(data: TokenData, link_key: str, created_at: datetime | None) -> bool:
+    """Was ``data`` issued for the subscriber with this key and creation time? (pure)
+
+    A token without a key (issued before migration 0004) is accepted only if it was
+    signed no earlier than the subscriber was created: it cannot reach a later row.
+    """
+    if data.link_key is not None:
+        return secrets.compare_digest(data.link_key, link_key)
+    if created_at is None:
+        return False
+    return data.issued_at >= created_at.replace(microsecond=0)
 
 
 class _UncompressedSerializer(URLSafeTimedSerializer):
@@ -54,8 +79,10 @@ class TokenSigner:
         }
         self._generation = generation
 
-    def make(self, purpose: Purpose, subscriber_id: int, region: str | None = None) -> str:
-        payload = [subscriber_id, region, self._generation]
+    def make(
+        self, purpose: Purpose, subscriber_id: int, region: str | None = None, *, link_key: str
+    ) -> str:
+        payload = [subscriber_id, region, self._generation, link_key]
         return str(self._serializers[purpose].dumps(payload))
 
     def read(self, token: str, purpose: Purpose, max_age_seconds: int | None = None) -> TokenData:
@@ -68,19 +95,24 @@ class TokenSigner:
             raise TokenError("Dieser Link ist abgelaufen.", expired=True) from exc
         except BadSignature as exc:
             raise TokenError("Dieser Link ist ungültig oder unvollständig.") from exc
-        subscriber_id, region, generation = _unpack(payload)
+        subscriber_id, region, generation, link_key = _unpack(payload)
         if generation != self._generation:
-            raise TokenError("Dieser Link ist nicht mehr gültig.")
-        return TokenData(purpose, subscriber_id, region, signed_at.astimezone(UTC))
+            raise TokenError(REVOKED)
+        return TokenData(purpose, subscriber_id, region, signed_at.astimezone(UTC), link_key)
 
 
-def _unpack(payload: object) -> tuple[int, str | None, int]:
+REVOKED = "Dieser Link ist nicht mehr gültig."
+
+
+def _unpack(payload: object) -> tuple[int, str | None, int, str | None]:
+    """``[id, region, generation, key]``, or the three fields of a token from before 0004."""
     if (
         isinstance(payload, list)
-        and len(payload) == 3
+        and len(payload) in (3, 4)
         and isinstance(payload[0], int)
         and (payload[1] is None or isinstance(payload[1], str))
         and isinstance(payload[2], int)
+        and (len(payload) == 3 or isinstance(payload[3], str))
     ):
-        return payload[0], payload[1], payload[2]
+        return payload[0], payload[1], payload[2], payload[3] if len(payload) == 4 else None
     raise TokenError("Dieser Link ist ungültig oder unvollständig.")

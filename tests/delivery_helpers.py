@@ -21,8 +21,10 @@ from newsletter.context import Context
 from newsletter.outbox import drain
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
+from newsletter.store import subscribers as subscriber_store
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers, subscriptions
+from newsletter.tokens import Purpose
 from newsletter.transports import open_transport
 from tests.feedfixtures import sample_items, store_items
 from tests.livesrv import free_port
@@ -45,6 +47,13 @@ def add_subscriber(ctx: Context, email_address: str, regions: dict[str, str]) ->
                 )
             )
     return sid
+
+
+def token_for(ctx: Context, sid: int, purpose: Purpose, region: str | None = None) -> str:
+    """A link token for subscriber ``sid``, bound to its link key like the real ones."""
+    with transaction(ctx.engine) as conn:
+        key = subscriber_store.get(conn, sid).link_key
+    return ctx.tokens.make(purpose, sid, region, link_key=key)
 
 
 @dataclass

@@ -25,7 +25,7 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.write_text(text, encoding="utf-8")
     monkeypatch.setattr(base.state, "config", None)
     monkeypatch.setattr(base.console, "width", 200)
-    monkeypatch.setenv("NEWSLETTER_WEB__SECRET_KEY", "test-secret")
+    monkeypatch.setenv("NEWSLETTER_WEB__SECRET_KEY", "test-secret-key-not-for-production")
     return path
 
 
@@ -137,7 +137,7 @@ def test_collect_fails_when_every_source_fails(tmp_path: Path, monkeypatch: pyte
         encoding="utf-8",
     )
     monkeypatch.setattr(base.state, "config", None)
-    monkeypatch.setenv("NEWSLETTER_WEB__SECRET_KEY", "test-secret")
+    monkeypatch.setenv("NEWSLETTER_WEB__SECRET_KEY", "test-secret-key-not-for-production")
     assert _run(config, "collect") == 69
     captured = capsys.readouterr()
     assert "Keine einzige Quelle" in captured.err

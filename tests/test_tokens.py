@@ -3,49 +3,53 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from newsletter.errors import TokenError
-from newsletter.tokens import Purpose, TokenSigner
+from newsletter.tokens import Purpose, TokenSigner, _UncompressedSerializer, belongs_to
 
 SECRET = "a-test-secret-of-enough-length"
+KEY = "link-key-of-row1"
 
 
 def test_round_trip_keeps_subscriber_and_region() -> None:
     signer = TokenSigner(SECRET)
-    data = signer.read(signer.make(Purpose.UNSUBSCRIBE, 42, "zwickau"), Purpose.UNSUBSCRIBE)
+    data = signer.read(
+        signer.make(Purpose.UNSUBSCRIBE, 42, "zwickau", link_key=KEY), Purpose.UNSUBSCRIBE
+    )
     assert (data.subscriber_id, data.region, data.purpose) == (42, "zwickau", Purpose.UNSUBSCRIBE)
 
 
 def test_token_is_url_safe_ascii() -> None:
-    token = TokenSigner(SECRET).make(Purpose.MANAGE, 7)
+    token = TokenSigner(SECRET).make(Purpose.MANAGE, 7, link_key=KEY)
     assert token.isascii() and all(c.isalnum() or c in "-_." for c in token)
 
 
 def test_other_purpose_is_refused() -> None:
     signer = TokenSigner(SECRET)
     with pytest.raises(TokenError, match="ungültig"):
-        signer.read(signer.make(Purpose.MANAGE, 1), Purpose.UNSUBSCRIBE)
+        signer.read(signer.make(Purpose.MANAGE, 1, link_key=KEY), Purpose.UNSUBSCRIBE)
 
 
 def test_tampered_token_is_refused() -> None:
     signer = TokenSigner(SECRET)
-    token = signer.make(Purpose.CONFIRM, 1)
+    token = signer.make(Purpose.CONFIRM, 1, link_key=KEY)
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     with pytest.raises(TokenError):
         signer.read(tampered, Purpose.CONFIRM)
 
 
 def test_other_secret_is_refused() -> None:
-    token = TokenSigner(SECRET).make(Purpose.CONFIRM, 1)
+    token = TokenSigner(SECRET).make(Purpose.CONFIRM, 1, link_key=KEY)
     with pytest.raises(TokenError):
         TokenSigner(SECRET + "x").read(token, Purpose.CONFIRM)
 
 
 def test_expired_token_says_so() -> None:
     signer = TokenSigner(SECRET)
-    token = signer.make(Purpose.CONFIRM, 1)
+    token = signer.make(Purpose.CONFIRM, 1, link_key=KEY)
     time.sleep(1.1)
     with pytest.raises(TokenError) as info:
         signer.read(token, Purpose.CONFIRM, max_age_seconds=0)
@@ -54,7 +58,7 @@ def test_expired_token_says_so() -> None:
 
 
 def test_new_generation_revokes_old_tokens() -> None:
-    token = TokenSigner(SECRET, generation=1).make(Purpose.UNSUBSCRIBE, 1)
+    token = TokenSigner(SECRET, generation=1).make(Purpose.UNSUBSCRIBE, 1, link_key=KEY)
     with pytest.raises(TokenError, match="nicht mehr gültig"):
         TokenSigner(SECRET, generation=2).read(token, Purpose.UNSUBSCRIBE)
 
@@ -68,3 +72,24 @@ def test_tokens_made_before_the_serializer_change_still_read() -> None:
         token = old.dumps(payload, salt="newsletter-unsubscribe")
         data = TokenSigner(SECRET).read(token, Purpose.UNSUBSCRIBE)
         assert (data.subscriber_id, data.region) == (7, payload[1])
+
+
+def test_token_belongs_only_to_the_row_with_its_key() -> None:
+    signer = TokenSigner(SECRET)
+    data = signer.read(signer.make(Purpose.MANAGE, 7, link_key=KEY), Purpose.MANAGE)
+    created = datetime.now(UTC) - timedelta(days=1)
+    assert data.link_key == KEY
+    assert belongs_to(data, KEY, created)
+    assert not belongs_to(data, "another-rows-key", created)
+
+
+def test_token_from_before_link_keys_counts_only_for_older_rows() -> None:
+    """Tokens of three fields (before migration 0004) keep working for the subscriber
+    they were issued to, never for a row created after they were signed."""
+    old = _UncompressedSerializer(SECRET, salt="newsletter-unsubscribe").dumps([7, None, 1])
+    data = TokenSigner(SECRET).read(str(old), Purpose.UNSUBSCRIBE)
+    now = datetime.now(UTC)
+    assert data.link_key is None and data.subscriber_id == 7
+    assert belongs_to(data, KEY, now - timedelta(days=30))
+    assert belongs_to(data, KEY, now.replace(microsecond=999999) - timedelta(seconds=1))
+    assert not belongs_to(data, KEY, now + timedelta(seconds=2))

@@ -17,7 +17,7 @@ from newsletter.store.db import transaction
 from newsletter.tokens import Purpose
 from newsletter.transports import MemoryTransport
 from newsletter.web import create_app
-from tests.delivery_helpers import add_subscriber
+from tests.delivery_helpers import add_subscriber, token_for
 from tests.feedfixtures import sample_items, store_items
 
 
@@ -142,7 +142,7 @@ def test_rate_limit_per_address(client: TestClient) -> None:
 
 def test_one_click_unsubscribe_needs_no_cookie_and_is_idempotent(ctx: Context) -> None:
     sid = add_subscriber(ctx, "a@example.org", {"zwickau": "confirmed", "dresden": "confirmed"})
-    token = ctx.tokens.make(Purpose.UNSUBSCRIBE, sid, "zwickau")
+    token = token_for(ctx, sid, Purpose.UNSUBSCRIBE, "zwickau")
     fresh = TestClient(create_app(ctx))
     assert "Ja, abbestellen" in fresh.get(f"/abmelden/{token}").text
     with transaction(ctx.engine) as conn:
@@ -170,7 +170,7 @@ def test_tampered_token_gives_a_friendly_page(client: TestClient) -> None:
 
 def test_preferences_change_regions_and_unsubscribe_all(ctx: Context, client: TestClient) -> None:
     sid = add_subscriber(ctx, "a@example.org", {"zwickau": "confirmed"})
-    path = f"/einstellungen/{ctx.tokens.make(Purpose.MANAGE, sid)}"
+    path = f"/einstellungen/{token_for(ctx, sid, Purpose.MANAGE)}"
     token = csrf(client, path)
     client.post(
         path,

@@ -6,7 +6,7 @@ ended by logout, password change, ``admin disable`` or idle and absolute expiry.
 admins.disabled_at blocks login, API token and sessions of an account.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-26 10:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -74,12 +74,13 @@ def get_config() -> Config:
 
 
 @contextmanager
-def open_context(*, init: bool = True) -> Iterator[Context]:
-    """A ready service context for one command: config loaded, database migrated."""
+def open_context(*, init: bool = True, create: bool = False) -> Iterator[Context]:
+    """A ready service context for one command: config loaded, database migrated (a
+    missing database is created again only with ``create``, i.e. by ``init-db``)."""
     ctx = Context(get_config())
     try:
         if init:
-            ctx.init_db()
+            ctx.init_db(create=create)
         yield ctx
     finally:
         ctx.close()

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from newsletter.errors import StoreError
+from newsletter.store.sqlitefile import read_write_url, sqlite_path, watch
 
 BUSY_TIMEOUT_SECONDS = 10.0  # SQLite waits this long for the write lock (busy_timeout)
 BUSY_RETRY_SECONDS = 10.0  # then a transaction's BEGIN is retried for up to this long
@@ -32,20 +33,30 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout, and a database
+    file is opened read-write without ever being created (see :mod:`.sqlitefile`)."""
     if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, **kwargs)
+        path = sqlite_path(url)
+        if path is not None:
+            make_private_dir(path.parent)
+        engine = create_engine(
+            url if path is None else read_write_url(path),
+            connect_args={"timeout": BUSY_TIMEOUT_SECONDS},
+            **kwargs,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if path is not None:
+            watch(engine, path)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _ensure_sqlite_dir(url: str) -> None:
-    path = url.split("///", 1)[-1].split("?", 1)[0]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) readable by the service user only (0700);
+    an existing directory keeps its mode (the operator may have chosen it)."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -81,9 +92,26 @@ def transaction(engine: Engine, retry_for: float = BUSY_RETRY_SECONDS) -> Iterat
         with conn, tx:
             yield conn
     except SQLAlchemyError as exc:
-        raise StoreError(
-            f"Datenbankfehler: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
-        ) from exc
+        raise StoreError(describe(exc)) from exc
+
+
+def describe(exc: SQLAlchemyError, doing: str = "Datenbankfehler") -> str:
+    """One German line for a database error, naming the setting to check."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    lowered = detail.lower()
+    if "readonly" in lowered or "read-only" in lowered:
+        return (
+            "Die Datenbank ist schreibgeschützt (storage.database_url): Schreibrechte "
+            "für die Datei und ihren Ordner prüfen."
+        )
+    if "unable to open database file" in lowered:
+        return (
+            "Die Datenbankdatei kann nicht geöffnet werden (storage.database_url): Datei und "
+            "Ordner müssen für den Dienst les- und schreibbar sein."
+        )
+    if isinstance(exc, OperationalError):
+        return f"Datenbank nicht erreichbar (storage.database_url): {detail}"
+    return f"{doing}: {exc.__class__.__name__}: {detail}"
 
 
 def _begin(engine: Engine, retry_for: float) -> tuple[Connection, RootTransaction]:
@@ -121,18 +149,35 @@ def migrations_dir() -> Path:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent).
+
+    On SQLite foreign keys are off meanwhile: rebuilding a table (batch mode) drops the
+    old one, and with foreign keys on that drop would cascade to the rows referring to it.
+    """
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(migrations_dir()))
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn, _foreign_keys_off(conn), conn.begin():
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except SQLAlchemyError as exc:
-        raise StoreError(f"Datenbank kann nicht migriert werden: {exc}") from exc
+        raise StoreError(describe(exc, "Datenbank kann nicht migriert werden")) from exc
+
+
+@contextmanager
+def _foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite only; the pragma must be set outside a transaction (driver level, autocommit)."""
+    raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+    if raw is not None:
+        raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def check_ready(engine: Engine) -> bool:
@@ -140,5 +185,5 @@ def check_ready(engine: Engine) -> bool:
     try:
         with engine.connect() as conn:
             return inspect(conn).has_table("items")
-    except SQLAlchemyError:
+    except (SQLAlchemyError, StoreError):  # StoreError: the file was deleted or replaced
         return False

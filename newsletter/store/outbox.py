@@ -144,6 +144,10 @@ _CLAIMED = (  # what sending a row needs (and ``claimed_by`` for the admin and t
     deliveries.c.created_at,
     deliveries.c.claimed_by,
     deliveries.c.lease_until,
+    select(subscribers.c.link_key)  # binds the links in the mail to the recipient
+    .where(subscribers.c.id == deliveries.c.subscriber_id)
+    .scalar_subquery()
+    .label("link_key"),
 )
 _CLAIMED_KEYS = tuple(column.key for column in _CLAIMED)
 

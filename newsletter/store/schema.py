@@ -3,6 +3,10 @@
 Times are stored timezone-aware (UTC). Lists of region keys are stored as JSON text
 on items for explanation; the *effective* regions of an item also live in
 ``item_regions`` so that "items of region R or statewide" is one indexed query.
+
+Tables whose ids appear in links, cookies or admin URLs (sources, subscribers, digests,
+deliveries, admins) never reuse an id: on SQLite they are ``AUTOINCREMENT`` tables
+(PostgreSQL sequences never go back anyway).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+
+from newsletter.tokens import new_link_key
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -59,6 +65,7 @@ sources = Table(
     _ts("last_success_at"),
     _ts("retry_after"),
     _ts("created_at", nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused
 )
 
 items = Table(
@@ -108,6 +115,8 @@ subscribers = Table(
     Column("bounce_count", Integer, nullable=False, default=0),
     _ts("suspended_at"),
     Column("suspended_reason", Text),
+    Column("link_key", String(32), nullable=False, default=new_link_key),  # binds its tokens
+    sqlite_autoincrement=True,  # ids are never reused
 )
 
 subscriptions = Table(
@@ -171,6 +180,7 @@ digests = Table(
     Column("triggered_by", String(200)),
     _ts("created_at", nullable=False),
     UniqueConstraint("region", "kind", "period_key", name="uq_digests_region_kind_period"),
+    sqlite_autoincrement=True,  # ids are never reused
 )
 
 deliveries = Table(
@@ -195,6 +205,7 @@ deliveries = Table(
     Index("ix_deliveries_status_next", "status", "next_attempt_at"),
     Index("ix_deliveries_claimed", "claimed_by", "lease_until"),  # a claimed batch
     Index("ix_deliveries_sent_at", "sent_at"),  # the hourly cap counts the last hour
+    sqlite_autoincrement=True,  # ids are never reused
 )
 
 # --- operations ---------------------------------------------------------------------
@@ -210,6 +221,7 @@ admins = Table(
     _ts("created_at", nullable=False),
     _ts("last_login_at"),
     _ts("disabled_at"),  # set: no login, no API token, no session
+    sqlite_autoincrement=True,  # ids are never reused
 )
 
 admin_sessions = Table(

@@ -293,4 +293,5 @@ def _build(row: Any, statuses: dict[str, Any]) -> Subscriber:
         bounce_count=row["bounce_count"],
         suspended=row["suspended_at"] is not None,
         subscriptions=statuses,
+        link_key=row["link_key"],
     )

@@ -96,7 +96,9 @@ async def subscribe(request: Request) -> HTMLResponse:
 def _read(request: Request, token: str, purpose: Purpose) -> TokenData:
     ctx = context_of(request)
     days = ctx.config.subscriptions.confirm_days
-    return ctx.tokens.read(token, purpose, days * 86400 if purpose is Purpose.CONFIRM else None)
+    data = ctx.tokens.read(token, purpose, days * 86400 if purpose is Purpose.CONFIRM else None)
+    subscriptions.check_link(ctx, data)
+    return data
 
 
 def _token_error(request: Request, exc: TokenError) -> HTMLResponse:
@@ -123,7 +125,7 @@ async def confirm(request: Request, token: str) -> HTMLResponse:
     except TokenError as exc:
         return _token_error(request, exc)
     subscriber = subscriptions.confirm(ctx, data.subscriber_id, _who(request))
-    manage = ctx.tokens.make(Purpose.MANAGE, subscriber.id)
+    manage = subscriptions.link_token(ctx, subscriber, Purpose.MANAGE)
     return render(request, "confirmed.html", {"subscriber": subscriber, "manage_token": manage})
 
 
