@@ -20,4 +20,4 @@ def test_migrating_again_changes_nothing(db_ctx: Context) -> None:
     db_ctx.init_db()
     with db_ctx.engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-    assert version == "0003"
+    assert version == "0008"
