@@ -105,7 +105,9 @@ def test_future_dates_are_estimated() -> None:
 
 def test_build_item_keeps_override_hidden_and_collect_time() -> None:
     c = _candidate(regions=("dresden",))
-    assert build_item(c, Classified(("chemnitz",)), source_id=1, existing=None, now=NOW).regions == ("dresden",)
+    assert build_item(
+        c, Classified(("chemnitz",)), source_id=1, existing=None, now=NOW
+    ).regions == ("dresden",)
     row = _row(c, region_override=["zwickau"], hidden=True)
     item = build_item(c, Classified(("chemnitz",)), source_id=1, existing=row, now=NOW)
     assert (item.regions, item.hidden, item.collected_at) == (("zwickau",), True, DAY)

@@ -143,7 +143,9 @@ def test_collect_flags_an_ambiguous_text_and_an_override_clears_it(
     assert [i.title for i in flagged] == [AMBIGUOUS]
     guess = flagged[0]
     assert len(guess.regions) >= 2 and guess.region_override is None
-    assert guess.region_check_reasons and "»Bernsdorf« ist mehrdeutig" in guess.region_check_reasons[0]
+    assert (
+        guess.region_check_reasons and "»Bernsdorf« ist mehrdeutig" in guess.region_check_reasons[0]
+    )
     certain = next(i for i in everything if i.title == CERTAIN)
     assert not certain.region_check and certain.region_check_reasons == ()
 
@@ -294,7 +296,9 @@ def test_round_trip_admin_corrections_export_and_check(
     assert "Genauigkeit: 50,0 % (1 von 2 Texten genau richtig)" in out
     assert "Fehlzuordnungen: 1" in out
     got = ", ".join(guess.classified_regions)
-    assert f"erwartet: ostsachsen; erkannt: {got} – »Einbruch gemeldet Einbruch in Bernsdorf.«" in out
+    assert (
+        f"erwartet: ostsachsen; erkannt: {got} – »Einbruch gemeldet Einbruch in Bernsdorf.«" in out
+    )
 
 
 def test_check_reports_a_broken_line_with_exit_65(

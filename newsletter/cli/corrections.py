@@ -22,9 +22,7 @@ EXCERPT = 70
 
 @regions_app.command("corrections")
 def corrections(
-    export: Annotated[
-        Path, typer.Option("--export", help="Als JSONL in diese Datei schreiben.")
-    ],
+    export: Annotated[Path, typer.Option("--export", help="Als JSONL in diese Datei schreiben.")],
 ) -> None:
     """Von Admins korrigierte Regionen als Testfälle (Format von tests/data/regions.jsonl)."""
     with open_context() as ctx, transaction(ctx.engine) as conn:
