@@ -13,8 +13,7 @@ from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
 
 from newsletter import admins
-from newsletter.cli import app, base
-from newsletter.cli.base import run_cli
+from newsletter.cli import base
 from newsletter.collect import collect_all
 from newsletter.config import load_config
 from newsletter.context import Context
@@ -28,6 +27,7 @@ from newsletter.store import items as item_store
 from newsletter.store.db import transaction
 from newsletter.web import create_app
 from tests._admin import login, make_client, post
+from tests.test_cli_collect import _run
 from tests.test_collect import RSS, _add, _rss
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,11 +262,6 @@ def file_ctx(config_file: Path) -> Iterator[Context]:
     context.init_db()
     yield context
     context.close()
-
-
-def _run(config: Path, *args: str) -> int:
-    base.state.config = None
-    return run_cli(app, ["--config", str(config), *args])
 
 
 def test_round_trip_admin_corrections_export_and_check(
