@@ -148,14 +148,16 @@ class Classification:
         return bool(self.check_reasons)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"regions", "matches", "ambiguous", "check", "check_reasons"}``, JSON-ready."""
-        return {
+        """``{"regions", "matches", "ambiguous"}``, JSON-ready; when the regions need a
+        check also ``"check": true`` and the German ``"check_reasons"``."""
+        data: dict[str, Any] = {
             "regions": sorted(self.regions),
             "matches": [m.to_dict() for m in self.matches],
             "ambiguous": [a.to_dict() for a in self.ambiguous],
-            "check": self.needs_check,
-            "check_reasons": list(self.check_reasons),
         }
+        if self.needs_check:
+            data |= {"check": True, "check_reasons": list(self.check_reasons)}
+        return data
 
 
 class RegionInfo(NamedTuple):

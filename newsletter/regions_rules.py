@@ -9,8 +9,9 @@ Pure functions over the text, the hits and the small rule patterns of
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple
@@ -25,7 +26,6 @@ ANCHOR_KINDS = frozenset({"district", "directorate", "landscape", "region", "ver
 Rules = Mapping[str, re.Pattern[str]]
 Sets = Mapping[str, frozenset[str]]
 Places = tuple[tuple[str, str], ...]
-_SENTENCE_END = re.compile(r"[.!?][\"»«“”)]?\s+(?=[\"»«„“(]?[A-ZÄÖÜ0-9])|\n")
 _WHITESPACE = re.compile(r"\s+")
 _LOOK_BACK = 25
 _PERSON_LOOK_BACK = 60
@@ -246,14 +246,17 @@ def _context_filter(text: str, hits: list[Hit], rules: Rules, sets: Sets) -> lis
     """Rules 8-10; foreign, stop and marker hits are removed at the end."""
     kept: list[Hit] = []
     foreign = [h for h in hits if h.entry.kind == "foreign"]
-    away = _foreign_paragraphs(text, hits, rules, sets) if foreign or _has_authority(hits) else []
+    away = _foreign_paragraphs(text, hits, rules, sets) if foreign or _has_authority(hits) else {}
+    sentences = _Spans(rules["sentence_end"], text) if foreign else None
+    foreign_sentences = {sentences.of(f.start) for f in foreign} if sentences else set()
+    paragraphs = _Spans(rules["paragraph"], text) if away else None
     for i, hit in enumerate(hits):
         following = hits[i + 1] if i + 1 < len(hits) else None
         if hit.entry.kind in NOT_COUNTING or _foreign_qualified(text, hit, following, rules):
             continue
-        if _abroad(hit, away) or (
-            hit.entry.loose and any(_same_sentence(text, hit, f) for f in foreign)
-        ):
+        if paragraphs and _abroad(hit, away.get(paragraphs.of(hit.start))):
+            continue
+        if hit.entry.loose and sentences and sentences.of(hit.start) in foreign_sentences:
             continue
         if hit.entry.loose and _hyphenated(text, hit.start):
             _join_quarter(text, hit, kept)
@@ -262,12 +265,15 @@ def _context_filter(text: str, hits: list[Hit], rules: Rules, sets: Sets) -> lis
     return kept
 
 
-class Paragraph(NamedTuple):
-    """A paragraph that names a place outside Saxony; ``strong``: a foreign authority."""
+class _Spans:
+    """Which sentence or paragraph a position is in: the number of separators before it."""
 
-    start: int
-    end: int
-    strong: bool
+    def __init__(self, separator: re.Pattern[str], text: str) -> None:
+        self.ends = [m.start() for m in separator.finditer(text)]
+
+    def of(self, pos: int) -> int:
+        """The index of the span that holds ``pos``."""
+        return bisect.bisect_right(self.ends, pos)
 
 
 def _has_authority(hits: Sequence[Hit]) -> bool:
@@ -275,27 +281,23 @@ def _has_authority(hits: Sequence[Hit]) -> bool:
     return any(_is_marker(h, "authority") for h in hits)
 
 
-def _paragraphs(text: str, rules: Rules) -> Iterator[tuple[int, int]]:
-    """(start, end) of each paragraph (separated by a blank line)."""
-    start = 0
-    if "\n" in text:
-        for gap in rules["paragraph"].finditer(text):
-            yield start, gap.start()
-            start = gap.end()
-    yield start, len(text)
-
-
-def _foreign_paragraphs(text: str, hits: Sequence[Hit], rules: Rules, sets: Sets) -> list[Paragraph]:
-    """Rule 10: paragraphs with another Land, or a foreign authority and no Saxon anchor."""
-    found: list[Paragraph] = []
-    for start, end in _paragraphs(text, rules):
-        inside = [i for i, h in enumerate(hits) if start <= h.start < end]
-        strong = any(_foreign_authority(text, hits, i, rules) for i in inside) and not any(
-            _is_marker(hits[i], "saxon") or hits[i].entry.kind in ANCHOR_KINDS for i in inside
-        )
-        if strong or any(hits[i].phrase in sets["states"] for i in inside):
-            found.append(Paragraph(start, end, strong))
-    return found
+def _foreign_paragraphs(text: str, hits: Sequence[Hit], rules: Rules, sets: Sets) -> dict[int, bool]:
+    """Rule 10: paragraphs (by index) with another Land (False) or a foreign authority
+    and no Saxon anchor (True, strong)."""
+    spans = _Spans(rules["paragraph"], text)
+    authority: set[int] = set()
+    anchored: set[int] = set()
+    state: set[int] = set()
+    for i, hit in enumerate(hits):
+        index = spans.of(hit.start)
+        if _foreign_authority(text, hits, i, rules):
+            authority.add(index)
+        if _is_marker(hit, "saxon") or hit.entry.kind in ANCHOR_KINDS:
+            anchored.add(index)
+        if hit.phrase in sets["states"]:
+            state.add(index)
+    strong = authority - anchored
+    return {index: index in strong for index in strong | state}
 
 
 def _foreign_authority(text: str, hits: Sequence[Hit], i: int, rules: Rules) -> bool:
@@ -308,12 +310,11 @@ def _foreign_authority(text: str, hits: Sequence[Hit], i: int, rules: Rules) -> 
     return not saxon
 
 
-def _abroad(hit: Hit, paragraphs: Sequence[Paragraph]) -> bool:
+def _abroad(hit: Hit, strong: bool | None) -> bool:
     """Rule 10: a loose name in a foreign paragraph, any town name in a strong one."""
-    for p in paragraphs:
-        if p.start <= hit.start < p.end:
-            return hit.entry.loose or (p.strong and hit.entry.kind in MUNICIPALITY_KINDS)
-    return False
+    if strong is None:
+        return False
+    return hit.entry.loose or (strong and hit.entry.kind in MUNICIPALITY_KINDS)
 
 
 def _foreign_qualified(text: str, hit: Hit, following: Hit | None, rules: Rules) -> bool:
@@ -341,12 +342,6 @@ def _join_quarter(text: str, hit: Hit, kept: list[Hit]) -> None:
         and not head.entry.loose
     ):
         kept[-1] = head._replace(end=hit.end, phrase=text[head.start : hit.end])
-
-
-def _same_sentence(text: str, a: Hit, b: Hit) -> bool:
-    """No sentence end between two hits."""
-    lo, hi = min(a.end, b.end), max(a.start, b.start)
-    return lo >= hi or _SENTENCE_END.search(text, lo, hi) is None
 
 
 def _has_cue(text: str, hit: Hit, rules: Rules) -> bool:

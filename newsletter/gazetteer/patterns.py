@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+PARAGRAPH = r"\n[^\S\n]*\n"
+
 
 def trie_pattern(phrases: Iterable[str]) -> str:
     """One regex alternation shaped as a character trie; longer phrases are tried first."""
@@ -59,7 +61,7 @@ def rule_patterns(words: Mapping[str, list[str]]) -> dict[str, re.Pattern[str]]:
         "authority_name": re.compile(r"\s+[A-ZÄÖÜ]"),
         "name": re.compile(r"[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?"),
         "initial": re.compile(r"[A-ZÄÖÜ]\."),
-        "heading": re.compile(r"\s*(?:\(([^()\n]{1,25})\))?\s*(?:[–—:]|-(?=\s)|\.(?=\s))"),
+        "heading": re.compile(r"\s*(?:\(([^()\n]{1,25})\)\s*)?(?:[–—:]|-(?=\s)|\.(?=\s))"),
         "slash": re.compile(r"\s*/\s*|,\s*"),
         "link_up": re.compile(
             r",?\s*(?:(?:ein|einem|im|dem)\s+)?(?:Ortsteil|Stadtteil|Gemeindeteil|OT)\s+"
@@ -70,7 +72,8 @@ def rule_patterns(words: Mapping[str, list[str]]) -> dict[str, re.Pattern[str]]:
         ),
         "agency": re.compile(_words(words["agencies"])),
         "link_near": re.compile(r"\s+(?:bei|b\.|nahe|nahe\s+bei)\s+"),
-        "paragraph": re.compile(r"\n[^\S\n]*\n"),
+        "paragraph": re.compile(PARAGRAPH),
+        "sentence_end": re.compile(r"[.!?][\"»«“”)]?\s+(?=[\"»«„“(]?[A-ZÄÖÜ0-9])|\n"),
     }
 
 
