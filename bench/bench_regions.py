@@ -170,7 +170,9 @@ def main() -> None:
     rates: list[float] = []
     bases: list[float] = []
     for _ in range(3):
-        rates.append(timed("classify (one regex)", len(texts), lambda: run_classifier(texts, gazetteer)))
+        rates.append(
+            timed("classify (one regex)", len(texts), lambda: run_classifier(texts, gazetteer))
+        )
         bases.append(timed("baseline (418 x str.find)", len(texts), lambda: baseline(texts, names)))
     rate, base = statistics.median(rates), statistics.median(bases)
     print(

@@ -192,7 +192,9 @@ class Gazetteer:
         return cls(layout, entries, pattern, rules, data, sets)
 
 
-def _district_regions(regions: Mapping[str, Sequence[str]], known: Mapping[str, str]) -> dict[str, str]:
+def _district_regions(
+    regions: Mapping[str, Sequence[str]], known: Mapping[str, str]
+) -> dict[str, str]:
     """District key -> region key; every district at most once and known."""
     by_district: dict[str, str] = {}
     for region, districts in regions.items():

@@ -281,7 +281,9 @@ def _has_authority(hits: Sequence[Hit]) -> bool:
     return any(_is_marker(h, "authority") for h in hits)
 
 
-def _foreign_paragraphs(text: str, hits: Sequence[Hit], rules: Rules, sets: Sets) -> dict[int, bool]:
+def _foreign_paragraphs(
+    text: str, hits: Sequence[Hit], rules: Rules, sets: Sets
+) -> dict[int, bool]:
     """Rule 10: paragraphs (by index) with another Land (False) or a foreign authority
     and no Saxon anchor (True, strong)."""
     spans = _Spans(rules["paragraph"], text)
