@@ -78,6 +78,7 @@ from typing import Any, NamedTuple
 
 from newsletter.errors import ConfigError
 from newsletter.gazetteer.build import GazetteerData, Place, load_data
+from newsletter.gazetteer.cache import compile_cached
 from newsletter.gazetteer.patterns import rule_patterns, trie_pattern, word_sets
 from newsletter.regions_rules import NOT_COUNTING, Entry, Hit, find_hits
 
@@ -186,7 +187,7 @@ class Gazetteer:
         data = load_data()
         by_district = _district_regions(regions, data.district_names)
         entries = {p: e for p, places in data.phrases.items() if (e := _entry(places, by_district))}
-        pattern = re.compile(f"(?:{trie_pattern(entries)})(?!\\w)")
+        pattern = compile_cached(f"(?:{trie_pattern(entries)})(?!\\w)")
         layout = {key: tuple(districts) for key, districts in regions.items()}
         rules, sets = rule_patterns(data.words), word_sets(data.words)
         return cls(layout, entries, pattern, rules, data, sets)
