@@ -78,7 +78,8 @@ from typing import Any, NamedTuple
 
 from newsletter.errors import ConfigError
 from newsletter.gazetteer.build import GazetteerData, Place, load_data
-from newsletter.gazetteer.patterns import rule_patterns, trie_pattern
+from newsletter.gazetteer.cache import compile_cached
+from newsletter.gazetteer.patterns import rule_patterns, trie_pattern, word_sets
 from newsletter.regions_rules import NOT_COUNTING, Entry, Hit, find_hits
 
 DEFAULT_REGIONS: dict[str, list[str]] = {
@@ -148,14 +149,16 @@ class Classification:
         return bool(self.check_reasons)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"regions", "matches", "ambiguous", "check", "check_reasons"}``, JSON-ready."""
-        return {
+        """``{"regions", "matches", "ambiguous"}``, JSON-ready; when the regions need a
+        check also ``"check": true`` and the German ``"check_reasons"``."""
+        data: dict[str, Any] = {
             "regions": sorted(self.regions),
             "matches": [m.to_dict() for m in self.matches],
             "ambiguous": [a.to_dict() for a in self.ambiguous],
-            "check": self.needs_check,
-            "check_reasons": list(self.check_reasons),
         }
+        if self.needs_check:
+            data |= {"check": True, "check_reasons": list(self.check_reasons)}
+        return data
 
 
 class RegionInfo(NamedTuple):
@@ -176,6 +179,7 @@ class Gazetteer:
     pattern: re.Pattern[str]
     rules: dict[str, re.Pattern[str]]
     data: GazetteerData
+    sets: dict[str, frozenset[str]]
 
     @classmethod
     def from_regions(cls, regions: Mapping[str, Sequence[str]]) -> Gazetteer:
@@ -183,12 +187,15 @@ class Gazetteer:
         data = load_data()
         by_district = _district_regions(regions, data.district_names)
         entries = {p: e for p, places in data.phrases.items() if (e := _entry(places, by_district))}
-        pattern = re.compile(f"(?:{trie_pattern(entries)})(?!\\w)")
+        pattern = compile_cached(f"(?:{trie_pattern(entries)})(?!\\w)")
         layout = {key: tuple(districts) for key, districts in regions.items()}
-        return cls(layout, entries, pattern, rule_patterns(data.words), data)
+        rules, sets = rule_patterns(data.words), word_sets(data.words)
+        return cls(layout, entries, pattern, rules, data, sets)
 
 
-def _district_regions(regions: Mapping[str, Sequence[str]], known: Mapping[str, str]) -> dict[str, str]:
+def _district_regions(
+    regions: Mapping[str, Sequence[str]], known: Mapping[str, str]
+) -> dict[str, str]:
     """District key -> region key; every district at most once and known."""
     by_district: dict[str, str] = {}
     for region, districts in regions.items():
@@ -221,7 +228,8 @@ def _entry(places: Iterable[Place], by_district: Mapping[str, str]) -> Entry | N
         return None
     keys = {p.key for p in main}
     fallback = _pairs((p for p in places if p not in main and p.key not in keys), by_district)
-    return Entry(main[0].kind, pairs, all(p.risky for p in main), fallback)
+    tag = main[0].key if main[0].kind == "marker" else ""
+    return Entry(main[0].kind, pairs, all(p.risky for p in main), fallback, tag)
 
 
 @cache
@@ -259,7 +267,7 @@ def classify(text: str, gazetteer: Gazetteer) -> Classification:
     """The regions ``text`` names, with the matches and unresolved ambiguous names."""
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    certain, loose = find_hits(text, gazetteer.pattern, gazetteer.entries, gazetteer.rules)
+    certain, loose = find_hits(text, gazetteer)
     context = frozenset().union(*(h.entry.regions for h in certain))
     matches = [m for h in certain for m in _matches(h, h.entry.regions)]
     ambiguous: list[Ambiguity] = []

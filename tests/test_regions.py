@@ -494,8 +494,6 @@ def test_statewide_text_has_empty_regions() -> None:
         "regions": [],
         "matches": [],
         "ambiguous": [],
-        "check": False,
-        "check_reasons": [],
     }
 
 

@@ -8,9 +8,17 @@ holds (and any fuller list keeps)."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from newsletter.regions import classify, load_gazetteer
+from tests.test_cli_collect import _run, config_file
+
+__all__ = ["config_file"]  # the CLI fixture, shared with test_cli_collect
 
 LN, CH, OS, ZW, DD = "leipzig-nordsachsen", "chemnitz", "ostsachsen", "zwickau", "dresden"
 
@@ -284,3 +292,52 @@ def test_risky_ambiguous_name_without_cue_adds_nothing() -> None:
     result = classify("Der Hartmannsdorfer Weg wird gesperrt.", load_gazetteer())
     assert result.regions == frozenset()
     assert not result.needs_check
+
+
+# --- explain shows localities and the check -----------------------------------------------
+
+
+def test_explain_shows_locality_with_municipality_and_check(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(config_file, "regions", "explain", "Feuer in Eibau, Einbruch in Auerbach") == 0
+    out = capsys.readouterr().out
+    assert "»Eibau« → Kottmar, Ortsteil" in out
+    assert "Region prüfen: »Auerbach« ist mehrdeutig (Chemnitz, Zwickau)" in out
+    assert _run(config_file, "regions", "explain", "Feuer in Pirna") == 0
+    assert "Region prüfen" not in capsys.readouterr().out
+
+
+# --- no text takes more than linear time ---------------------------------------------------
+
+PIECES = st.sampled_from(
+    [
+        "Dresden", "Dresden-", "Leipziger ", "Bernsdorf", "Gersdorf, ein Ortsteil von ",
+        "OT ", "Aue", "Neudorf", " (dpa) – ", "LEIPZIG. ", "/", "-", " ", "  ", "\n", "\n\n",
+        ". ", ", ", ": ", " – ", "(", ")", "Landtag in ", "Polizeipräsidium Ludwigsburg ",
+        "Bayern ", "Thomas ", "T. ", "in ", "bei ", "der ", "Straße ", "Klotzsche",
+        "Sellerhausen-Stünz", "Hohenstein Ernstthal", "x", "Sachsen",
+    ]
+)  # fmt: skip
+
+
+def _fastest(text: str, runs: int = 5) -> float:
+    """The least CPU time of ``runs`` classifications (CPU time: other load does not count)."""
+    gazetteer = load_gazetteer()
+    best = float("inf")
+    for _ in range(runs):
+        started = time.process_time()
+        classify(text, gazetteer)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(PIECES, min_size=1, max_size=30))
+def test_classification_time_grows_linearly(pieces: list[str]) -> None:
+    unit = "".join(pieces)
+    small = unit * max(1, 10_000 // len(unit))
+    while (base := _fastest(small)) < 0.003 and len(small) < 200_000:
+        small *= 2  # long enough that the clock's resolution does not decide
+    ratio = _fastest(small * 4) / base
+    assert ratio < 6, f"time(4n)/time(n) = {ratio:.1f} for {unit!r}"

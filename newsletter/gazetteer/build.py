@@ -35,6 +35,9 @@ The rules (each a function below):
   with its second part shortened (»Limbach-O.«).
 - *areas, foreign places, stop phrases*: as listed in ``variants.toml``; adjective
   stems (»vogtländisch«) get the endings -e, -en, -er, -es, -em.
+- *markers* (kind ``marker``, key ``institution``, ``authority`` or ``saxon``): words the
+  context rules look for (»Landtag«, »Polizeipräsidium«, »Sachsen«, »sächsischen«); they
+  name no place but ride along in the one scan, so the rules need no extra pass.
 """
 
 from __future__ import annotations
@@ -271,6 +274,18 @@ def area_candidates(variants: Variants) -> Iterator[Candidate]:
     yield from ((form, 0, Place("stop", form, ())) for form in variants["stop"]["forms"])
 
 
+def marker_candidates(variants: Variants) -> Iterator[Candidate]:
+    """State institutions, authorities and Saxon anchors, as kind ``marker``."""
+    words = variants["words"]
+    saxon = [*words["saxon"], *inflected(words["saxon_stems"], variants)]
+    for key, forms in (
+        ("institution", words["institutions"]),
+        ("authority", words["authorities"]),
+        ("saxon", saxon),
+    ):
+        yield from ((form, 0, Place("marker", key, ())) for form in forms)
+
+
 def spellings(phrase: str) -> set[str]:
     """The phrase, with »ss« for »ß«, with »Sankt« for »St.«."""
     forms = {phrase, phrase.replace("ß", "ss")}
@@ -312,6 +327,7 @@ def load_data() -> GazetteerData:
     candidates.extend(district_candidates(munis, variants))
     candidates.extend(area_candidates(variants))
     candidates.extend(locality_candidates(munis, variants))
+    candidates.extend(marker_candidates(variants))
     names = {m.district: m.district_name for m in munis}
     words = {**variants["words"], "first_names": first_names()}
     return GazetteerData(resolve(candidates), munis, names, words)
