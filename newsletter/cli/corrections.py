@@ -67,6 +67,7 @@ def _print_evaluation(result: Evaluation) -> None:
             f" – »{text_excerpt(miss.text, EXCERPT)}«",
             markup=False,
             highlight=False,
+            soft_wrap=True,  # one line per miss, also in a pipe
         )
 
 
