@@ -3,6 +3,8 @@
 Used by the CLI (``newsletter items add|set-regions``, ``regions reclassify``) and the
 admin pages. Hand-written items go through the same pipeline as collected ones
 (:func:`newsletter.collect.store_items`): sanitised, keyed, deduplicated, classified.
+Every region override is also kept as a test case for the classifier
+(:mod:`newsletter.store.corrections`): the text it read and the admin's regions.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from datetime import datetime
 
 from newsletter.collect import store_items
 from newsletter.context import Context
-from newsletter.dedup import classify_regions
+from newsletter.dedup import classify_regions, item_text
 from newsletter.errors import InvalidInputError
 from newsletter.models import Item, ParsedItem
-from newsletter.sanitize import plain_text, safe_link
+from newsletter.sanitize import safe_link
 from newsletter.sources import Fetched
 from newsletter.sources.folder import render_markdown
+from newsletter.store import corrections
 from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
@@ -67,29 +70,52 @@ def _check_regions(ctx: Context, regions: list[str]) -> None:
 
 
 def set_item_regions(
-    ctx: Context, item_id: str, regions: list[str], *, statewide: bool = False, auto: bool = False
+    ctx: Context,
+    item_id: str,
+    regions: list[str],
+    *,
+    statewide: bool = False,
+    auto: bool = False,
+    actor: str = "cli",
 ) -> Item:
-    """Override an item's regions (``statewide``: none), or clear the override (``auto``)."""
+    """Override an item's regions (``statewide``: none), or clear the override (``auto``).
+
+    An override clears »Region prüfen« and is kept as a correction by ``actor``.
+    """
     _check_regions(ctx, regions)
     if sum((bool(regions), statewide, auto)) != 1:
         raise InvalidInputError("Genau eines angeben: Regionen, --statewide oder --auto")
     override: tuple[str, ...] | None = None if auto else tuple(sorted(set(regions)))
     with transaction(ctx.engine) as conn:
-        return item_store.set_regions(conn, item_id, override=override)
+        item = item_store.set_regions(conn, item_id, override=override)
+        if override is not None:
+            corrections.add(
+                conn,
+                item_id=item.id,
+                text=item_text(item.title, item.summary_html, item.content_html),
+                classified=item.classified_regions,
+                corrected=override,
+                actor=actor,
+            )
+        return item
 
 
 def reclassify_all(ctx: Context) -> tuple[int, int]:
-    """Classify every stored item again (overrides kept): (items, whose regions changed)."""
+    """Classify every stored item again (overrides kept): (items, whose regions changed).
+
+    The »Region prüfen« reasons are renewed too: an item the classifier is now sure of
+    loses its flag.
+    """
     changed = 0
     with transaction(ctx.engine) as conn:
         fixed = {s.id: s.region for s in source_store.all_sources(conn)}
         stored = item_store.all_items(conn)
         for item in stored:
-            text = "\n".join(
-                plain_text(p) for p in (item.title, item.summary_html, item.content_html) if p
-            )
-            classified = classify_regions(text, ctx.gazetteer, fixed.get(item.source_id or -1))
-            if classified != item.classified_regions:
-                updated = item_store.set_regions(conn, item.id, classified=classified)
+            text = item_text(item.title, item.summary_html, item.content_html)
+            found = classify_regions(text, ctx.gazetteer, fixed.get(item.source_id or -1))
+            if found != (item.classified_regions, item.region_check_reasons):
+                updated = item_store.set_regions(
+                    conn, item.id, classified=found.regions, check_reasons=found.check_reasons
+                )
                 changed += updated.regions != item.regions
     return len(stored), changed

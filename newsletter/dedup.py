@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -49,9 +49,13 @@ class Candidate:
 
     @property
     def text(self) -> str:
-        """Title, summary and content as plain text: what the region classifier reads."""
-        parts = (self.parsed.title, self.parsed.summary_html, self.parsed.content_html)
-        return "\n".join(plain_text(p) for p in parts if p)
+        """What the region classifier reads (:func:`item_text`)."""
+        return item_text(self.parsed.title, self.parsed.summary_html, self.parsed.content_html)
+
+
+def item_text(title: str, summary_html: str, content_html: str) -> str:
+    """Title, summary and content as plain text: what the region classifier reads."""
+    return "\n".join(plain_text(p) for p in (title, summary_html, content_html) if p)
 
 
 @dataclass(frozen=True)
@@ -208,22 +212,39 @@ def _same_source(row: dict[str, Any], source_id: int | None) -> bool:
     return row.get("source_id") == source_id or (row.get("source_id") is None and source_id is None)
 
 
-def classify_regions(text: str, gazetteer: Any, fixed_region: str | None) -> tuple[str, ...]:
+class Classified(NamedTuple):
+    """An item's classified regions and why they need an admin's check (none: certain)."""
+
+    regions: tuple[str, ...]
+    check_reasons: tuple[str, ...] = ()
+
+
+def classify_regions(text: str, gazetteer: Any, fixed_region: str | None) -> Classified:
     """The regions ``text`` names, plus the source's fixed region if it has one.
 
     A fixed region never makes an item statewide: it is always among the regions.
     """
     from newsletter.regions import classify
 
-    found = set(classify(text, gazetteer).regions)
+    result = classify(text, gazetteer)
+    found = set(result.regions)
     if fixed_region:
         found.add(fixed_region)
-    return tuple(sorted(found))
+    return Classified(tuple(sorted(found)), result.check_reasons)
+
+
+def needs_region_check(check_reasons: Sequence[str], override: Sequence[str] | None) -> bool:
+    """»Region prüfen«: the classifier was unsure and no admin has set the regions.
+
+    An override is the admin's decision, so it clears the check (clearing the override
+    brings the classifier's reasons back).
+    """
+    return bool(check_reasons) and override is None
 
 
 def build_item(
     candidate: Candidate,
-    classified: Sequence[str],
+    classified: Classified,
     *,
     source_id: int | None,
     existing: dict[str, Any] | None,
@@ -238,7 +259,7 @@ def build_item(
     estimated = candidate.published_estimated
     if existing is not None and estimated and existing.get("published_at") is not None:
         published, estimated = existing["published_at"], bool(existing["published_estimated"])
-    regions = tuple(sorted(override if override is not None else classified))
+    regions = tuple(sorted(override if override is not None else classified.regions))
     return Item(
         id=candidate.id,
         title=parsed.title,
@@ -249,7 +270,7 @@ def build_item(
         collected_at=existing["collected_at"] if existing else now,
         updated_at=now,
         regions=regions,
-        classified_regions=tuple(classified),
+        classified_regions=classified.regions,
         region_override=override,
         source_id=source_id,
         guid=parsed.guid,
@@ -257,6 +278,8 @@ def build_item(
         published_estimated=estimated,
         hidden=bool(existing["hidden"]) if existing else False,
         content_hash=candidate.content_hash,
+        region_check=needs_region_check(classified.check_reasons, override),
+        region_check_reasons=classified.check_reasons,
     )
 
 

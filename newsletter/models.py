@@ -84,6 +84,8 @@ class Item:
     published_estimated: bool = False
     hidden: bool = False
     content_hash: str = ""
+    region_check: bool = False  # »Region prüfen«: the regions are the classifier's guess
+    region_check_reasons: tuple[str, ...] = ()  # the classifier's reasons (German)
 
     @property
     def statewide(self) -> bool:
@@ -149,4 +151,17 @@ class Accepted:
     delivery_id: int
     reply: str
     message_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Correction:
+    """An admin set ``corrected`` where the classifier had found ``classified``."""
+
+    id: int
+    item_id: str | None  # None once the item is gone
+    text: str
+    classified: tuple[str, ...]
+    corrected: tuple[str, ...]  # empty: statewide
+    actor: str
     at: datetime

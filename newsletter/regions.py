@@ -17,30 +17,54 @@ API (used by collect, the CLI ``newsletter regions classify|explain|list|reclass
   several regions and that the text did not resolve; it adds no region.
 - Offsets refer to the NFC-normalised text (identical for text that already is NFC).
 
-The gazetteer (``newsletter/gazetteer/``) turns the official municipality list into
-about 12,000 written forms by rules (see ``newsletter.gazetteer.build``) and compiles
-them into ONE regular expression, a character trie, so a text is scanned once in C.
-Each hit is then checked by the rules below, in this order:
+The gazetteer (``newsletter/gazetteer/``) turns the official municipality list and the
+locality list into about 13,000 written forms by rules (see ``newsletter.gazetteer.build``)
+and compiles them into ONE regular expression, a character trie, so a text is scanned
+once in C. Each hit is then checked by the rules of ``newsletter.regions_rules``, in
+this order:
 
 1. *word boundary*: a phrase counts only as a whole word; »Brand« in »Brandschutz«,
    »hainichen« in »Grünhainichen« and lowercase »bergen« never match (case-sensitive).
-2. *surname*: a name after »Herr«, »Frau«, »Dr.«, »Prof.«, »Familie« is a person.
-3. *street*: »Leipziger Straße« in Dresden names a street, not Leipzig.
+2. *person*: a name after »Herr«, »Frau«, »Dr.«, »Prof.«, »Familie«, after a first name
+   (»Thomas Colditz«, list in ``vornamen.txt``), an initial (»T. Colditz«) or a role
+   noun and a name (»Bürgermeister Bernd Birkigt«) is a person.
+3. *street or quarter*: »Leipziger Straße«, »Dresdner Bahnhof«, »Radeberger Viertel«
+   name a street or quarter, not the town; listed quarters such as »Leipziger Vorstadt«
+   are localities of their own city (Dresden).
 4. *article*: an article before a bare ambiguous or risky name makes it a noun or a
    quarter (»die Wachau«, »in der Neustadt«, »beim Bergen«); adjectives may follow one.
-5. *foreign qualifier*: a name qualified by a place outside Saxony is that other place
+5. *state institution*: a city named as the seat of a state institution (»Landtag in
+   Dresden«, »Dresdner Staatskanzlei«, »Oberverwaltungsgericht in Bautzen«) adds nothing.
+6. *dateline and heading*: at the start of the text or a line, a place followed by a
+   press agency in brackets (»Dresden (dpa) –«), a place in CAPITALS followed by ». « or
+   a dash (»LEIPZIG. …«) or a slash list followed by a dash (»Görlitz/Zittau –«) is a
+   dateline and adds nothing; any other single place followed by ». «, »: « or a dash
+   (»Wachau. Autodiebe …«, »MEISSEN: …«, »Plauen (ots) –«) is the heading place and
+   counts like a name after a place cue.
+7. *link*: a locality named with its municipality wins over namesakes (»Gersdorf, ein
+   Ortsteil von Haselbachtal«, »Oelsnitz, OT Görnitz«, »Dresden-Klotzsche«, »Gersdorf
+   bei Kamenz«): both names keep only the places that fit each other.
+8. *foreign qualifier*: a name qualified by a place outside Saxony is that other place
    (»Neustadt an der Weinstraße«, »Bergen auf Rügen«, »Coswig (Anhalt)«); a loose name
    (ambiguous or risky) qualified by »bei X« with X no Saxon place likewise.
-6. *quarter*: a loose name hyphenated to a preceding word is a quarter of that place
+9. *quarter*: a loose name hyphenated to a preceding word is a quarter of that place
    (»Dresden-Neustadt« counts as Dresden, »Berlin-Lichtenberg« as nothing).
-7. *foreign sentence*: a loose name in the same sentence as a place outside Saxony
-   (»Bernsdorf in Thüringen«, »Lohmen in Mecklenburg«) is dropped.
-8. *risky names* (ordinary words, surnames, places better known elsewhere; listed in
-   ``variants.toml``) count after a place cue (»in Werda«, »Gemeinde Bergen«) or when
-   another place of the same region is named in the text.
-9. *ambiguous names* (»Bernsdorf«, »Auerbach«, »Neustadt«, computed from the data) take
-   the one candidate region that the other places of the text name; otherwise they are
-   reported in ``ambiguous`` and add no region.
+10. *foreign sentence and paragraph*: a loose name in the same sentence as a place
+    outside Saxony (»Bernsdorf in Thüringen«) or in the same paragraph as another
+    German Land (»Bayern«) is dropped; beside a police or district authority outside
+    Saxony (»Polizeipräsidium Ludwigsburg«, »Landkreis Hof«) every town name of the
+    paragraph is dropped unless the paragraph also says Sachsen/sächsisch or names a
+    Saxon district, directorate or landscape.
+11. *risky names* (ordinary words, surnames, places better known elsewhere, short or
+    widely shared locality names) count after a place cue (»in Werda«, »OT Weißig«),
+    as heading place, or when another place of the same region is named in the text.
+12. *ambiguous names* (»Bernsdorf«, »Auerbach«, »Neustadt«, computed from the data)
+    take the one candidate region that the other places of the text name. Otherwise
+    the item gets the union of the candidate regions and ``needs_check`` (»Region
+    prüfen«), and the name is reported in ``ambiguous``; a risky ambiguous name without
+    a place cue adds nothing.
+
+Localities (Ortsteile, kind ``locality``) count as their municipality: key is the AGS.
 """
 
 from __future__ import annotations
@@ -53,8 +77,10 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from newsletter.errors import ConfigError
-from newsletter.gazetteer.build import MUNICIPALITY_KINDS, GazetteerData, Place, load_data
-from newsletter.gazetteer.patterns import rule_patterns, trie_pattern
+from newsletter.gazetteer.build import GazetteerData, Place, load_data
+from newsletter.gazetteer.cache import compile_cached
+from newsletter.gazetteer.patterns import rule_patterns, trie_pattern, word_sets
+from newsletter.regions_rules import NOT_COUNTING, Entry, Hit, find_hits
 
 DEFAULT_REGIONS: dict[str, list[str]] = {
     "leipzig-nordsachsen": ["14713", "14729", "14730"],
@@ -70,9 +96,6 @@ REGION_NAMES: dict[str, str] = {
     "zwickau": "Zwickau",
     "dresden": "Dresden",
 }
-NOT_COUNTING = frozenset({"foreign", "stop"})
-_SENTENCE_END = re.compile(r"[.!?][\"»«“”)]?\s+(?=[\"»«„“(]?[A-ZÄÖÜ0-9])|\n")
-_WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -108,52 +131,34 @@ class Ambiguity:
 
 @dataclass(frozen=True)
 class Classification:
-    """The regions a text concerns (empty: statewide) and why."""
+    """The regions a text concerns (empty: statewide) and why.
+
+    ``check_reasons`` (German, for the admin) say why the regions are a guess: an
+    ambiguous name gave the union of its candidate regions. ``needs_check`` is true
+    when there is at least one.
+    """
 
     regions: frozenset[str]
     matches: tuple[Match, ...]
     ambiguous: tuple[Ambiguity, ...]
+    check_reasons: tuple[str, ...] = ()
+
+    @property
+    def needs_check(self) -> bool:
+        """The admin should check the regions (»Region prüfen«)."""
+        return bool(self.check_reasons)
 
     def to_dict(self) -> dict[str, Any]:
-        """Exactly ``{"regions": sorted list, "matches": [...], "ambiguous": [...]}``."""
-        return {
+        """``{"regions", "matches", "ambiguous"}``, JSON-ready; when the regions need a
+        check also ``"check": true`` and the German ``"check_reasons"``."""
+        data: dict[str, Any] = {
             "regions": sorted(self.regions),
             "matches": [m.to_dict() for m in self.matches],
             "ambiguous": [a.to_dict() for a in self.ambiguous],
         }
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A phrase compiled for one region layout: its places as (key, region) pairs."""
-
-    kind: str
-    places: tuple[tuple[str, str], ...]
-    risky: bool
-
-    @property
-    def regions(self) -> frozenset[str]:
-        """The regions of all places."""
-        return frozenset(region for _, region in self.places)
-
-    @property
-    def ambiguous(self) -> bool:
-        """A municipality name whose places lie in more than one region."""
-        return self.kind in MUNICIPALITY_KINDS and len(self.regions) > 1
-
-    @property
-    def loose(self) -> bool:
-        """Ambiguous or risky: needs the context rules."""
-        return self.risky or self.ambiguous
-
-
-class Hit(NamedTuple):
-    """A raw match of the compiled pattern."""
-
-    start: int
-    end: int
-    phrase: str
-    entry: Entry
+        if self.needs_check:
+            data |= {"check": True, "check_reasons": list(self.check_reasons)}
+        return data
 
 
 class RegionInfo(NamedTuple):
@@ -174,24 +179,28 @@ class Gazetteer:
     pattern: re.Pattern[str]
     rules: dict[str, re.Pattern[str]]
     data: GazetteerData
+    sets: dict[str, frozenset[str]]
 
     @classmethod
     def from_regions(cls, regions: Mapping[str, Sequence[str]]) -> Gazetteer:
         """Compile the packaged gazetteer for ``regions`` (region key -> district keys)."""
         data = load_data()
-        by_district = _district_regions(regions, data)
+        by_district = _district_regions(regions, data.district_names)
         entries = {p: e for p, places in data.phrases.items() if (e := _entry(places, by_district))}
-        pattern = re.compile(f"(?:{trie_pattern(entries)})(?!\\w)")
+        pattern = compile_cached(f"(?:{trie_pattern(entries)})(?!\\w)")
         layout = {key: tuple(districts) for key, districts in regions.items()}
-        return cls(layout, entries, pattern, rule_patterns(data.words), data)
+        rules, sets = rule_patterns(data.words), word_sets(data.words)
+        return cls(layout, entries, pattern, rules, data, sets)
 
 
-def _district_regions(regions: Mapping[str, Sequence[str]], data: GazetteerData) -> dict[str, str]:
+def _district_regions(
+    regions: Mapping[str, Sequence[str]], known: Mapping[str, str]
+) -> dict[str, str]:
     """District key -> region key; every district at most once and known."""
     by_district: dict[str, str] = {}
     for region, districts in regions.items():
         for district in districts:
-            if district not in data.district_names or district in by_district:
+            if district not in known or district in by_district:
                 raise ConfigError(
                     f"Region »{region}«: Kreis {district} ist unbekannt oder doppelt vergeben.",
                     key="regions",
@@ -200,14 +209,27 @@ def _district_regions(regions: Mapping[str, Sequence[str]], data: GazetteerData)
     return by_district
 
 
-def _entry(places: Iterable[Place], by_district: Mapping[str, str]) -> Entry | None:
-    """An Entry for the places that lie in a configured region (None if none do)."""
-    places = tuple(places)
-    kind = places[0].kind
+def _pairs(places: Iterable[Place], by_district: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """(key, region) of the places that lie in a configured region."""
     pairs = {(p.key, by_district[d]) for p in places for d in p.districts if d in by_district}
-    if not pairs and kind not in NOT_COUNTING:
+    return tuple(sorted(pairs))
+
+
+def _entry(places: Iterable[Place], by_district: Mapping[str, str]) -> Entry | None:
+    """An Entry for the places in a configured region (None if none are).
+
+    A municipality outranks localities of the same name; those stay as ``fallback``
+    for the link rule (»Gersdorf, ein Ortsteil von Haselbachtal«).
+    """
+    places = tuple(places)
+    main = tuple(p for p in places if p.kind != "locality") or places
+    pairs = _pairs(main, by_district)
+    if not pairs and main[0].kind not in NOT_COUNTING:
         return None
-    return Entry(kind, tuple(sorted(pairs)), all(p.risky for p in places))
+    keys = {p.key for p in main}
+    fallback = _pairs((p for p in places if p not in main and p.key not in keys), by_district)
+    tag = main[0].key if main[0].kind == "marker" else ""
+    return Entry(main[0].kind, pairs, all(p.risky for p in main), fallback, tag)
 
 
 @cache
@@ -236,129 +258,44 @@ def describe_regions(gazetteer: Gazetteer) -> list[RegionInfo]:
     ]
 
 
+def municipality_name(gazetteer: Gazetteer, ags: str) -> str:
+    """The short name of the municipality ``ags`` (the key itself if unknown)."""
+    return next((m.short_name for m in gazetteer.data.municipalities if m.ags == ags), ags)
+
+
 def classify(text: str, gazetteer: Gazetteer) -> Classification:
     """The regions ``text`` names, with the matches and unresolved ambiguous names."""
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    certain, loose = _partition(text, _scan(text, gazetteer), gazetteer.rules)
+    certain, loose = find_hits(text, gazetteer)
     context = frozenset().union(*(h.entry.regions for h in certain))
     matches = [m for h in certain for m in _matches(h, h.entry.regions)]
     ambiguous: list[Ambiguity] = []
+    guessed: set[str] = set()
+    reasons: list[str] = []
     for hit in loose:
         chosen = hit.entry.regions & context
         if len(chosen) == 1:
             matches.extend(_matches(hit, chosen))
         elif hit.entry.ambiguous:
             ambiguous.append(_ambiguity(hit))
-    regions = frozenset(m.region for m in matches)
-    return Classification(regions, tuple(sorted(matches, key=_order)), tuple(ambiguous))
+            if not chosen and (hit.cued or not hit.entry.risky):
+                guessed |= hit.entry.regions
+                reasons.append(_reason(hit))
+    regions = frozenset(m.region for m in matches) | guessed
+    ordered = tuple(sorted(matches, key=_order))
+    return Classification(regions, ordered, tuple(ambiguous), tuple(reasons))
 
 
-def _partition(
-    text: str, hits: list[Hit], rules: Mapping[str, re.Pattern[str]]
-) -> tuple[list[Hit], list[Hit]]:
-    """Rules 5-8: hits that count by themselves, and loose hits that need context."""
-    certain: list[Hit] = []
-    loose: list[Hit] = []
-    for hit in _context_filter(text, hits, rules):
-        if not hit.entry.loose or _has_cue(text, hit, rules):
-            certain.append(hit)
-        else:
-            loose.append(hit)
-    return certain, loose
+def _reason(hit: Hit) -> str:
+    """Why the admin should check: the name and its candidate regions (German)."""
+    names = ", ".join(REGION_NAMES.get(r, r) for r in sorted(hit.entry.regions))
+    return f"»{hit.phrase}« ist mehrdeutig ({names})"
 
 
 def _order(match: Match) -> tuple[int, str]:
     """Matches in text order."""
     return match.start, match.region
-
-
-def _scan(text: str, gazetteer: Gazetteer) -> list[Hit]:
-    """All whole-word hits of the compiled pattern that pass the local rules 1-4."""
-    hits: list[Hit] = []
-    search, entries, rules = gazetteer.pattern.search, gazetteer.entries, gazetteer.rules
-    pos = 0
-    while found := search(text, pos):
-        start, end = found.span()
-        if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
-            pos = start + 1
-            continue
-        phrase = found.group()
-        hit = Hit(start, end, phrase, entries[_WHITESPACE.sub(" ", phrase)])
-        if _locally_ok(text, hit, rules):
-            hits.append(hit)
-        pos = end
-    return hits
-
-
-def _locally_ok(text: str, hit: Hit, rules: Mapping[str, re.Pattern[str]]) -> bool:
-    """Rules 2-4: not a surname, not a street name, no article before a loose name."""
-    kind, lo = hit.entry.kind, max(0, hit.start - 20)
-    if kind in MUNICIPALITY_KINDS and rules["honorific"].search(text, lo, hit.start):
-        return False
-    if kind == "adjective" and rules["street"].match(text, hit.end):
-        return False
-    bare = kind == "municipality" and hit.entry.loose
-    return not (bare and rules["article"].search(text, lo, hit.start))
-
-
-def _context_filter(text: str, hits: list[Hit], rules: Mapping[str, re.Pattern[str]]) -> list[Hit]:
-    """Rules 5-7; foreign and stop hits are removed at the end."""
-    kept: list[Hit] = []
-    foreign = [h for h in hits if h.entry.kind == "foreign"]
-    for i, hit in enumerate(hits):
-        following = hits[i + 1] if i + 1 < len(hits) else None
-        if hit.entry.kind in NOT_COUNTING or _foreign_qualified(text, hit, following, rules):
-            continue
-        if hit.entry.loose and any(_same_sentence(text, hit, f) for f in foreign):
-            continue
-        if hit.entry.loose and _hyphenated(text, hit.start):
-            _join_quarter(text, hit, kept)
-            continue
-        kept.append(hit)
-    return kept
-
-
-def _foreign_qualified(
-    text: str, hit: Hit, following: Hit | None, rules: Mapping[str, re.Pattern[str]]
-) -> bool:
-    """Rule 5: »Bergen auf Rügen«, »Coswig (Anhalt)«; a loose name »bei« an unknown place."""
-    if hit.entry.kind != "municipality":
-        return False
-    if following and following.entry.kind == "foreign":
-        return rules["connector"].fullmatch(text, hit.end, following.start) is not None
-    near = rules["near"].match(text, hit.end)
-    return bool(hit.entry.loose and near and (following is None or following.start != near.end()))
-
-
-def _hyphenated(text: str, start: int) -> bool:
-    """The hit follows »Word-«."""
-    return start > 1 and text[start - 1] == "-" and text[start - 2].isalnum()
-
-
-def _join_quarter(text: str, hit: Hit, kept: list[Hit]) -> None:
-    """Rule 6: »Dresden-Neustadt« extends the Dresden hit; without a Saxon head: dropped."""
-    head = kept[-1] if kept else None
-    if (
-        head
-        and head.end == hit.start - 1
-        and head.entry.kind == "municipality"
-        and not head.entry.loose
-    ):
-        kept[-1] = head._replace(end=hit.end, phrase=text[head.start : hit.end])
-
-
-def _same_sentence(text: str, a: Hit, b: Hit) -> bool:
-    """No sentence end between two hits."""
-    lo, hi = min(a.end, b.end), max(a.start, b.start)
-    return lo >= hi or _SENTENCE_END.search(text, lo, hi) is None
-
-
-def _has_cue(text: str, hit: Hit, rules: Mapping[str, re.Pattern[str]]) -> bool:
-    """Rule 8: a risky, unambiguous name right after a place cue (»in Werda«)."""
-    if hit.entry.ambiguous:
-        return False
-    return rules["cue"].search(text, max(0, hit.start - 25), hit.start) is not None
 
 
 def _matches(hit: Hit, regions: Iterable[str]) -> Iterator[Match]:

@@ -16,7 +16,7 @@ from newsletter.context import Context
 from newsletter.digests import build_digest
 from newsletter.errors import NotFoundError
 from newsletter.messages import header_safe
-from newsletter.models import Digest
+from newsletter.models import Digest, Item
 from newsletter.outbox import DrainStats, Progress, drain, worker_name
 from newsletter.personalise import (
     find_placeholders,
@@ -74,6 +74,18 @@ def preview(ctx: Context, region_key: str, now: datetime | None = None) -> Diges
         html=personalise(digest.html, slots, personal, is_html=True),
         text=personalise(digest.text, slots, personal, is_html=False),
     )
+
+
+def needing_check(ctx: Context, digest: Digest) -> list[Item]:
+    """The digest's items whose regions an admin should check (noted in the preview)."""
+    with transaction(ctx.engine) as conn:
+        return item_store.needing_check(conn, digest.item_ids)
+
+
+def check_note(item: Item) -> str:
+    """One preview line: »Region prüfen: <title> (<reasons>)«."""
+    reasons = "; ".join(item.region_check_reasons)
+    return f"Region prüfen: {item.title}" + (f" ({reasons})" if reasons else "")
 
 
 def send_region(

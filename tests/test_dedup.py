@@ -9,6 +9,7 @@ import pytest
 
 from newsletter.dedup import (
     Candidate,
+    Classified,
     build_item,
     canonical_url,
     decide,
@@ -104,9 +105,11 @@ def test_future_dates_are_estimated() -> None:
 
 def test_build_item_keeps_override_hidden_and_collect_time() -> None:
     c = _candidate(regions=("dresden",))
-    assert build_item(c, ("chemnitz",), source_id=1, existing=None, now=NOW).regions == ("dresden",)
+    assert build_item(
+        c, Classified(("chemnitz",)), source_id=1, existing=None, now=NOW
+    ).regions == ("dresden",)
     row = _row(c, region_override=["zwickau"], hidden=True)
-    item = build_item(c, ("chemnitz",), source_id=1, existing=row, now=NOW)
+    item = build_item(c, Classified(("chemnitz",)), source_id=1, existing=row, now=NOW)
     assert (item.regions, item.hidden, item.collected_at) == (("zwickau",), True, DAY)
-    plain = build_item(_candidate(), ("chemnitz",), source_id=1, existing=None, now=NOW)
+    plain = build_item(_candidate(), Classified(("chemnitz",)), source_id=1, existing=None, now=NOW)
     assert plain.regions == ("chemnitz",) and plain.region_override is None

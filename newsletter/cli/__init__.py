@@ -7,6 +7,7 @@ import sys
 from newsletter.cli import (  # noqa: F401  (each module registers its commands on app)
     admin,
     collect,
+    corrections,
     db,
     feeds,
     regions,

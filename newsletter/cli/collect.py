@@ -118,22 +118,31 @@ def list_items(
     region: Annotated[str | None, typer.Option(help="Nur diese Region (und landesweite).")] = None,
     since: Annotated[str | None, typer.Option(help="Erschienen ab Datum (JJJJ-MM-TT).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Höchstens so viele Meldungen.")] = 50,
+    check: Annotated[
+        bool, typer.Option("--check", help="Nur Meldungen mit »Region prüfen«.")
+    ] = False,
 ) -> None:
-    """Die neuesten Meldungen."""
+    """Die neuesten Meldungen (! = Region prüfen)."""
     after = _date_option(since, "--since") if since else None
     with open_context() as ctx, transaction(ctx.engine) as conn:
         if region is not None and ctx.config.region(region) is None:
             raise InvalidInputError(f"Unbekannte Region »{region}«", field="region")
-        found = item_store.search(conn, region=region, since=after, limit=limit)
+        found = item_store.search(
+            conn, region=region, since=after, region_check=True if check else None, limit=limit
+        )
         tz = ZoneInfo(ctx.config.site.timezone)
-    table = Table("Titel", "Regionen", "Quelle")
+    table = Table("!", "Titel", "Regionen", "Quelle")
     table.add_column("Datum", no_wrap=True)
     table.add_column("ID", no_wrap=True)
     for item in found:
         date = _when(item.published_at, tz) + ("*" if item.published_estimated else "")
-        table.add_row(item.title, _regions_text(item), item.source_name or "–", date, item.id)
+        mark = "!" if item.region_check else ""
+        table.add_row(mark, item.title, _regions_text(item), item.source_name or "–", date, item.id)
     console.print(table)
-    console.print(f"{len(found)} Meldung(en). * = Datum geschätzt (Abrufzeit).", highlight=False)
+    console.print(
+        f"{len(found)} Meldung(en). * = Datum geschätzt (Abrufzeit). ! = Region prüfen.",
+        highlight=False,
+    )
 
 
 @items_app.command("show")
@@ -156,6 +165,7 @@ def _print_item(item: Item, tz: ZoneInfo) -> None:
         ("Quelle", item.source_name or "von Hand"),
         ("Regionen", _regions_text(item)),
         ("Erkannt", ", ".join(item.classified_regions) or STATEWIDE_NAME),
+        ("Region prüfen", "; ".join(item.region_check_reasons) if item.region_check else "nein"),
         ("Verborgen", "ja" if item.hidden else "nein"),
     ]
     for label, value in lines:

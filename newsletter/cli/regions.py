@@ -12,7 +12,14 @@ from rich.table import Table
 from newsletter.cli.base import app, console, get_config, open_context
 from newsletter.config import Config
 from newsletter.curation import reclassify_all
-from newsletter.regions import Gazetteer, classify, describe_regions, load_gazetteer
+from newsletter.regions import (
+    Classification,
+    Gazetteer,
+    classify,
+    describe_regions,
+    load_gazetteer,
+    municipality_name,
+)
 
 regions_app = typer.Typer(help="Regionen: auflisten, Texte zuordnen, Meldungen neu zuordnen.")
 app.add_typer(regions_app, name="regions")
@@ -46,19 +53,31 @@ def classify_lines() -> None:
 @regions_app.command("explain")
 def explain(text: Annotated[str, typer.Argument(help="Der zu prüfende Text.")]) -> None:
     """Welche Orte im Text erkannt wurden, welche mehrdeutig sind – und das Ergebnis."""
-    result = classify(text, _gazetteer(get_config()))
+    gazetteer = _gazetteer(get_config())
+    result = classify(text, gazetteer)
     table = Table("Fundstelle", "Art", "Schlüssel", "Region")
     for match in result.matches:
         table.add_row(match.phrase, match.kind, match.key, match.region)
     console.print(table)
+    _print_details(result, gazetteer)
+    regions = ", ".join(sorted(result.regions)) or "keine – landesweit"
+    console.print(f"[bold]Regionen:[/] {regions}", highlight=False)
+
+
+def _print_details(result: Classification, gazetteer: Gazetteer) -> None:
+    """Localities with their municipality, ambiguous names, reasons to check."""
+    for match in result.matches:
+        if match.kind == "locality":
+            towns = ", ".join(municipality_name(gazetteer, key) for key in match.key.split("|"))
+            console.print(f"»{match.phrase}« → {towns}, Ortsteil", highlight=False)
     for amb in result.ambiguous:
         console.print(
             f"[yellow]Mehrdeutig:[/] »{amb.phrase}« – Regionen {', '.join(amb.regions)}"
             f" (Gemeinden {', '.join(amb.candidates)})",
             highlight=False,
         )
-    regions = ", ".join(sorted(result.regions)) or "keine – landesweit"
-    console.print(f"[bold]Regionen:[/] {regions}", highlight=False)
+    for reason in result.check_reasons:
+        console.print(f"[red]Region prüfen:[/] {reason}", highlight=False)
 
 
 @regions_app.command("reclassify")

@@ -136,9 +136,12 @@ def preview(
     """Den nächsten Newsletter einer Region zeigen, ohne ihn zu versenden."""
     with open_context() as ctx:
         digest = sending.preview(ctx, region)
+        checks = sending.needing_check(ctx, digest) if digest is not None else []
     if digest is None:
         raise fail(f"Für »{region}« gibt es keine Meldungen.", 1)
     console.print(f"[bold]Betreff:[/] {digest.subject}  ({len(digest.item_ids)} Meldungen)")
+    for item in checks:
+        console.print(sending.check_note(item), style="yellow", markup=False, highlight=False)
     if html is not None:
         html.write_text(digest.html, encoding="utf-8")
         console.print(f"HTML geschrieben: {html}")

@@ -25,8 +25,19 @@ The rules (each a function below):
   name also bare (»Nordsachsen«, »Mittelsachsens«); »Erzgebirgskreis(es)«.
 - *Verbände*: »Verwaltungsgemeinschaft X«, »Verwaltungsverband X«, »VG X«, »VV X«.
 - *directorates*: »Polizeidirektion X«, »PD X«.
+- *localities* (``sachsen-ortsteile.csv``): Ortsteile and Stadtteile as places of their
+  municipality's AGS (kind ``locality``), with genitive and a spaced form of hyphenated
+  names. A locality is *risky* when it is listed as risky, short (up to four letters),
+  shared by three or more municipalities, or a well-known place outside Saxony;
+  ordinary words (»Zentrum«, »Siedlung«) are never localities. Extra quarters named
+  after other towns (»Leipziger Vorstadt«) come from ``variants.toml``.
+- *written forms*: a double name also without its hyphen (»Hohenstein Ernstthal«) and
+  with its second part shortened (»Limbach-O.«).
 - *areas, foreign places, stop phrases*: as listed in ``variants.toml``; adjective
   stems (»vogtländisch«) get the endings -e, -en, -er, -es, -em.
+- *markers* (kind ``marker``, key ``institution``, ``authority`` or ``saxon``): words the
+  context rules look for (»Landtag«, »Polizeipräsidium«, »Sachsen«, »sächsischen«); they
+  name no place but ride along in the one scan, so the rules need no extra pass.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ from __future__ import annotations
 import csv
 import io
 import tomllib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -43,14 +54,17 @@ from typing import Any
 
 Variants = dict[str, Any]
 
-MUNICIPALITY_KINDS = frozenset({"municipality", "adjective"})
+MUNICIPALITY_KINDS = frozenset({"municipality", "adjective", "locality"})
+NAME_KINDS = frozenset({"municipality", "locality"})
+SHARED_BY_MANY = 3
+SHORT_NAME = 4
 
 
 @dataclass(frozen=True)
 class Place:
     """What a phrase can name. ``districts`` are 5-digit district keys."""
 
-    kind: str  # municipality adjective verband district landscape region directorate foreign stop
+    kind: str  # municipality adjective locality verband district landscape region directorate foreign stop
     key: str  # AGS, verband key, district key, area or directorate name
     districts: tuple[str, ...]
     risky: bool = False
@@ -125,6 +139,14 @@ def plain_names(m: Municipality, variants: Variants) -> list[str]:
     return [base, *parts(base, variants)]
 
 
+def written_forms(name: str) -> list[str]:
+    """A double name without hyphen and shortened: »Limbach Oberfrohna«, »Limbach-O.«."""
+    if "-" not in name or " " in name:
+        return []
+    first, _, rest = name.partition("-")
+    return [f"{first} {rest}", f"{first}-{rest[0]}."]
+
+
 def qualified_names(m: Municipality, variants: Variants) -> Iterator[tuple[str, int]]:
     """The official name with its qualifier family (tier 0), home qualifiers (tier 1)."""
     base, family = split_qualifier(m.short_name, variants)
@@ -161,6 +183,8 @@ def municipality_candidates(m: Municipality, variants: Variants) -> Iterator[Can
         yield name, tier, Place("municipality", m.ags, here)
     for alias in variants["aliases"].get(m.short_name, []):
         yield alias, 0, Place("municipality", m.ags, here)
+    base, _ = split_qualifier(m.short_name, variants)
+    yield from ((f, 1, Place("municipality", m.ags, here)) for f in written_forms(base))
     for name in plain_names(m, variants):
         risky = name in variants["risky"]["names"]
         for form in [name, *genitives(name)]:
@@ -199,6 +223,34 @@ def district_candidates(munis: Iterable[Municipality], variants: Variants) -> It
             yield from ((f, 0, place) for f in (name, name + "es", name + "s"))
 
 
+def locality_candidates(munis: Iterable[Municipality], variants: Variants) -> Iterator[Candidate]:
+    """Ortsteile and Stadtteile as places of their municipality (kind ``locality``)."""
+    district = {m.ags: m.district for m in munis}
+    rows = [r for r in _csv("sachsen-ortsteile.csv") if r["ags"] in district]
+    rows += [{"name": n, "ags": a} for n, a in variants["localities"]["extra"].items()]
+    shared = Counter(r["name"] for r in rows)
+    stop = set(variants["localities"]["stop"])
+    for row in rows:
+        name = row["name"]
+        if name in stop:
+            continue
+        risky = _risky_locality(name, shared[name], variants)
+        place = Place("locality", row["ags"], (district[row["ags"]],), risky)
+        forms = [name, *written_forms(name)] + ([] if risky else genitives(name))
+        yield from ((form, 0, place) for form in forms)
+
+
+def _risky_locality(name: str, shared: int, variants: Variants) -> bool:
+    """Listed, short, shared by many municipalities or a well-known place elsewhere."""
+    return (
+        len(name) <= SHORT_NAME
+        or shared >= SHARED_BY_MANY
+        or name in variants["risky"]["names"]
+        or name in variants["localities"]["risky"]
+        or name in variants["foreign"]["forms"]
+    )
+
+
 def inflected(stems: Iterable[str], variants: Variants) -> Iterator[str]:
     """Adjective stems with endings, lower case and capitalised: »vogtländischen«."""
     for stem in stems:
@@ -220,6 +272,18 @@ def area_candidates(variants: Variants) -> Iterator[Candidate]:
     for form in [*foreign["forms"], *inflected(foreign["stems"], variants)]:
         yield form, 0, Place("foreign", form, ())
     yield from ((form, 0, Place("stop", form, ())) for form in variants["stop"]["forms"])
+
+
+def marker_candidates(variants: Variants) -> Iterator[Candidate]:
+    """State institutions, authorities and Saxon anchors, as kind ``marker``."""
+    words = variants["words"]
+    saxon = [*words["saxon"], *inflected(words["saxon_stems"], variants)]
+    for key, forms in (
+        ("institution", words["institutions"]),
+        ("authority", words["authorities"]),
+        ("saxon", saxon),
+    ):
+        yield from ((form, 0, Place("marker", key, ())) for form in forms)
 
 
 def spellings(phrase: str) -> set[str]:
@@ -262,5 +326,14 @@ def load_data() -> GazetteerData:
     candidates.extend(verband_candidates(variants))
     candidates.extend(district_candidates(munis, variants))
     candidates.extend(area_candidates(variants))
+    candidates.extend(locality_candidates(munis, variants))
+    candidates.extend(marker_candidates(variants))
     names = {m.district: m.district_name for m in munis}
-    return GazetteerData(resolve(candidates), munis, names, variants["words"])
+    words = {**variants["words"], "first_names": first_names()}
+    return GazetteerData(resolve(candidates), munis, names, words)
+
+
+def first_names() -> list[str]:
+    """The packaged list of common German first names (``vornamen.txt``)."""
+    lines = (line.strip() for line in _read("vornamen.txt").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+PARAGRAPH = r"\n[^\S\n]*\n"
+
 
 def trie_pattern(phrases: Iterable[str]) -> str:
     """One regex alternation shaped as a character trie; longer phrases are tried first."""
@@ -48,12 +50,39 @@ def rule_patterns(words: Mapping[str, list[str]]) -> dict[str, re.Pattern[str]]:
     """The small context patterns of the rules, from the word lists in variants.toml."""
     before = r"(?<!\w)(?:{})\s+$"
     return {
-        "honorific": re.compile(
-            r"(?<!\w)(?:{})(?:\s+(?:Dr\.|Prof\.))*\s+$".format(_words(words["honorifics"]))
-        ),
         "article": re.compile(before.format(_words(words["articles"])), re.IGNORECASE),
         "cue": re.compile(before.format(_words(words["cues"])), re.IGNORECASE),
         "street": re.compile(r"[\s-]+(?:{})(?!\w)".format(_words(words["streets"]))),
         "connector": re.compile(r"\s*[(/]\s*|,?\s+(?:{})\s+".format(_words(words["connectors"]))),
         "near": re.compile(r"\s+(?:bei|b\.)\s+(?=[A-ZÄÖÜ]\w)"),
+        "seat": re.compile(
+            r"(?:,?\s+(?:des|der|für|und|im|[A-ZÄÖÜ][\w.-]*))*?,?\s+(?:(?:in|zu|mit\s+Sitz\s+in)\s+)?"
+        ),
+        "authority_name": re.compile(r"\s+[A-ZÄÖÜ]"),
+        "name": re.compile(r"[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?"),
+        "initial": re.compile(r"[A-ZÄÖÜ]\."),
+        "heading": re.compile(r"\s*(?:\(([^()\n]{1,25})\)\s*)?(?:[–—:]|-(?=\s)|\.(?=\s))"),
+        "slash": re.compile(r"\s*/\s*|,\s*"),
+        "link_up": re.compile(
+            r",?\s*(?:(?:ein|einem|im|dem)\s+)?(?:Ortsteil|Stadtteil|Gemeindeteil|OT)\s+"
+            r"(?:von|der\s+(?:Gemeinde|Stadt)|des|in)\s+|\s+\((?:Gemeinde|Stadt|OT\s+von)?\s*"
+        ),
+        "link_down": re.compile(
+            r"-|,?\s*(?:im\s+)?(?:OT|Ortsteil|Stadtteil|Gemeindeteil)\s+|\s+\((?:OT|Ortsteil)?\s*"
+        ),
+        "agency": re.compile(_words(words["agencies"])),
+        "link_near": re.compile(r"\s+(?:bei|b\.|nahe|nahe\s+bei)\s+"),
+        "paragraph": re.compile(PARAGRAPH),
+        "sentence_end": re.compile(r"[.!?][\"»«“”)]?\s+(?=[\"»«„“(]?[A-ZÄÖÜ0-9])|\n"),
+    }
+
+
+def word_sets(words: Mapping[str, list[str]]) -> dict[str, frozenset[str]]:
+    """Word lists the rules look up by the word before a name (»Thomas Colditz«)."""
+    states = words["states"]
+    return {
+        "honorifics": frozenset(words["honorifics"]),
+        "first_names": frozenset(words["first_names"]),
+        "roles": frozenset(words["roles"]),
+        "states": frozenset([*states, *(s + "s" for s in states)]),
     }

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select, delete, func, insert, or_, select, update
 
+from newsletter.dedup import needs_region_check
 from newsletter.errors import NotFoundError
 from newsletter.models import Item
 from newsletter.store.db import as_utc, utcnow
@@ -71,6 +72,8 @@ def _values(item: Item) -> dict[str, Any]:
         "statewide": not item.regions,
         "hidden": item.hidden,
         "content_hash": item.content_hash,
+        "region_check": needs_region_check(item.region_check_reasons, item.region_override),
+        "region_check_reasons": list(item.region_check_reasons),
     }
 
 
@@ -86,14 +89,18 @@ def set_regions(
     item_id: str,
     *,
     classified: Sequence[str] | None = None,
+    check_reasons: Sequence[str] | None = None,
     override: Sequence[str] | bool | None = False,
 ) -> Item:
-    """Change the classified regions and/or the override (``None`` clears the override).
+    """Change the classified regions (with the classifier's ``check_reasons``) and/or the
+    override (``None`` clears the override); the »Region prüfen« flag follows both.
 
-    ``override=False`` (the default) leaves the override as it is.
+    ``None`` for ``classified``/``check_reasons`` and ``override=False`` (the default)
+    leave them as they are.
     """
     current = get(conn, item_id)
     new_classified = tuple(classified) if classified is not None else current.classified_regions
+    reasons = current.region_check_reasons if check_reasons is None else tuple(check_reasons)
     new_override = current.region_override if override is False else override
     assert new_override is None or not isinstance(new_override, bool)
     regions = effective_regions(new_classified, new_override)
@@ -104,6 +111,8 @@ def set_regions(
             classified_regions=list(new_classified),
             region_override=None if new_override is None else list(new_override),
             statewide=not regions,
+            region_check=needs_region_check(reasons, new_override),
+            region_check_reasons=list(reasons),
             updated_at=utcnow() if regions != current.regions else current.updated_at,
         )
     )
@@ -208,11 +217,12 @@ def search(
     since: datetime | None = None,
     source_id: int | None = None,
     statewide: bool | None = None,
+    region_check: bool | None = None,
     include_hidden: bool = True,
     limit: int = 100,
     offset: int = 0,
 ) -> list[Item]:
-    """Filtered list for the admin and the CLI, newest first."""
+    """Filtered list for the admin and the CLI, newest first (``region_check``: flagged)."""
     query = _for_region(_base(), region, include_hidden)
     if since is not None:
         query = query.where(items.c.published_at >= since)
@@ -220,8 +230,16 @@ def search(
         query = query.where(items.c.source_id == source_id)
     if statewide is not None:
         query = query.where(items.c.statewide == statewide)
+    if region_check is not None:
+        query = query.where(items.c.region_check == region_check)
     query = query.order_by(items.c.published_at.desc(), items.c.id).limit(limit).offset(offset)
     return _items(conn, query)
+
+
+def needing_check(conn: Connection, ids: Sequence[str]) -> list[Item]:
+    """Those of the items ``ids`` whose regions an admin should check, newest first."""
+    query = _base().where(items.c.id.in_(ids), items.c.region_check.is_(True))
+    return _items(conn, query.order_by(items.c.published_at.desc(), items.c.id))
 
 
 def newest_change(conn: Connection, region: str | None = None) -> tuple[datetime | None, int]:
@@ -297,6 +315,8 @@ def _item(conn: Connection, row: Any) -> Item:
         published_estimated=bool(row["published_estimated"]),
         hidden=bool(row["hidden"]),
         content_hash=row["content_hash"],
+        region_check=bool(row["region_check"]),
+        region_check_reasons=tuple(row["region_check_reasons"] or ()),
     )
 
 

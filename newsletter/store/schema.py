@@ -90,6 +90,8 @@ items = Table(
     Column("statewide", Boolean, nullable=False, default=True, index=True),
     Column("hidden", Boolean, nullable=False, default=False),
     Column("content_hash", String(64), nullable=False, default=""),
+    Column("region_check", Boolean, nullable=False, default=False, index=True),  # »Region prüfen«
+    Column("region_check_reasons", JSON, nullable=False, default=list),  # the classifier's, German
 )
 
 item_regions = Table(
@@ -98,6 +100,18 @@ item_regions = Table(
     Column("item_id", String(32), ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
     Column("region", String(64), primary_key=True),
     Index("ix_item_regions_region_item", "region", "item_id"),
+)
+
+region_corrections = Table(  # an admin's region override: a test case for the classifier
+    "region_corrections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", String(32), ForeignKey("items.id", ondelete="SET NULL"), index=True),
+    Column("text", Text, nullable=False),  # what the classifier read (dedup.item_text)
+    Column("classified_regions", JSON, nullable=False, default=list),
+    Column("corrected_regions", JSON, nullable=False, default=list),
+    Column("actor", String(200), nullable=False),
+    _ts("at", nullable=False),
 )
 
 # --- subscribers -------------------------------------------------------------------

@@ -18,6 +18,12 @@ def item_counts(conn: Connection) -> dict[str, int]:
     return counts
 
 
+def region_check_count(conn: Connection) -> int:
+    """Items flagged »Region prüfen« (the admin list's filter ``pruefen=ja`` shows them)."""
+    query = select(func.count()).select_from(items).where(items.c.region_check.is_(True))
+    return int(conn.execute(query).scalar_one())
+
+
 def digest_counts(conn: Connection) -> dict[tuple[str, str], int]:
     """Digests built per (region, kind)."""
     query = select(digests.c.region, digests.c.kind, func.count()).group_by(

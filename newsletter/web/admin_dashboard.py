@@ -1,4 +1,5 @@
-"""Admin dashboard: per region subscribers, new items, next and last digest; source health."""
+"""Admin dashboard: per region subscribers, new items, next and last digest; source health;
+how many items need their regions checked (»Region prüfen«)."""
 
 from __future__ import annotations
 
@@ -77,8 +78,10 @@ def dashboard(request: Request) -> HTMLResponse:
         regions = region_statuses(ctx, conn, now)
         sources = source_store.all_sources(conn)
         last_collect = runs.last_finished(conn, "collect")
+        region_checks = stats.region_check_count(conn)
     values = {
         "region_rows": regions,
+        "region_checks": region_checks,
         "sources": sources,
         "last_collect": last_collect,
         "scheduler": scheduler_state(ctx),

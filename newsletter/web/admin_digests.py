@@ -67,6 +67,7 @@ def region_page(request: Request, region_key: str) -> HTMLResponse:
     values = {
         "region": region,
         "digest": digest,
+        "checks": sending.needing_check(ctx, digest) if digest else [],
         "recipients": recipients,
         "cutoff": cutoff,
         "new_items": new_items,

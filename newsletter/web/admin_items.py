@@ -10,15 +10,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from newsletter.curation import add_manual_item, set_item_regions
+from newsletter.dedup import item_text
 from newsletter.errors import InvalidInputError
 from newsletter.models import Item
 from newsletter.regions import classify
-from newsletter.sanitize import plain_text
 from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction
 from newsletter.web.admin_common import admin_page, field, redirect, region_keys
-from newsletter.web.auth import record
+from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PageNumber, optional_id
 from newsletter.web.rendering import context_of
 from newsletter.web.security import checked_form
@@ -47,11 +47,18 @@ def list_items(
     source: str = "",
     ab: str = "",
     landesweit: str = "",
+    pruefen: str = "",
     seite: PageNumber = 1,
 ) -> HTMLResponse:
     ctx = context_of(request)
     page = seite
-    filters = {"region": region, "source": source, "ab": ab, "landesweit": landesweit}
+    filters = {
+        "region": region,
+        "source": source,
+        "ab": ab,
+        "landesweit": landesweit,
+        "pruefen": pruefen,
+    }
     with transaction(ctx.engine) as conn:
         rows = item_store.search(
             conn,
@@ -59,6 +66,7 @@ def list_items(
             since=_date(ab, "ab"),
             source_id=optional_id(source),
             statewide=_statewide(landesweit),
+            region_check=True if pruefen == "ja" else None,
             limit=PAGE_SIZE + 1,
             offset=(page - 1) * PAGE_SIZE,
         )
@@ -104,7 +112,7 @@ async def new_item(request: Request) -> Response:
 
 def explanation(item: Item, gazetteer: Any) -> dict[str, Any]:
     """The classifier's reasons for an item's text (as ``regions explain`` shows them)."""
-    text = "\n".join(plain_text(p) for p in (item.title, item.summary_html, item.content_html) if p)
+    text = item_text(item.title, item.summary_html, item.content_html)
     result: dict[str, Any] = classify(text, gazetteer).to_dict()
     return result
 
@@ -127,7 +135,12 @@ async def set_regions(request: Request, item_id: str) -> Response:
     if mode == "regions" and not regions:
         raise InvalidInputError("Bitte mindestens eine Region ankreuzen", field="region")
     item = set_item_regions(
-        ctx, item_id, regions, statewide=mode == "statewide", auto=mode == "auto"
+        ctx,
+        item_id,
+        regions,
+        statewide=mode == "statewide",
+        auto=mode == "auto",
+        actor=current_admin(request).name,
     )
     record(request, "item.regions", item_id, mode=mode, regions=list(item.regions))
     return redirect(request, f"/admin/meldungen/{item_id}", "Die Regionen sind gespeichert.")

@@ -17,7 +17,7 @@ from newsletter.store import sources as source_store
 from newsletter.store.db import transaction
 from newsletter.web.admin_items import explanation
 from newsletter.web.api_common import TokenFirstRoute, errors
-from newsletter.web.auth import record
+from newsletter.web.auth import current_admin, record
 from newsletter.web.params import MAX_INT
 from newsletter.web.rendering import context_of
 
@@ -35,6 +35,8 @@ class ItemOut(BaseModel):
     region_override: list[str] | None
     statewide: bool
     hidden: bool
+    region_check: bool = Field(description="Region prüfen: die Regionen sind geraten")
+    region_check_reasons: list[str] = Field(description="Warum (Gründe des Klassifikators)")
     source: str | None
     summary_html: str
 
@@ -51,6 +53,8 @@ class ItemOut(BaseModel):
             region_override=None if item.region_override is None else list(item.region_override),
             statewide=item.statewide,
             hidden=item.hidden,
+            region_check=item.region_check,
+            region_check_reasons=list(item.region_check_reasons),
             source=item.source_name,
             summary_html=item.summary_html,
         )
@@ -84,6 +88,7 @@ def list_items(
     source_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
     since: datetime | None = None,
     statewide: bool | None = None,
+    region_check: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[ItemOut]:
@@ -95,6 +100,7 @@ def list_items(
             since=since,
             source_id=source_id,
             statewide=statewide,
+            region_check=region_check,
             limit=limit,
             offset=offset,
         )
@@ -114,7 +120,10 @@ def get_item(request: Request, item_id: str) -> ItemDetailOut:
 @router.put("/items/{item_id}/regions", response_model=ItemOut, responses=errors(400, 404, 422))
 def put_regions(request: Request, item_id: str, body: RegionsIn) -> ItemOut:
     ctx = context_of(request)
-    item = set_item_regions(ctx, item_id, body.regions, statewide=body.statewide, auto=body.auto)
+    admin = current_admin(request).name
+    item = set_item_regions(
+        ctx, item_id, body.regions, statewide=body.statewide, auto=body.auto, actor=admin
+    )
     record(request, "item.regions", item_id, regions=list(item.regions), via="api")
     return ItemOut.of(item)
 
