@@ -5,16 +5,20 @@ API (used by collect, the CLI ``newsletter regions classify|explain|list|reclass
     gazetteer = load_gazetteer(config_regions)        # cached; default DEFAULT_REGIONS
     result = classify("Einbruch in Pirna.", gazetteer)
     result.regions                                    # frozenset({"dresden"}); empty = statewide
+    result.needs_check, result.check_reasons          # »Region prüfen«: regions are a guess
     result.to_dict()                                  # {"regions": [...], "matches": [...],
-                                                      #  "ambiguous": [...]} (JSON-ready)
+                                                      #  "ambiguous": [...]} (JSON-ready), plus
+                                                      #  "check": true, "check_reasons" if set
     describe_regions(gazetteer)                       # for ``regions list``
 
 - :class:`Match` (phrase, start, end, kind, key, region): one recognised phrase. ``kind``
-  is municipality | adjective | verband | district | landscape | region | directorate;
-  ``key`` is the AGS (several joined by ``|`` when a name fits several municipalities of
-  one region), the Verband key, the district key, or the area/directorate name.
+  is municipality | adjective | locality | verband | district | landscape | region |
+  directorate; ``key`` is the AGS (several joined by ``|`` when a name fits several
+  municipalities of one region), the Verband key, the district key, or the
+  area/directorate name.
 - :class:`Ambiguity` (phrase, start, end, candidates, regions): a name that exists in
-  several regions and that the text did not resolve; it adds no region.
+  several regions and that the text did not resolve; the item gets the union of
+  ``regions`` and a check (rule 12).
 - Offsets refer to the NFC-normalised text (identical for text that already is NFC).
 
 The gazetteer (``newsletter/gazetteer/``) turns the official municipality list and the
