@@ -6,6 +6,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -61,3 +62,43 @@ def stop_process(process: subprocess.Popen[bytes], seconds: float = 10) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def serving(
+    command: list[str],
+    port: int,
+    *,
+    cwd: Any = None,
+    env: dict[str, str] | None = None,
+    seconds: float = 30,
+) -> Iterator[str]:
+    """Run ``command`` (a ``newsletter serve``) until its /healthz answers; yield its URL.
+
+    Its output goes to a pipe that is read only when it fails to start, so the error
+    names the cause."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + seconds
+    try:
+        while not _answers(f"{url}/healthz"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_process(process)
+                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                raise RuntimeError(f"serve did not start: {output[-2000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        stop_process(process)
+        if process.stdout:
+            process.stdout.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

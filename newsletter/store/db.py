@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.errors import StoreError
+from newsletter.resources import resource_dir
 
 
 def utcnow() -> datetime:
@@ -76,13 +76,8 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 
 
 def migrations_dir() -> Path:
-    """The Alembic scripts: ``migrations/`` in a checkout, else installed shared data."""
-    checkout = Path(str(resources.files("newsletter"))).parent / "migrations"
-    if checkout.is_dir():
-        return checkout
-    import sys
-
-    return Path(sys.prefix) / "share" / "newsletter" / "migrations"
+    """The Alembic scripts (see :mod:`newsletter.resources`)."""
+    return resource_dir("migrations")
 
 
 def migrate(engine: Engine) -> None:
