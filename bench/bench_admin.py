@@ -38,7 +38,7 @@ from newsletter.store.schema import (
     subscriptions,
 )
 from newsletter.web import create_app
-from tests.conftest import _config
+from tests.configs import service_config
 
 REGIONS = ["leipzig-nordsachsen", "chemnitz", "ostsachsen", "zwickau", "dresden"]
 NOW = datetime.now(UTC)
@@ -155,7 +155,7 @@ def main() -> None:
         "--no-history", action="store_true", help="no earlier digests: count a whole year"
     )
     args = parser.parse_args()
-    ctx = Context(_config(Path(tempfile.mkdtemp(prefix="bench-admin-"))))
+    ctx = Context(service_config(Path(tempfile.mkdtemp(prefix="bench-admin-"))))
     ctx.init_db()
     fill(ctx, args.items, args.subscribers, weekly=not args.no_history)
     admins.create(ctx, "bench", "", "ein-langes-passwort", actor="bench")

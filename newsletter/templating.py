@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from newsletter.resources import resource_dir
+
 
 def templates_dir() -> Path:
-    """``templates/`` in a checkout, else the copy installed as shared data."""
-    checkout = Path(str(resources.files("newsletter"))).parent / "templates"
-    if checkout.is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "newsletter" / "templates"
+    """``templates/`` (see :mod:`newsletter.resources`)."""
+    return resource_dir("templates")
 
 
 @cache

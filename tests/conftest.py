@@ -12,29 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from newsletter.config import Config, load_config
+from newsletter.config import Config
 from newsletter.context import Context
+from tests.configs import service_config
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 PG_ENV = "NEWSLETTER_TEST_DATABASE_URL"
-
-
-def _config(tmp_path: Path, database_url: str | None = None, **sections: dict[str, Any]) -> Config:
-    """The repo's config.toml with storage, mail and sources pointed into ``tmp_path``."""
-    base = load_config(ROOT / "config.toml", environ={})
-    data = base.model_dump()
-    data["base_dir"] = tmp_path
-    data["storage"] = {
-        "data_dir": str(tmp_path / "var"),
-        "database_url": database_url or f"sqlite:///{tmp_path / 'test.db'}",
-    }
-    data["mail"] = data["mail"] | {"maildir": str(tmp_path / "mail")}
-    data["sources"] = []
-    data["web"] = data["web"] | {"secret_key": "test-secret-key-not-for-production"}
-    for section, values in sections.items():
-        data[section] = data[section] | values if isinstance(data.get(section), dict) else values
-    return Config.model_validate(data)
 
 
 @pytest.fixture
@@ -42,7 +25,7 @@ def make_config(tmp_path: Path) -> Callable[..., Config]:
     """Build a test config: ``make_config(mail={"transport": "smtp"}, sources=[...])``."""
 
     def factory(database_url: str | None = None, **sections: dict[str, Any]) -> Config:
-        return _config(tmp_path, database_url, **sections)
+        return service_config(tmp_path, database_url, **sections)
 
     return factory
 

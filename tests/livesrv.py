@@ -124,18 +124,43 @@ def newsletter_serve(config: Path, log: Path, seconds: float = 30) -> Iterator[s
     command = [str(cli), "--config", str(config), "serve", "--no-scheduler"]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
-    with log.open("wb") as out:  # the child keeps its own descriptor
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + seconds
-        while not _answers(f"{base}/healthz"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"newsletter serve did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    with (
+        log.open("wb") as out,
+        serving(command, port, env=env, output=out, seconds=seconds) as base,
+    ):
         yield base
+
+
+@contextmanager
+def serving(
+    command: list[str],
+    port: int,
+    *,
+    cwd: Any = None,
+    env: dict[str, str] | None = None,
+    output: Any = None,
+    seconds: float = 30,
+) -> Iterator[str]:
+    """Run ``command`` (a ``newsletter serve``) until its /healthz answers; yield its URL.
+
+    Its output goes to ``output`` (a file), else to a pipe that is read only when it fails
+    to start, so the error names the cause."""
+    out = output if output is not None else subprocess.PIPE
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + seconds
+    try:
+        while not _answers(f"{url}/healthz"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_process(process)
+                said = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                raise RuntimeError(f"serve did not start: {said[-2000:] or output}")
+            time.sleep(0.1)
+        yield url
     finally:
         stop_process(process)
+        if process.stdout:
+            process.stdout.close()
 
 
 def _answers(url: str) -> bool:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
+import threading
 
+import httpcore
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
@@ -78,3 +81,44 @@ def test_any_local_address_among_the_answers_refuses_the_host(addresses: list[st
 def test_global_answers_pass_in_order() -> None:
     answers = ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
     assert checked_addresses("example.org", answers) == answers
+
+
+def _allow_loopback(address: Address) -> bool:
+    return address == LOOPBACK
+
+
+def test_a_server_that_never_answers_is_an_httpx_timeout_with_the_cause_kept() -> None:
+    """The transport maps httpcore's errors to httpx's, as the fetcher expects them."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        transport = GuardedTransport(LIMITS, lambda h, p: ["127.0.0.1"], _allow_loopback)
+        with (
+            httpx.Client(transport=transport, timeout=0.3, trust_env=False) as client,
+            pytest.raises(httpx.ReadTimeout) as caught,
+        ):
+            client.get(f"http://feeds.example.org:{port}/feed.xml")
+    assert isinstance(caught.value.__cause__, httpcore.ReadTimeout)
+
+
+def test_a_body_cut_off_mid_stream_is_an_httpx_error() -> None:
+    """Errors while the body streams are mapped too (the fetcher reads in chunks)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def answer_short() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc")
+
+        thread = threading.Thread(target=answer_short)
+        thread.start()
+        transport = GuardedTransport(LIMITS, lambda h, p: ["127.0.0.1"], _allow_loopback)
+        url = f"http://feeds.example.org:{server.getsockname()[1]}/feed.xml"
+        with (
+            httpx.Client(transport=transport, trust_env=False) as client,
+            client.stream("GET", url) as response,
+            pytest.raises(httpx.RemoteProtocolError) as caught,
+        ):
+            response.read()
+        thread.join()
+    assert isinstance(caught.value.__cause__, httpcore.RemoteProtocolError)

@@ -8,14 +8,15 @@ address it resolves to must be global, and the socket connects to one of exactly
 addresses. TLS still verifies the certificate against the host name (httpcore passes
 the name, not the address, as ``server_hostname``).
 
-:func:`guarded_transport` builds an httpx transport with this backend.
+:class:`GuardedTransport` is an httpx transport with this backend.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpcore
@@ -105,16 +106,57 @@ class GuardedBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-class GuardedTransport(httpx.HTTPTransport):
-    """httpx's transport over a connection pool that uses :class:`GuardedBackend`.
+# httpcore's exceptions and the httpx ones a caller expects, most specific first.
+_EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
 
-    httpx (0.28) takes no network backend, so the pool it built is replaced by one that has
-    ours; ``tests/test_netguard.py`` fails if httpx stops sending requests through it."""
+
+@contextmanager
+def _httpx_errors(request: httpx.Request) -> Iterator[None]:
+    """Raise httpcore's errors as httpx's, with the original as ``__cause__``."""
+    try:
+        yield
+    except Exception as exc:
+        for core, mapped in _EXCEPTIONS:
+            if isinstance(exc, core):
+                raise mapped(str(exc), request=request) from exc
+        raise
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    def __init__(self, response: httpcore.Response, request: httpx.Request) -> None:
+        self._response, self._request = response, request
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _httpx_errors(self._request):
+            yield from self._response.iter_stream()
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport over an httpcore connection pool that uses :class:`GuardedBackend`.
+
+    Built on the public seams only (``httpx.BaseTransport``, ``httpcore.ConnectionPool``'s
+    ``network_backend``): httpx's own transport takes no network backend."""
 
     def __init__(
         self, limits: httpx.Limits, resolver: Resolver = resolve, allowed: Allowed = is_public
     ) -> None:
-        super().__init__(limits=limits)
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),  # what httpx itself would use
             max_connections=limits.max_connections,
@@ -122,6 +164,32 @@ class GuardedTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=GuardedBackend(resolver, allowed),
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _httpx_errors(request):
+            response = self._pool.handle_request(core)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response, request),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._pool.close()
 
 
 def refusal(exc: BaseException) -> str | None:

@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from newsletter.errors import StoreError
+from newsletter.resources import resource_dir
 from newsletter.store.sqlitefile import read_write_url, sqlite_path, watch
 
 BUSY_TIMEOUT_SECONDS = 10.0  # SQLite waits this long for the write lock (busy_timeout)
@@ -139,13 +139,8 @@ def is_busy(exc: OperationalError) -> bool:
 
 
 def migrations_dir() -> Path:
-    """The Alembic scripts: ``migrations/`` in a checkout, else installed shared data."""
-    checkout = Path(str(resources.files("newsletter"))).parent / "migrations"
-    if checkout.is_dir():
-        return checkout
-    import sys
-
-    return Path(sys.prefix) / "share" / "newsletter" / "migrations"
+    """The Alembic scripts (see :mod:`newsletter.resources`)."""
+    return resource_dir("migrations")
 
 
 def migrate(engine: Engine) -> None:

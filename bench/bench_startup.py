@@ -1,0 +1,69 @@
+"""Start-up of the ``newsletter`` command against the libraries it cannot do without.
+
+Times whole processes, interleaved in rounds (A B C A B C …) so a machine's drift hits
+all of them alike, and prints each command's median and its ratio to the baseline
+``python -c "import typer, rich"`` measured in the same run. The goal (issue »One
+house«): ``newsletter --help`` and ``newsletter items list`` each ≤ 2 × the baseline.
+
+Usage: ``.venv/bin/python bench/bench_startup.py [--rounds N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL = 2.0
+
+
+def _seconds(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, cwd=env["HOME"])
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    cli = str(Path(sys.executable).parent / "newsletter")
+    work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
+    shutil.copy(ROOT / "config.toml", work / "config.toml")
+    shutil.copytree(ROOT / "news", work / "news")
+    env = os.environ | {"NEWSLETTER_CONFIG": str(work / "config.toml"), "HOME": str(work)}
+    subprocess.run([cli, "init-db"], env=env, check=True, capture_output=True)
+    subprocess.run([cli, "collect"], env=env, check=True, capture_output=True)
+    commands = {
+        "baseline: import typer, rich": [sys.executable, "-c", "import typer, rich"],
+        "newsletter --help": [cli, "--help"],
+        "newsletter items list": [cli, "items", "list"],
+    }
+    for command in commands.values():  # warm the page cache and the bytecode
+        _seconds(command, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.rounds):
+        for name, command in commands.items():
+            times[name].append(_seconds(command, env))
+    base = statistics.median(times["baseline: import typer, rich"])
+    print(f"{args.rounds} interleaved rounds, medians (goal: each ≤ {GOAL:g} × baseline)")
+    for name, values in times.items():
+        median = statistics.median(values)
+        verdict = (
+            ""
+            if name.startswith("baseline")
+            else ("  ok" if median / base <= GOAL else "  over goal")
+        )
+        print(f"  {name:32s} {median * 1000:7.1f} ms  {median / base:5.2f} × baseline{verdict}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
