@@ -36,13 +36,14 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from newsletter import digests, sending  # noqa: E402
-from newsletter.compose import personal_message, prepare_digest  # noqa: E402
+from newsletter import digests  # noqa: E402
 from newsletter.config import load_config  # noqa: E402
 from newsletter.context import Context  # noqa: E402
+from newsletter.mail import sending  # noqa: E402
+from newsletter.mail.compose import personal_message, prepare_digest  # noqa: E402
+from newsletter.mail.transports import SmtpTransport  # noqa: E402
 from newsletter.store.db import transaction, utcnow  # noqa: E402
 from newsletter.store.schema import subscribers, subscriptions  # noqa: E402
-from newsletter.transports import SmtpTransport  # noqa: E402
 from tests.feedfixtures import sample_items, store_items  # noqa: E402
 from tests.livesrv import free_port, stop_process  # noqa: E402
 

@@ -18,15 +18,16 @@ from sqlalchemy import Engine
 
 from newsletter.config import MIN_SECRET_KEY, Config
 from newsletter.errors import ConfigError
-from newsletter.ratelimit import RateLimit
+from newsletter.mail.ratelimit import RateLimit
 from newsletter.store import sources as source_store
 from newsletter.store import sqlitefile
 from newsletter.store.db import make_engine, make_private_dir, migrate, transaction
 from newsletter.store.sqlitefile import sqlite_path
-from newsletter.tokens import TokenSigner
+from newsletter.subscriptions.tokens import TokenSigner
 
 if TYPE_CHECKING:
-    from newsletter.messages import DkimKey
+    from newsletter.mail.messages import DkimKey
+    from newsletter.mail.sendnow import ManualSends
     from newsletter.regions import Gazetteer
 
 
@@ -36,11 +37,15 @@ class Context:
     engine: Engine = field(init=False)
 
     send_pace: RateLimit = field(init=False)
+    manual_sends: ManualSends = field(init=False)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.config.database_url())
         # one pace for every drain of this process: mail.rate_per_second holds in total
         self.send_pace = RateLimit(self.config.mail.rate_per_second)
+        from newsletter.mail.sendnow import ManualSends  # it imports the send path, and that us
+
+        self.manual_sends = ManualSends()  # the regions whose »Jetzt senden« runs here
 
     @cached_property
     def gazetteer(self) -> Gazetteer:
@@ -63,7 +68,7 @@ class Context:
     @cached_property
     def dkim_key(self) -> DkimKey | None:
         """The DKIM signing key (read once), or None when DKIM is not configured."""
-        from newsletter.messages import dkim_key
+        from newsletter.mail.messages import dkim_key
 
         return dkim_key(self.config)
 

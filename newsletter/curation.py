@@ -10,12 +10,14 @@ Every region override is also kept as a test case for the classifier
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from newsletter.collect import store_items
 from newsletter.context import Context
 from newsletter.dedup import classify_regions, item_text
 from newsletter.errors import InvalidInputError
 from newsletter.models import Item, ParsedItem
+from newsletter.regions import classify
 from newsletter.sanitize import safe_link
 from newsletter.sources import Fetched
 from newsletter.sources.folder import render_markdown
@@ -119,3 +121,10 @@ def reclassify_all(ctx: Context) -> tuple[int, int]:
                 )
                 changed += updated.regions != item.regions
     return len(stored), changed
+
+
+def explain_item(item: Item, gazetteer: Any) -> dict[str, Any]:
+    """The classifier's reasons for an item's text (as ``regions explain`` shows them)."""
+    text = item_text(item.title, item.summary_html, item.content_html)
+    result: dict[str, Any] = classify(text, gazetteer).to_dict()
+    return result

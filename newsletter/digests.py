@@ -3,7 +3,7 @@
 The HTML is rendered with jinja2 (``templates/email/digest.html`` on ``base.html``) and
 its CSS inlined with premailer ONCE per digest. Per-recipient values (unsubscribe and
 preference links, the recipient's address and regions) are left as placeholders that
-item text cannot guess (:mod:`newsletter.personalise`: a nonce per render), and filled
+item text cannot guess (:mod:`newsletter.mail.personalise`: a nonce per render), and filled
 at their offsets before the message is transfer-encoded, so no soft line break can
 split them.
 """
@@ -22,8 +22,8 @@ from babel.dates import format_date
 from premailer import Premailer
 
 from newsletter.config import Config
+from newsletter.mail.personalise import Placeholders
 from newsletter.models import STATEWIDE_NAME, Digest, Item, Region
-from newsletter.personalise import Placeholders
 from newsletter.templating import environment
 
 
@@ -77,7 +77,7 @@ def build_digest(
     placeholders: Placeholders,
 ) -> Digest:
     """Render the digest of ``items`` for ``region``; ``placeholders`` stay in html and text
-    (:func:`~newsletter.personalise.new_placeholders` for these items)."""
+    (:func:`~newsletter.mail.personalise.new_placeholders` for these items)."""
     local_end = period_end.astimezone(ZoneInfo(config.site.timezone))
     values = _template_values(region, items, config, local_end) | placeholders.template_values()
     env = environment("email")

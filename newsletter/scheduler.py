@@ -130,7 +130,7 @@ class ServiceJobs:
 
     def send_digest(self, region: str, slot: datetime) -> str:
         """Send the slot's digest: its period ends at the slot, so its key is the slot's."""
-        from newsletter import sending
+        from newsletter.mail import sending
 
         with transaction(self.ctx.engine) as conn:
             run_id = runs.start(conn, f"digest:{region}")
@@ -291,7 +291,7 @@ class _Worker:
 
 
 def _start_worker(ctx: Context) -> _Worker:
-    from newsletter.outbox import run_worker
+    from newsletter.mail.outbox import run_worker
 
     stop_event = asyncio.Event()
     task = asyncio.get_running_loop().create_task(run_worker(ctx, stop_event))

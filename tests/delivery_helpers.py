@@ -15,17 +15,17 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import insert
 
-from newsletter import sending
 from newsletter.config import Config
 from newsletter.context import Context
-from newsletter.outbox import drain
+from newsletter.mail import sending
+from newsletter.mail.outbox import drain
+from newsletter.mail.transports import open_transport
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store import subscribers as subscriber_store
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers, subscriptions
-from newsletter.tokens import Purpose
-from newsletter.transports import open_transport
+from newsletter.subscriptions.tokens import Purpose
 from tests.feedfixtures import sample_items, store_items
 from tests.livesrv import free_port
 

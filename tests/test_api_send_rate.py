@@ -10,9 +10,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from newsletter import admins, sending
+from newsletter import admins
 from newsletter.config import Config
-from newsletter.outbox import run_worker_blocking
+from newsletter.mail import sending
+from newsletter.mail.outbox import run_worker_blocking
 from newsletter.store.db import utcnow
 from newsletter.web import create_app
 from tests.delivery_helpers import Sink, add_subscriber, smtp_context, smtp_sink

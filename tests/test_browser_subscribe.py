@@ -13,11 +13,11 @@ from playwright.sync_api import Page, sync_playwright
 
 from newsletter.config import Config
 from newsletter.context import Context
-from newsletter.outbox import drain
+from newsletter.mail.outbox import drain
+from newsletter.mail.transports import open_transport
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
-from newsletter.tokens import Purpose
-from newsletter.transports import open_transport
+from newsletter.subscriptions.tokens import Purpose
 from newsletter.web import create_app
 from tests.delivery_helpers import Sink, smtp_sink
 from tests.livesrv import CHROMIUM, CHROMIUM_ARGS, serve_app

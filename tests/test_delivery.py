@@ -8,15 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newsletter import digests, sending
+from newsletter import digests
 from newsletter.config import Config
 from newsletter.context import Context
+from newsletter.mail import sending
+from newsletter.mail.transports import MemoryTransport
 from newsletter.models import Digest
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction
-from newsletter.tokens import Purpose
-from newsletter.transports import MemoryTransport
+from newsletter.subscriptions.tokens import Purpose
 from tests.delivery_helpers import (
     Sink,
     add_subscriber,
@@ -125,7 +126,7 @@ def test_temporary_failure_is_retried_and_sent_once(smtp_ctx: Context, sink: Sin
 def test_backoff_grows_and_is_jittered() -> None:
     import random
 
-    from newsletter.outbox import backoff
+    from newsletter.mail.outbox import backoff
 
     rng = random.Random(1)
     delays = [backoff(n, 60, rng) for n in (1, 2, 3, 4)]
@@ -222,7 +223,7 @@ def test_expired_lease_is_taken_over(db_ctx: Context) -> None:
 
 def test_header_injection_in_recipient_is_refused(config: Config) -> None:
     from newsletter.errors import InvalidInputError
-    from newsletter.messages import Content, build_message
+    from newsletter.mail.messages import Content, build_message
 
     with pytest.raises(InvalidInputError):
         build_message(
@@ -263,7 +264,7 @@ def test_golden_digest(config: Config, part: str) -> None:
     from pathlib import Path
 
     from newsletter.digests import build_digest
-    from newsletter.personalise import Placeholders
+    from newsletter.mail.personalise import Placeholders
     from tests._golden import check_golden_bytes
 
     region = config.region("zwickau")

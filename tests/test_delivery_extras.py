@@ -13,14 +13,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from newsletter import sending, subscriptions
 from newsletter.config import Config
 from newsletter.context import Context
-from newsletter.outbox import drain, enqueue_message, hourly_cap_ends
-from newsletter.ratelimit import RateLimit
+from newsletter.mail import sending
+from newsletter.mail.outbox import drain, enqueue_message, hourly_cap_ends
+from newsletter.mail.ratelimit import RateLimit
+from newsletter.mail.transports import MemoryTransport
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
-from newsletter.transports import MemoryTransport
+from newsletter.subscriptions import rules
+from newsletter.subscriptions import service as subscriptions
 from tests.delivery_helpers import add_subscriber, deliveries, enqueue_only
 from tests.feedfixtures import sample_items, store_items
 
@@ -177,8 +179,8 @@ def test_late_joiner_gets_the_latest_digest_once(ctx: Context) -> None:
     add_subscriber(ctx, "early@example.org", {"zwickau": "confirmed"})
     sending.send_region(ctx, "zwickau", now=NOW, transport=MemoryTransport())
     late = add_subscriber(ctx, "late@example.org", {"zwickau": "pending"})
-    subscriptions.confirm(ctx, late, subscriptions.Request())
-    subscriptions.confirm(ctx, late, subscriptions.Request())
+    subscriptions.confirm(ctx, late, rules.Request())
+    subscriptions.confirm(ctx, late, rules.Request())
     transport = MemoryTransport()
     drain(ctx, transport, "test")
     assert [s[1] for s in transport.sent] == ["late@example.org"]

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from newsletter import sending
 from newsletter.collect import collect_all
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.curation import add_manual_item
 from newsletter.errors import InvalidInputError, ParseError
+from newsletter.mail import sending
 from newsletter.sanitize import safe_link
 from newsletter.sources.folder import read_file
 from newsletter.store import items as item_store

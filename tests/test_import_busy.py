@@ -22,7 +22,7 @@ from newsletter.errors import StoreError
 from newsletter.store import db
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
-from newsletter.web import admin_subscribers
+from newsletter.web.admin import subscribers as admin_subscribers
 from tests._admin import csrf
 from tests.livesrv import free_port, stop_process, wait_for
 

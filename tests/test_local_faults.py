@@ -17,8 +17,8 @@ import pytest
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.errors import TransportUnavailableError
-from newsletter.outbox import drain
-from newsletter.transports import MaildirTransport, open_transport
+from newsletter.mail.outbox import drain
+from newsletter.mail.transports import MaildirTransport, open_transport
 from tests.delivery_helpers import add_subscriber, deliveries, drain_until_done, enqueue_only
 from tests.feedfixtures import sample_items, store_items
 

@@ -13,9 +13,9 @@ import pytest
 
 from newsletter.config import Config
 from newsletter.errors import InvalidAddressError
-from newsletter.mailmerge import list_unsubscribe, prepare
-from newsletter.messages import Content, ListInfo, build_message, to_bytes
-from newsletter.personalise import Personal, Placeholders, personalise
+from newsletter.mail.mailmerge import list_unsubscribe, prepare
+from newsletter.mail.messages import Content, ListInfo, build_message, to_bytes
+from newsletter.mail.personalise import Personal, Placeholders, personalise
 
 WHEN = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
 MESSAGE_ID = "<nl.17.20261125073000000000@example.org>"
@@ -177,7 +177,7 @@ def test_look_alike_placeholders_in_item_text_are_never_filled(
 
 def test_placeholders_are_new_per_render_and_bound_to_the_digest() -> None:
     from newsletter.errors import InvalidInputError
-    from newsletter.personalise import find_placeholders, new_placeholders
+    from newsletter.mail.personalise import find_placeholders, new_placeholders
 
     key = "k" * 32
     first = new_placeholders(key, "zwickau", ["a", "b"])

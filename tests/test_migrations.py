@@ -9,11 +9,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from newsletter import subscriptions
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.store.db import is_postgres, migrations_dir
 from newsletter.store.schema import metadata
+from newsletter.subscriptions import privacy
 from tests.delivery_helpers import add_subscriber
 
 
@@ -114,7 +114,7 @@ def test_0004_keeps_rows_gives_keys_and_never_reuses_ids(
                 assert "AUTOINCREMENT" in sql[table], table
             assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
     new = add_subscriber(ctx, "p4@example.org", {"zwickau": "confirmed"})
-    subscriptions.forget(ctx, "p4@example.org", "test")
+    privacy.forget(ctx, "p4@example.org", "test")
     assert add_subscriber(ctx, "p5@example.org", {}) > new > 2
     if ctx is not db_ctx:
         ctx.close()

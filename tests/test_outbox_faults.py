@@ -13,16 +13,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from newsletter import sending, subscriptions
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError, TransportUnavailableError
+from newsletter.mail import sending
+from newsletter.mail.recorder import SentRecorder
+from newsletter.mail.replies import Verdict, enhanced_status, verdict
+from newsletter.mail.transports import MemoryTransport, MessageSource, open_transport
 from newsletter.models import Accepted
-from newsletter.recorder import SentRecorder
-from newsletter.replies import Verdict, enhanced_status, verdict
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers
-from newsletter.transports import MemoryTransport, MessageSource, open_transport
+from newsletter.subscriptions import privacy, rules
+from newsletter.subscriptions import service as subscriptions
 from tests.delivery_helpers import (
     Sink,
     add_subscriber,
@@ -218,7 +220,7 @@ class UnsubscribingTransport(MemoryTransport):
         self.ctx, self.leaver = ctx, leaver
 
     def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
-        request = subscriptions.Request()
+        request = rules.Request()
         subscriptions.unsubscribe(self.ctx, self.leaver, None, request, "link")
         return super().send(envelope_from, recipient, message)
 
@@ -268,7 +270,7 @@ def test_personal_data_export_lists_everything_stored(ctx: Context) -> None:
     store_items(ctx, sample_items())
     add_subscriber(ctx, "anna@example.org", {"zwickau": "confirmed", "dresden": "unsubscribed"})
     sending.send_region(ctx, "zwickau", now=NOW, transport=MemoryTransport())
-    data = subscriptions.personal_data(ctx, "Anna@Example.org")
+    data = privacy.personal_data(ctx, "Anna@Example.org")
     person = data["subscriber"]
     assert person["email"] == "anna@example.org" and data["suppressed"] is False
     assert {s["region"]: s["status"] for s in person["subscriptions"]} == {
@@ -276,7 +278,7 @@ def test_personal_data_export_lists_everything_stored(ctx: Context) -> None:
         "dresden": "unsubscribed",
     }
     assert [(m["kind"], m["status"]) for m in person["mails"]] == [("digest", "sent")]
-    subscriptions.forget(ctx, "anna@example.org", actor="test")
-    gone = subscriptions.personal_data(ctx, "anna@example.org")
+    privacy.forget(ctx, "anna@example.org", actor="test")
+    gone = privacy.personal_data(ctx, "anna@example.org")
     assert gone["subscriber"] is None and gone["suppressed"] is True
     assert all(e["ip"] is None for e in gone["consent_log"])

@@ -9,13 +9,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from newsletter import admins, roster, subscriptions
+from newsletter import admins
 from newsletter.cli import app
 from newsletter.cli.base import console, run_cli
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers
+from newsletter.subscriptions import roster, rules
 from newsletter.web import create_app
 from tests.test_cli_feeds import write_config
 from tests.test_web_subscribe import csrf
@@ -27,13 +28,11 @@ MESSAGE = "darf keine Steuerzeichen enthalten"
 @pytest.mark.parametrize("value", HOSTILE)
 def test_the_one_validator_refuses_and_names_the_field(value: str) -> None:
     with pytest.raises(InvalidInputError, match=f"»Organisation« {MESSAGE}"):
-        subscriptions.clean_field(f"Stadt {value} Pirna", "Organisation")
+        rules.clean_field(f"Stadt {value} Pirna", "Organisation")
 
 
 def test_plain_names_with_umlauts_and_marks_pass() -> None:
-    assert subscriptions.clean_field("  Jörg Müller-Łukasz (ÖA) ", "Name") == (
-        "Jörg Müller-Łukasz (ÖA)"
-    )
+    assert rules.clean_field("  Jörg Müller-Łukasz (ÖA) ", "Name") == ("Jörg Müller-Łukasz (ÖA)")
 
 
 @pytest.mark.parametrize("value", ["\x1b[2J", "\u202eevil", "A\u2028B"])

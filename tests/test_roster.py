@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from newsletter import roster, subscriptions
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError
 from newsletter.store import outbox as queue
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction, utcnow
+from newsletter.subscriptions import privacy, roster
+from newsletter.subscriptions import service as subscriptions
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "subscribers" / "example.csv"
 
@@ -64,7 +65,7 @@ def test_excel_bom_semicolons_and_broken_rows(ctx: Context) -> None:
         and sub.name == "Ärztin Müller"
         and sub.confirmed_regions() == ("ostsachsen",)
     )
-    (event,) = subscriptions.consent_record(ctx, "ok@example.org")
+    (event,) = privacy.consent_record(ctx, "ok@example.org")
     assert event["event"] == "import" and "liste.csv" in event["detail"]["note"]
 
 
@@ -78,7 +79,7 @@ def test_dry_run_saves_nothing(ctx: Context) -> None:
 
 
 def test_erased_address_is_not_re_imported(ctx: Context) -> None:
-    subscriptions.forget(ctx, "praevention@stadt-pirna.example", actor="test")
+    privacy.forget(ctx, "praevention@stadt-pirna.example", actor="test")
     reports = roster.import_roster(ctx, EXAMPLE.read_bytes(), filename="e.csv", actor="t")
     assert reports[0].outcome == "rejected" and "gesperrt" in reports[0].reason
 

@@ -203,11 +203,11 @@ def _backdate(ctx: Context, item_id: str, when: datetime) -> None:
 
 def test_service_jobs_catch_up_once_with_the_slot_as_period(db_ctx: Context) -> None:
     from newsletter.curation import add_manual_item
+    from newsletter.mail.sending import send_region
+    from newsletter.mail.transports import MemoryTransport
     from newsletter.scheduler import ServiceJobs
-    from newsletter.sending import send_region
     from newsletter.store import digests as digest_store
     from newsletter.store.db import transaction
-    from newsletter.transports import MemoryTransport
     from tests.delivery_helpers import add_subscriber
 
     ctx = db_ctx
@@ -277,7 +277,7 @@ async def test_background_runs_scheduler_and_one_worker_and_stops(ctx: Context) 
     import asyncio
     import mailbox
 
-    from newsletter.outbox import enqueue_message
+    from newsletter.mail.outbox import enqueue_message
     from newsletter.scheduler import scheduler_state, start_background
     from newsletter.store.db import transaction
 

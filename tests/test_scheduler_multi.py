@@ -27,10 +27,10 @@ from sqlalchemy import select, update
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.curation import add_manual_item
-from newsletter.sending import send_region
+from newsletter.mail.sending import send_region
+from newsletter.mail.transports import MemoryTransport
 from newsletter.store.db import utcnow
 from newsletter.store.schema import deliveries, digests, items
-from newsletter.transports import MemoryTransport
 from tests.conftest import _truncate
 from tests.delivery_helpers import add_subscriber
 from tests.livesrv import free_port, write_serve_config

@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from newsletter import sending, subscriptions
 from newsletter.context import Context
+from newsletter.mail import sending
+from newsletter.mail.transports import MemoryTransport
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers
 from newsletter.store.schema import subscriptions as subscriptions_table
-from newsletter.transports import MemoryTransport
+from newsletter.subscriptions import privacy
 from newsletter.web import create_app
 from tests.delivery_helpers import add_subscriber
 from tests.feedfixtures import sample_items, store_items
@@ -64,7 +65,7 @@ def test_forgotten_subscribers_links_never_reach_the_next_one(db_ctx: Context) -
     links = digest_links(db_ctx, "zwickau")
     client = TestClient(create_app(db_ctx))
     assert "a@example.org" in client.get(links[0]).text  # the links work while A exists
-    assert subscriptions.forget(db_ctx, "a@example.org", "test")
+    assert privacy.forget(db_ctx, "a@example.org", "test")
     b = add_subscriber(db_ctx, "b@example.org", {"zwickau": "confirmed"})
     assert b != a  # ids are never reused (AUTOINCREMENT on SQLite, sequences on PostgreSQL)
     assert_links_dead_for(db_ctx, client, links, b, id_reused=False)
@@ -74,7 +75,7 @@ def test_links_are_bound_even_if_an_id_came_back(db_ctx: Context) -> None:
     store_items(db_ctx, sample_items())
     a = add_subscriber(db_ctx, "a@example.org", {"zwickau": "confirmed"})
     links = digest_links(db_ctx, "zwickau")
-    assert subscriptions.forget(db_ctx, "a@example.org", "test")
+    assert privacy.forget(db_ctx, "a@example.org", "test")
     now = utcnow()
     with transaction(db_ctx.engine) as conn:  # as if the id had been reused
         conn.execute(insert(subscribers).values(id=a, email="b@example.org", created_at=now))

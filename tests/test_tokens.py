@@ -8,7 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from newsletter.errors import TokenError
-from newsletter.tokens import Purpose, TokenSigner, _UncompressedSerializer, belongs_to
+from newsletter.subscriptions.tokens import (
+    Purpose,
+    TokenSigner,
+    _UncompressedSerializer,
+    belongs_to,
+)
 
 SECRET = "a-test-secret-of-enough-length"
 KEY = "link-key-of-row1"

@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from newsletter import sending, subscriptions
 from newsletter.context import Context
 from newsletter.errors import InvalidAddressError
+from newsletter.mail import sending
+from newsletter.mail.transports import MemoryTransport
 from newsletter.store import outbox as queue
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
-from newsletter.tokens import Purpose
-from newsletter.transports import MemoryTransport
+from newsletter.subscriptions import privacy, rules
+from newsletter.subscriptions import service as subscriptions
+from newsletter.subscriptions.tokens import Purpose
 from newsletter.web import create_app
 from tests.delivery_helpers import add_subscriber, token_for
 from tests.feedfixtures import sample_items, store_items
@@ -72,10 +74,10 @@ def test_double_opt_in_flow(ctx: Context, client: TestClient) -> None:
     with transaction(ctx.engine) as conn:
         subscriber = store.find_by_email(conn, "Anna@pirna.de")
     assert subscriber is not None and subscriber.confirmed_regions() == ("chemnitz", "dresden")
-    events = [e["event"] for e in subscriptions.consent_record(ctx, "Anna@pirna.de")]
+    events = [e["event"] for e in privacy.consent_record(ctx, "Anna@pirna.de")]
     assert events == ["subscribe_request", "confirm"]
-    record = subscriptions.consent_record(ctx, "anna@pirna.de".replace("anna", "Anna"))[0]
-    assert record["wording"] == subscriptions.CONSENT_TEXT and record["ip"].startswith("hmac:")
+    record = privacy.consent_record(ctx, "anna@pirna.de".replace("anna", "Anna"))[0]
+    assert record["wording"] == rules.CONSENT_TEXT and record["ip"].startswith("hmac:")
 
 
 def test_missing_or_wrong_csrf_is_403(client: TestClient) -> None:
@@ -191,7 +193,7 @@ def test_preferences_change_regions_and_unsubscribe_all(ctx: Context, client: Te
 
 def test_forget_erases_and_blocks_silent_re_add(ctx: Context) -> None:
     add_subscriber(ctx, "gone@example.org", {"zwickau": "confirmed"})
-    assert subscriptions.forget(ctx, "gone@example.org", actor="admin")
+    assert privacy.forget(ctx, "gone@example.org", actor="admin")
     with transaction(ctx.engine) as conn:
         assert store.find_by_email(conn, "gone@example.org") is None
         assert store.is_suppressed(conn, subscriptions.email_hash(ctx, "gone@example.org"))
@@ -204,14 +206,14 @@ def test_forget_erases_and_blocks_silent_re_add(ctx: Context) -> None:
 
 def test_an_erased_address_comes_back_only_by_its_own_double_opt_in(ctx: Context) -> None:
     add_subscriber(ctx, "back@example.org", {"zwickau": "confirmed"})
-    subscriptions.forget(ctx, "back@example.org", actor="admin")
+    privacy.forget(ctx, "back@example.org", actor="admin")
     outcome = subscriptions.request_subscription(
         ctx,
         email="back@example.org",
         name="",
         organisation="",
         regions=["zwickau"],
-        request=subscriptions.Request(),
+        request=rules.Request(),
     )
     assert outcome == "confirm_sent"
     assert [m["kind"] for m in outgoing(ctx)] == ["confirm"]
@@ -220,7 +222,7 @@ def test_an_erased_address_comes_back_only_by_its_own_double_opt_in(ctx: Context
         assert store.is_suppressed(conn, hashed)  # a request alone lifts nothing
         sid = store.find_by_email(conn, "back@example.org")
     assert sid is not None
-    subscriptions.confirm(ctx, sid.id, subscriptions.Request())
+    subscriptions.confirm(ctx, sid.id, rules.Request())
     with transaction(ctx.engine) as conn:
         assert not store.is_suppressed(conn, hashed)
         assert store.get(conn, sid.id).subscriptions == {"zwickau": "confirmed"}
@@ -253,7 +255,7 @@ def test_unsubscribe_link_in_a_real_digest_works(ctx: Context, client: TestClien
     ],
 )
 def test_addresses_are_stored_so_every_server_takes_them(raw: str, expected: str) -> None:
-    assert subscriptions.normalise_email(raw) == expected
+    assert rules.normalise_email(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -266,4 +268,4 @@ def test_addresses_are_stored_so_every_server_takes_them(raw: str, expected: str
 )
 def test_bad_addresses_get_a_german_reason(raw: str, message: str) -> None:
     with pytest.raises(InvalidAddressError, match=message):
-        subscriptions.normalise_email(raw)
+        rules.normalise_email(raw)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from newsletter import sending
 from newsletter.config import load_config
 from newsletter.context import Context
+from newsletter.mail import sending
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow

@@ -6,7 +6,7 @@ old id, and the old (never expiring) settings link reached the new person. The t
 whose ids appear in links, cookies or admin URLs are rebuilt as AUTOINCREMENT tables
 (PostgreSQL sequences never go back). Every subscriber gets a random ``link_key`` that
 new tokens carry; existing subscribers get one here, their older tokens stay valid
-(see newsletter.tokens.belongs_to).
+(see newsletter.subscriptions.tokens.belongs_to).
 
 Foreign keys are off while SQLite tables are rebuilt (newsletter.store.db.migrate):
 dropping the old ``subscribers`` table would otherwise cascade to subscriptions.

@@ -17,10 +17,10 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from newsletter import sending
 from newsletter.cli.base import app, console, fail, get_config, open_context
-from newsletter.outbox import DrainStats, run_worker_blocking, worker_name
-from newsletter.outbox import Progress as ProgressCallback
+from newsletter.mail import sending
+from newsletter.mail.outbox import DrainStats, run_worker_blocking, worker_name
+from newsletter.mail.outbox import Progress as ProgressCallback
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction

@@ -10,11 +10,12 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from newsletter import roster, subscriptions
 from newsletter.cli.base import app, console, fail, open_context
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
-from newsletter.subscriptions import unsafe_char
+from newsletter.subscriptions import privacy, roster, rules
+from newsletter.subscriptions import service as subscriptions
+from newsletter.subscriptions.rules import unsafe_char
 
 subscribers_app = typer.Typer(help="Abonnentinnen und Abonnenten verwalten.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
@@ -94,10 +95,10 @@ def remove(address: str) -> None:
     """Alle Regionen abbestellen (die Einwilligungshistorie bleibt)."""
     with open_context() as ctx:
         with transaction(ctx.engine) as conn:
-            sub = store.find_by_email(conn, subscriptions.normalise_email(address))
+            sub = store.find_by_email(conn, rules.normalise_email(address))
         if sub is None:
             raise fail(f"{address} ist nicht eingetragen.", 66)
-        subscriptions.unsubscribe(ctx, sub.id, None, subscriptions.Request(actor="cli"), "admin")
+        subscriptions.unsubscribe(ctx, sub.id, None, rules.Request(actor="cli"), "admin")
     console.print(f"{address} erhält keine Newsletter mehr.")
 
 
@@ -159,7 +160,7 @@ def export(
 def forget(address: str) -> None:
     """DSGVO Art. 17: personenbezogene Daten löschen; ein Prüfwert verhindert Wieder-Import."""
     with open_context() as ctx:
-        found = subscriptions.forget(ctx, address, actor="cli")
+        found = privacy.forget(ctx, address, actor="cli")
     console.print("Gelöscht." if found else "Nicht eingetragen; Adresse trotzdem gesperrt.")
 
 
@@ -167,7 +168,7 @@ def forget(address: str) -> None:
 def consent(address: str) -> None:
     """Einwilligungsnachweis einer Adresse (für Behörden)."""
     with open_context() as ctx:
-        events = subscriptions.consent_record(ctx, address)
+        events = privacy.consent_record(ctx, address)
     if not events:
         raise fail(f"Für {address} gibt es keine Einträge.", 66)
     table = Table("Zeit (UTC)", "Ereignis", "Regionen", "Textfassung", "IP", "durch", "Hinweis")
@@ -191,5 +192,5 @@ def consent(address: str) -> None:
 def export_personal_data(address: str) -> None:
     """DSGVO Art. 15: alle gespeicherten Daten einer Adresse als JSON (mit Versandliste)."""
     with open_context() as ctx:
-        data = subscriptions.personal_data(ctx, address)
+        data = privacy.personal_data(ctx, address)
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))

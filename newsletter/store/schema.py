@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from newsletter.tokens import new_link_key
+from newsletter.subscriptions.tokens import new_link_key
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -13,10 +13,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from newsletter import roster
 from newsletter.context import Context
 from newsletter.store import audit
 from newsletter.store.db import transaction
+from newsletter.subscriptions import roster
 
 KEEP_SECONDS = 3600.0
 OUTCOMES = ("added", "updated", "unchanged", "rejected")

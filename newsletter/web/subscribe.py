@@ -13,11 +13,12 @@ import contextlib
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from newsletter import subscriptions
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError, TokenError
-from newsletter.subscriptions import CONSENT_TEXT, MAX_FIELD
-from newsletter.tokens import Purpose, TokenData
+from newsletter.subscriptions import rules
+from newsletter.subscriptions import service as subscriptions
+from newsletter.subscriptions.rules import CONSENT_TEXT, MAX_FIELD
+from newsletter.subscriptions.tokens import Purpose, TokenData
 from newsletter.web.rendering import context_of, render
 from newsletter.web.security import checked_form, client_ip, rate_verdict
 
@@ -25,8 +26,8 @@ router = APIRouter(include_in_schema=False)
 HONEYPOT = "website"
 
 
-def _who(request: Request) -> subscriptions.Request:
-    return subscriptions.Request(client_ip(request), request.headers.get("user-agent"))
+def _who(request: Request) -> rules.Request:
+    return rules.Request(client_ip(request), request.headers.get("user-agent"))
 
 
 def _form_values(ctx: Context, **values: object) -> dict[str, object]:

@@ -3,7 +3,7 @@
 One instance paces every drain of a process (the ``serve`` worker and a manual send from
 the admin pages or the API share :attr:`newsletter.context.Context.send_pace`), so the
 configured rate holds for the process, not per drain; it is thread-safe. The hourly cap (``mail.rate_per_hour``) is kept in the store for all
-workers together (:meth:`newsletter.outbox._Drain.claim`).
+workers together (:meth:`newsletter.mail.outbox._Drain.claim`).
 """
 
 from __future__ import annotations

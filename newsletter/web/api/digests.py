@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from newsletter import sending
 from newsletter.errors import NotFoundError
+from newsletter.mail import sending, sendnow
 from newsletter.store import digests as digest_store
 from newsletter.store.db import as_utc, transaction
-from newsletter.web.admin_digests import claim_send, drain_in_background, enqueue_claimed
-from newsletter.web.api_common import ConflictError, TokenFirstRoute, errors
+from newsletter.web.api.common import ConflictError, TokenFirstRoute, errors
 from newsletter.web.auth import current_admin, record
 from newsletter.web.rendering import context_of
 
@@ -140,14 +139,14 @@ def digest_send(
         return SendOut(
             region=region, status=result.status, items=result.items, recipients=result.recipients
         )
-    if not claim_send(region, who):
+    if not ctx.manual_sends.claim(region, who):
         raise ConflictError(f"Für »{region}« läuft schon ein Versand.")
-    queued = enqueue_claimed(ctx, region, who)
+    queued = sendnow.enqueue_claimed(ctx, region, who)
     record(request, "digest.send", region, via="api", status=queued.status)
     if queued.status != "queued":
         response.status_code = 200
         return SendOut(region=region, status=queued.status, items=queued.items)
-    tasks.add_task(drain_in_background, ctx, region)
+    tasks.add_task(sendnow.drain_claimed, ctx, region)
     return SendOut(
         region=region, status="started", items=queued.items, recipients=queued.recipients
     )

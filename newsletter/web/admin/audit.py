@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from newsletter.store import audit
 from newsletter.store.db import transaction
-from newsletter.web.admin_common import admin_page
+from newsletter.web.admin.common import admin_page
 from newsletter.web.params import PageNumber
 from newsletter.web.rendering import context_of
 

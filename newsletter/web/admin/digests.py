@@ -1,8 +1,8 @@
 """Admin digests: preview per region, test send to me, send now (confirmed), progress,
 history with per-recipient status and SMTP replies, retry failed.
 
-Sends go through :func:`newsletter.sending.send_region`, the same path as the schedule
-and the CLI. »Jetzt senden« runs it in a background thread and shows a page that
+Sends go through :mod:`newsletter.mail.sendnow` (shared with the API), the same path as the
+schedule and the CLI. »Jetzt senden« runs it in a background thread and shows a page that
 refreshes itself (``<meta http-equiv="refresh">``, no JavaScript) until the queue of that
 digest is empty.
 """
@@ -10,32 +10,28 @@ digest is empty.
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
 
-from newsletter import sending
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError, NotFoundError
-from newsletter.outbox import drain
+from newsletter.mail import sending, sendnow
+from newsletter.mail.outbox import drain
+from newsletter.mail.transports import open_transport
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store import outbox as queue_store
 from newsletter.store import stats
 from newsletter.store.db import transaction, utcnow
-from newsletter.store.locks import advisory_lock
-from newsletter.transports import open_transport
-from newsletter.web.admin_common import admin_page, redirect
+from newsletter.web.admin.common import admin_page, redirect
 from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PathId
 from newsletter.web.rendering import context_of
 from newsletter.web.security import checked_form
 
 router = APIRouter()
-_running: dict[str, str] = {}  # region -> admin name, while a send runs in this process
-_lock = threading.Lock()
 
 
 def _region(ctx: Context, key: str) -> Any:
@@ -51,7 +47,7 @@ def overview(request: Request) -> HTMLResponse:
     with transaction(ctx.engine) as conn:
         history = digest_store.history(conn, limit=100)
     return admin_page(
-        request, "admin/digests.html", {"history": history, "running": dict(_running)}
+        request, "admin/digests.html", {"history": history, "running": ctx.manual_sends.snapshot()}
     )
 
 
@@ -71,7 +67,7 @@ def region_page(request: Request, region_key: str) -> HTMLResponse:
         "recipients": recipients,
         "cutoff": cutoff,
         "new_items": new_items,
-        "running": region_key in _running,
+        "running": ctx.manual_sends.running(region_key),
     }
     return admin_page(request, "admin/digest_region.html", values)
 
@@ -137,61 +133,11 @@ async def send_now(request: Request, region_key: str, tasks: BackgroundTasks) ->
     _region(ctx, region_key)
     admin = current_admin(request)
     target = f"/admin/newsletter/{region_key}/fortschritt"
-    if not claim_send(region_key, admin.name):
+    if not ctx.manual_sends.claim(region_key, admin.name):
         return redirect(request, target, "Der Versand läuft bereits.")
     record(request, "digest.send", region_key)
-    tasks.add_task(send_in_background, ctx, region_key, f"admin:{admin.name}")
+    tasks.add_task(sendnow.send_claimed, ctx, region_key, f"admin:{admin.name}")
     return redirect(request, target, "Der Versand ist gestartet.")
-
-
-def claim_send(region_key: str, who: str) -> bool:
-    """Mark a send of ``region_key`` as running in this process (False: one runs already)."""
-    with _lock:
-        if region_key in _running:
-            return False
-        _running[region_key] = who
-        return True
-
-
-def is_sending(region_key: str) -> bool:
-    return region_key in _running
-
-
-def enqueue_claimed(ctx: Context, region_key: str, triggered_by: str) -> sending.SendResult:
-    """Store and enqueue the digest of a send claimed by :func:`claim_send` (under the
-    region's advisory lock, as :func:`send_in_background`); on anything but ``queued``
-    the claim is given back. Items and recipients are counted here, at enqueue."""
-    try:
-        with advisory_lock(ctx.engine, f"digest:{region_key}"):
-            result = sending.enqueue_region(ctx, region_key, triggered_by=triggered_by)
-    except BaseException:
-        _running.pop(region_key, None)
-        raise
-    if result.status != "queued":
-        _running.pop(region_key, None)
-    return result
-
-
-def drain_in_background(ctx: Context, region_key: str) -> None:
-    """Send what :func:`enqueue_claimed` queued: the same drain and the same shared pace
-    as the worker, then give the claim back."""
-    try:
-        sending.drain_queue(ctx)
-    finally:
-        _running.pop(region_key, None)
-
-
-def send_in_background(ctx: Context, region_key: str, triggered_by: str) -> None:
-    """The send started by claim_send: the same path as schedule and CLI.
-
-    Under the region's advisory lock (as the scheduler's), so a manual send in another
-    process waits and then finds nothing new instead of building an overlapping digest.
-    """
-    try:
-        with advisory_lock(ctx.engine, f"digest:{region_key}"):
-            sending.send_region(ctx, region_key, triggered_by=triggered_by)
-    finally:
-        _running.pop(region_key, None)
 
 
 @router.get(
@@ -206,7 +152,7 @@ def progress(request: Request, region_key: str) -> HTMLResponse:
     values = _delivery_values(rows) | {
         "region": region,
         "digest": latest,
-        "running": region_key in _running,
+        "running": ctx.manual_sends.running(region_key),
     }
     values["refresh"] = values["running"] or values["open"] > 0
     return admin_page(request, "admin/digest_progress.html", values)

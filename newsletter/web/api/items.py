@@ -10,13 +10,12 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from newsletter.collect import collect_all
-from newsletter.curation import set_item_regions
+from newsletter.curation import explain_item, set_item_regions
 from newsletter.models import Item, Source
 from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction
-from newsletter.web.admin_items import explanation
-from newsletter.web.api_common import TokenFirstRoute, errors
+from newsletter.web.api.common import TokenFirstRoute, errors
 from newsletter.web.auth import current_admin, record
 from newsletter.web.params import MAX_INT
 from newsletter.web.rendering import context_of
@@ -113,7 +112,7 @@ def get_item(request: Request, item_id: str) -> ItemDetailOut:
     with transaction(ctx.engine) as conn:
         item = item_store.get(conn, item_id)
     base = ItemOut.of(item).model_dump()
-    why = explanation(item, ctx.gazetteer)
+    why = explain_item(item, ctx.gazetteer)
     return ItemDetailOut(**base, content_html=item.content_html, explanation=why)
 
 

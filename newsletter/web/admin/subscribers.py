@@ -1,7 +1,7 @@
 """Admin subscribers: search and filter, add, unsubscribe, forget, consent proof,
 CSV import (upload → dry-run table → import) and export.
 
-Everything goes through :mod:`newsletter.subscriptions` and :mod:`newsletter.roster`, so
+Everything goes through :mod:`newsletter.subscriptions` and :mod:`newsletter.subscriptions.roster`, so
 the consent log records each step with the admin as actor.
 """
 
@@ -16,13 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
-from newsletter import roster, subscriptions
 from newsletter.errors import InvalidInputError, NotFoundError
-from newsletter.models import Subscriber
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
+from newsletter.subscriptions import privacy, roster, rules
+from newsletter.subscriptions import service as subscriptions
 from newsletter.web import import_jobs
-from newsletter.web.admin_common import admin_page, field, redirect, region_keys
+from newsletter.web.admin.common import admin_page, field, redirect, region_keys
 from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PathId
 from newsletter.web.rendering import context_of
@@ -34,12 +34,6 @@ QUICK_SECONDS = 2.0  # an import done within this answers the upload directly
 STATUSES = {"confirmed": "bestätigt", "pending": "unbestätigt", "unsubscribed": "abgemeldet"}
 
 
-def matches(subscriber: Subscriber, text: str) -> bool:
-    needle = text.casefold()
-    fields = (subscriber.email, subscriber.name, subscriber.organisation)
-    return not needle or any(needle in value.casefold() for value in fields)
-
-
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
 def list_page(
     request: Request, suche: str = "", region: str = "", status: str = ""
@@ -49,7 +43,7 @@ def list_page(
         found = store.list_subscribers(
             conn, region=region or None, status=status if status in STATUSES else None
         )
-    rows = [s for s in found if matches(s, suche.strip())]
+    rows = [s for s in found if rules.matches_search(s, suche.strip())]
     values = {
         "subscribers": rows,
         "filters": {"suche": suche, "region": region, "status": status},
@@ -78,7 +72,7 @@ async def add(request: Request) -> Response:
         actor=current_admin(request).name,
     )
     with transaction(ctx.engine) as conn:
-        added = store.find_by_email(conn, subscriptions.normalise_email(email))
+        added = store.find_by_email(conn, rules.normalise_email(email))
     target = f"#{added.id}" if added else None  # no address in the audit log (Art. 17)
     record(request, "subscriber.add", target, regions=regions, confirmed=bool(reason))
     text = (
@@ -187,7 +181,7 @@ def detail(request: Request, subscriber_id: PathId) -> HTMLResponse:
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
         subscriber = store.get(conn, subscriber_id)
-    consent = subscriptions.consent_record(ctx, subscriber.email)
+    consent = privacy.consent_record(ctx, subscriber.email)
     values = {"subscriber": subscriber, "consent": consent, "statuses": STATUSES}
     return admin_page(request, "admin/subscriber.html", values)
 
@@ -197,7 +191,7 @@ async def unsubscribe(request: Request, subscriber_id: PathId) -> Response:
     ctx = context_of(request)
     form = await checked_form(request, ctx.secret_key)
     region = field(form, "region") or None
-    actor = subscriptions.Request(actor=current_admin(request).name)
+    actor = rules.Request(actor=current_admin(request).name)
     subscriptions.unsubscribe(ctx, subscriber_id, region, actor, via="admin")
     record(request, "subscriber.unsubscribe", f"#{subscriber_id}", region=region or "alle")
     return redirect(request, f"/admin/abonnenten/{subscriber_id}", "Abgemeldet.")
@@ -213,7 +207,7 @@ async def forget(request: Request, subscriber_id: PathId) -> Response:
         raise InvalidInputError(
             "Zum Löschen bitte die E-Mail-Adresse zur Bestätigung eintippen.", field="confirm"
         )
-    subscriptions.forget(ctx, subscriber.email, current_admin(request).name)
+    privacy.forget(ctx, subscriber.email, current_admin(request).name)
     record(request, "subscriber.forget", f"#{subscriber_id}")
     return redirect(
         request, "/admin/abonnenten", "Die Daten sind gelöscht; die Adresse ist gesperrt."

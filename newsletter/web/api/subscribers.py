@@ -8,12 +8,12 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from newsletter import subscriptions
 from newsletter.models import Subscriber
 from newsletter.store import subscribers as subscriber_store
 from newsletter.store.db import transaction
-from newsletter.web.admin_subscribers import matches
-from newsletter.web.api_common import TokenFirstRoute, errors
+from newsletter.subscriptions import rules
+from newsletter.subscriptions import service as subscriptions
+from newsletter.web.api.common import TokenFirstRoute, errors
 from newsletter.web.auth import current_admin, record
 from newsletter.web.rendering import context_of
 
@@ -65,7 +65,7 @@ def list_subscribers(
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
         found = subscriber_store.list_subscribers(conn, region=region, status=status)
-    return [SubscriberOut.of(s) for s in found if matches(s, search.strip())]
+    return [SubscriberOut.of(s) for s in found if rules.matches_search(s, search.strip())]
 
 
 @router.post(

@@ -19,7 +19,7 @@ from newsletter.store import digests as digest_store
 from newsletter.store import runs, stats
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
-from newsletter.web.admin_common import admin_page, redirect
+from newsletter.web.admin.common import admin_page, redirect
 from newsletter.web.auth import record
 from newsletter.web.rendering import context_of
 from newsletter.web.security import checked_form

@@ -23,19 +23,13 @@ from sqlalchemy import Connection
 
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError
+from newsletter.mail.outbox import enqueue_messages
 from newsletter.models import Subscriber, SubscriptionStatus
-from newsletter.outbox import enqueue_messages
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction, utcnow
-from newsletter.subscriptions import (
-    Request,
-    clean_field,
-    consent_event,
-    email_hash,
-    link_mails,
-    normalise_email,
-)
-from newsletter.tokens import Purpose
+from newsletter.subscriptions.rules import Request, clean_field, normalise_email
+from newsletter.subscriptions.service import consent_event, email_hash, link_mails
+from newsletter.subscriptions.tokens import Purpose
 
 COLUMNS = ("email", "name", "organisation", "ags", "regions")
 CHUNK_ROWS = 500  # lines per transaction: short enough that other writers barely wait

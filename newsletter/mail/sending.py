@@ -11,24 +11,24 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from newsletter.compose import personal_message, prepare_digest
 from newsletter.context import Context
 from newsletter.digests import build_digest
 from newsletter.errors import NotFoundError
-from newsletter.messages import header_safe
-from newsletter.models import Digest, Item
-from newsletter.outbox import DrainStats, Progress, drain, worker_name
-from newsletter.personalise import (
+from newsletter.mail.compose import personal_message, prepare_digest
+from newsletter.mail.messages import header_safe
+from newsletter.mail.outbox import DrainStats, Progress, drain, worker_name
+from newsletter.mail.personalise import (
     find_placeholders,
     new_placeholders,
     personalise,
     preview_personal,
 )
+from newsletter.mail.transports import Transport, open_transport
+from newsletter.models import Digest, Item
 from newsletter.store import digests as digest_store
 from newsletter.store import items as item_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
-from newsletter.transports import Transport, open_transport
 
 log = logging.getLogger(__name__)
 

@@ -2,20 +2,20 @@
 
 Building an :class:`~email.message.EmailMessage` and running :mod:`email.generator` for
 every recipient costs more than the SMTP transaction itself. So the digest goes through
-:func:`newsletter.messages.build_message` once, with stand-in values, and the result is
+:func:`newsletter.mail.messages.build_message` once, with stand-in values, and the result is
 cut into fixed byte runs and slots:
 
 * header slots: ``To``, ``Date``, ``Message-ID`` and ``List-Unsubscribe`` (the only
   headers that differ between recipients);
 * body slots: the lines of the text and HTML parts that hold one of this digest's
-  placeholders (:mod:`newsletter.personalise`), cut at those placeholders once; the
+  placeholders (:mod:`newsletter.mail.personalise`), cut at those placeholders once; the
   values go in at the cuts, nothing else of the line is looked at per recipient.
 
 Quoted-printable is line-local (RFC 2045 §6.7): every hard line break is a CRLF of its
 own and a soft line break only splits the encoded form of one line. So the lines
 without a placeholder are encoded once, and a line with a placeholder is encoded per
 recipient *after* the value is filled in; no soft line break can split a placeholder.
-The result is byte for byte what :func:`~newsletter.messages.build_message` would give
+The result is byte for byte what :func:`~newsletter.mail.messages.build_message` would give
 for the same recipient (a test compares them), except for ``List-Unsubscribe``: its
 first URL stays on the header's line and the header is never turned into RFC 2047
 encoded-words (the library does that to a URL longer than a line, and then no mail
@@ -33,7 +33,7 @@ from email.utils import format_datetime
 
 from newsletter.config import Config
 from newsletter.errors import InvalidAddressError
-from newsletter.messages import (
+from newsletter.mail.messages import (
     BODY_POLICY,
     Content,
     ListInfo,
@@ -41,7 +41,7 @@ from newsletter.messages import (
     header_safe,
     to_bytes,
 )
-from newsletter.personalise import Personal, Placeholders, Segments, fill
+from newsletter.mail.personalise import Personal, Placeholders, Segments, fill
 
 _TO = "nl-merge-recipient@merge.invalid"
 _MESSAGE_ID = "<nl-merge-message-id@merge.invalid>"

@@ -1,4 +1,4 @@
-"""Subscribe, confirm (double opt-in), change, unsubscribe, forget; the consent log.
+"""Subscribe, confirm (double opt-in), change, unsubscribe; the consent log; link mails.
 
 Consent is per region and only active after the confirmation link is clicked
 (UWG §7, BGH I ZR 164/09). Every step is appended to the consent log with the wording
@@ -13,136 +13,37 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection
 
 from newsletter.context import Context
-from newsletter.errors import InvalidAddressError, InvalidInputError, NotFoundError, TokenError
-from newsletter.messages import header_safe
+from newsletter.errors import InvalidInputError, NotFoundError, TokenError
+from newsletter.mail.outbox import enqueue_message
 from newsletter.models import Subscriber
-from newsletter.outbox import enqueue_message
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction, utcnow
+from newsletter.subscriptions.rules import (
+    CONSENT_TEXT,
+    WORDED_EVENTS,
+    Plan,
+    Request,
+    clean_field,
+    normalise_email,
+    plan_change,
+    plan_confirm,
+    plan_request,
+    plan_unsubscribe,
+)
+from newsletter.subscriptions.tokens import REVOKED, Purpose, TokenData, belongs_to
 from newsletter.templating import environment
-from newsletter.tokens import REVOKED, Purpose, TokenData, belongs_to
-
-CONSENT_TEXT = (
-    "Ja, ich möchte den Newsletter »ASSKomm Nachrichten« für die gewählten Regionen per "
-    "E-Mail erhalten. Meine Einwilligung kann ich jederzeit über den Abmeldelink in jeder "
-    "E-Mail widerrufen. Hinweise zum Datenschutz habe ich gelesen."
-)
-MAX_FIELD = 200
-MAX_EMAIL = 254  # RFC 5321 path limit minus the angle brackets
-WORDED_EVENTS = ("subscribe_request", "confirm")
-# bidi embeddings/overrides U+202A–U+202E, isolates U+2066–U+2069, line/paragraph separators
-_INVISIBLE_LAYOUT = frozenset(
-    chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029)
-)
 
 Outcome = Literal["confirm_sent", "manage_sent", "suppressed"]
-Statuses = Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Request:
-    """Who asks, from where: what the consent log records."""
-
-    ip: str | None = None
-    user_agent: str | None = None
-    actor: str | None = None
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a step changes: the regions moving to each status."""
-
-    pending: tuple[str, ...] = ()
-    confirm: tuple[str, ...] = ()
-    unsubscribe: tuple[str, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not (self.pending or self.confirm or self.unsubscribe)
 
 
 # --- decisions (pure) ----------------------------------------------------------------
-
-
-def plan_request(statuses: Statuses, chosen: Sequence[str]) -> Plan:
-    """A form request: every chosen region not yet confirmed becomes pending.
-
-    An empty plan means: all chosen regions are already active (send a manage link).
-    """
-    return Plan(pending=tuple(r for r in sorted(chosen) if statuses.get(r) != "confirmed"))
-
-
-def plan_confirm(statuses: Statuses) -> Plan:
-    return Plan(confirm=tuple(sorted(r for r, s in statuses.items() if s == "pending")))
-
-
-def plan_change(statuses: Statuses, desired: Sequence[str]) -> Plan:
-    """Preferences page: ticked regions active, unticked ones (pending or active) withdrawn."""
-    wanted = set(desired)
-    return Plan(
-        confirm=tuple(sorted(r for r in wanted if statuses.get(r) != "confirmed")),
-        unsubscribe=tuple(
-            sorted(r for r, s in statuses.items() if s != "unsubscribed" and r not in wanted)
-        ),
-    )
-
-
-def plan_unsubscribe(statuses: Statuses, region: str | None) -> Plan:
-    """One region (``region``) or all of them (``None``); nothing if already withdrawn."""
-    active = (r for r, s in statuses.items() if s != "unsubscribed")
-    return Plan(unsubscribe=tuple(sorted(r for r in active if region in (None, r))))
-
-
-def normalise_email(raw: str) -> str:
-    """Trimmed, syntactically valid, domain lower-cased in its ASCII (IDNA) form, so every
-    mail server takes it; a local part with umlauts would need SMTPUTF8 and is refused.
-    No DNS look-up."""
-    value = raw.strip()
-    if len(value) > MAX_EMAIL:
-        raise InvalidAddressError(
-            f"Die E-Mail-Adresse darf höchstens {MAX_EMAIL} Zeichen haben.", address=value[:80]
-        )
-    if not value.partition("@")[0].isascii():
-        raise InvalidAddressError(
-            f"»{value[:80]}«: Umlaute vor dem @ können nicht zugestellt werden.", address=value
-        )
-    try:
-        checked = validate_email(value, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidAddressError(
-            f"»{value[:80]}« ist keine gültige E-Mail-Adresse.", address=value
-        ) from exc
-    return f"{checked.local_part}@{checked.ascii_domain.lower()}"
-
-
-def unsafe_char(ch: str) -> bool:
-    """A control character (C0, DEL, C1), a bidi override or isolate, or a line or
-    paragraph separator: refused in person fields, escaped when printed."""
-    return unicodedata.category(ch) == "Cc" or ch in _INVISIBLE_LAYOUT
-
-
-def clean_field(value: str, field: str) -> str:
-    """A name or organisation: trimmed, bounded, no line breaks or other control characters
-    (every entry goes through here: form, preferences, API, CLI, CSV import)."""
-    text = header_safe(value.strip(), field)
-    if any(unsafe_char(ch) for ch in text):
-        raise InvalidInputError(
-            f"»{field}« darf keine Steuerzeichen enthalten "
-            "(auch keine Zeilentrenner oder Schreibrichtungszeichen).",
-            field=field,
-        )
-    if len(text) > MAX_FIELD:
-        raise InvalidInputError(f"»{field}« darf höchstens {MAX_FIELD} Zeichen haben.", field=field)
-    return text
 
 
 def check_regions(ctx: Context, regions: Sequence[str]) -> list[str]:
@@ -358,54 +259,6 @@ def admin_add(
         apply(conn, sid, Plan(confirm=tuple(chosen)))
         record_event(ctx, conn, sid, address, "admin_confirm", chosen, Request(actor=actor), reason)
     return "confirm_sent"
-
-
-def forget(ctx: Context, email: str, actor: str) -> bool:
-    """DSGVO Art. 17: delete the personal data; keep a hash so a re-import cannot re-add it.
-
-    Deleted: the subscriber, its subscriptions, its outbox rows (they hold the address),
-    the IP and user agent in its consent log. Kept: the HMAC of the address, and the log's
-    events with times and regions (proof of past consent, Art. 17(3)(e)).
-    """
-    address = normalise_email(email)
-    hashed = email_hash(ctx, address)
-    with transaction(ctx.engine) as conn:
-        subscriber = store.find_by_email(conn, address)
-        store.suppress(conn, hashed, "forget")
-        store.redact_consent(conn, hashed)
-        record_event(ctx, conn, None, address, "forget", [], Request(actor=actor))
-        if subscriber is None:
-            return False
-        store.delete_subscriber(conn, subscriber.id, subscriber.email)
-        return True
-
-
-def consent_record(ctx: Context, email: str) -> list[dict[str, Any]]:
-    """The consent log of an address: proof for an authority, printable any time."""
-    with transaction(ctx.engine) as conn:
-        return store.consent_events(conn, email_hash(ctx, normalise_email(email)))
-
-
-def personal_data(ctx: Context, email: str) -> dict[str, Any]:
-    """DSGVO Art. 15: everything stored about an address (JSON-ready, times as ISO text)."""
-    address = normalise_email(email)
-    with transaction(ctx.engine) as conn:
-        sub = store.find_by_email(conn, address)
-        data: dict[str, Any] = {
-            "email": address,
-            "subscriber": None,
-            "suppressed": store.is_suppressed(conn, email_hash(ctx, address)),
-            "consent_log": store.consent_events(conn, email_hash(ctx, address)),
-        }
-        if sub is not None:
-            data["subscriber"] = {
-                "email": sub.email, "name": sub.name, "organisation": sub.organisation,
-                "ags": sub.ags, "source": sub.source, "created_at": sub.created_at,
-                "bounce_count": sub.bounce_count, "suspended": sub.suspended,
-                "subscriptions": store.subscription_rows(conn, sub.id),
-                "mails": store.delivery_log(conn, sub.id),
-            }  # fmt: skip
-    return data
 
 
 def _event(

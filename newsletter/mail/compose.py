@@ -1,7 +1,7 @@
 """One outbox row -> the bytes that go on the wire (tokens, personalisation, DKIM).
 
 A digest row is the stored digest with this recipient's values filled in by
-:mod:`newsletter.mailmerge` (serialised once per digest, merged per recipient); a
+:mod:`newsletter.mail.mailmerge` (serialised once per digest, merged per recipient); a
 transactional row (confirmation, manage link) carries its finished content in
 ``payload`` and gets no list headers (it is not a list mail).
 
@@ -18,13 +18,13 @@ from email.utils import make_msgid
 from typing import Any
 
 from newsletter.context import Context
-from newsletter.mailmerge import MergeTemplate, prepare
-from newsletter.messages import Content, ListInfo, build_message, dkim_sign, to_bytes
+from newsletter.mail.mailmerge import MergeTemplate, prepare
+from newsletter.mail.messages import Content, ListInfo, build_message, dkim_sign, to_bytes
+from newsletter.mail.personalise import Personal, find_placeholders, region_names
 from newsletter.models import Digest
-from newsletter.personalise import Personal, find_placeholders, region_names
 from newsletter.store import digests as digest_store
 from newsletter.store.db import as_utc, transaction, utcnow
-from newsletter.tokens import Purpose
+from newsletter.subscriptions.tokens import Purpose
 
 
 @dataclass(frozen=True)

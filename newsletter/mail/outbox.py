@@ -1,16 +1,16 @@
 """Enqueue and drain deliveries: leases, retries with backoff, rate limit, crash safety.
 
 The database is the queue (``newsletter.store.outbox``). A worker claims a batch with a
-lease, sends each row through a :class:`~newsletter.transports.Transport` and records
+lease, sends each row through a :class:`~newsletter.mail.transports.Transport` and records
 the outcome: retries and failures in their own short transaction, acceptances through
-the :class:`~newsletter.recorder.SentRecorder` (group commit on a thread).
+the :class:`~newsletter.mail.recorder.SentRecorder` (group commit on a thread).
 
 Exactly once, as far as SMTP allows: a delivery is marked sent only after the server
 accepted the message ("250" after the final "."). The residual window is between that
 "250" and the recorder's commit (a millisecond or two; it writes while the sender
 talks to the server about the next message): a crash there leaves the row leased;
 when the lease expires another worker sends it again. So the residual risk is a duplicate, never a loss, and the duplicate carries the
-same Message-ID (:func:`newsletter.compose.message_id_for`). The same holds for a
+same Message-ID (:func:`newsletter.mail.compose.message_id_for`). The same holds for a
 timeout after the final "." (the server may have delivered): the retry reuses the
 Message-ID. Leases are renewed while a batch is being sent, so a slow batch is never
 taken over by a second worker; a worker that lost rows anyway (paused longer than the
@@ -18,7 +18,7 @@ lease) drops them from its batch at the next renewal.
 
 Outcomes: 2yz → ``sent``; 4yz, mailbox full, timeout, lost connection → ``retry`` with
 exponential backoff and jitter, ``failed`` after ``mail.max_attempts``; 5yz → ``failed``
-at once, see :mod:`newsletter.replies` for what it does to the address (5.1.x suspends,
+at once, see :mod:`newsletter.mail.replies` for what it does to the address (5.1.x suspends,
 5.7.x only alerts the operator, others count towards ``mail.suspend_after_failures``).
 When no session can be opened at all (server down, TLS, AUTH) or the Maildir cannot be
 written (disk full, no permission, read-only), the batch is given back without counting an
@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from newsletter.compose import Outgoing, PreparedDigest, render_delivery
 from newsletter.context import Context
 from newsletter.errors import (
     DeliveryError,
@@ -56,13 +55,14 @@ from newsletter.errors import (
     TemporaryDeliveryError,
     TransportUnavailableError,
 )
+from newsletter.mail.compose import Outgoing, PreparedDigest, render_delivery
+from newsletter.mail.recorder import SentRecorder
+from newsletter.mail.replies import Verdict, verdict
+from newsletter.mail.transports import Transport
 from newsletter.models import Accepted
-from newsletter.recorder import SentRecorder
-from newsletter.replies import Verdict, verdict
 from newsletter.store import outbox as queue
 from newsletter.store.db import as_utc, transaction, utcnow
 from newsletter.store.locks import transaction_lock
-from newsletter.transports import Transport
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class _Drain:
 
     def deliver(self, row: dict[str, Any]) -> None:
         """Build, send and record one delivery. The transport builds the message while
-        the server answers MAIL FROM (see :mod:`newsletter.transports`)."""
+        the server answers MAIL FROM (see :mod:`newsletter.mail.transports`)."""
         outgoing: list[Outgoing] = []
 
         def build() -> bytes:
@@ -337,7 +337,7 @@ def run_worker_blocking(
 ) -> None:
     """Drain until ``stop`` is set; sleeps ``poll_seconds`` when nothing is due, longer
     (the retry base, jittered) while the transport is unavailable."""
-    from newsletter.transports import open_transport
+    from newsletter.mail.transports import open_transport
 
     transport = open_transport(ctx.config)
     try:

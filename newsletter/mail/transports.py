@@ -4,7 +4,7 @@
 :class:`TransportUnavailableError` (no session: server down, TLS or AUTH failed; the
 caller should pause the whole batch), :class:`TemporaryDeliveryError` (4xx, mailbox
 full, timeout, connection lost mid-transaction: retry this message later) or
-:class:`PermanentDeliveryError` (5xx: do not retry; :mod:`newsletter.replies` says what it
+:class:`PermanentDeliveryError` (5xx: do not retry; :mod:`newsletter.mail.replies` says what it
 means for the address). The SMTP transport keeps one connection per worker, resets it
 after a refused transaction and reconnects after a 421 or a socket error.
 
@@ -34,8 +34,8 @@ from newsletter.errors import (
     TemporaryDeliveryError,
     TransportUnavailableError,
 )
-from newsletter.messages import header_safe
-from newsletter.replies import Verdict, verdict
+from newsletter.mail.messages import header_safe
+from newsletter.mail.replies import Verdict, verdict
 
 MessageSource = bytes | Callable[[], bytes]
 

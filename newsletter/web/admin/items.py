@@ -4,20 +4,16 @@ region override, hide/show, and an item written by hand."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from newsletter.curation import add_manual_item, set_item_regions
-from newsletter.dedup import item_text
+from newsletter.curation import add_manual_item, explain_item, set_item_regions
 from newsletter.errors import InvalidInputError
-from newsletter.models import Item
-from newsletter.regions import classify
 from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction
-from newsletter.web.admin_common import admin_page, field, redirect, region_keys
+from newsletter.web.admin.common import admin_page, field, redirect, region_keys
 from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PageNumber, optional_id
 from newsletter.web.rendering import context_of
@@ -110,19 +106,12 @@ async def new_item(request: Request) -> Response:
     return redirect(request, f"/admin/meldungen/{item.id}", "Die Meldung ist gespeichert.")
 
 
-def explanation(item: Item, gazetteer: Any) -> dict[str, Any]:
-    """The classifier's reasons for an item's text (as ``regions explain`` shows them)."""
-    text = item_text(item.title, item.summary_html, item.content_html)
-    result: dict[str, Any] = classify(text, gazetteer).to_dict()
-    return result
-
-
 @router.get("/{item_id}", response_class=HTMLResponse, include_in_schema=False)
 def show_item(request: Request, item_id: str) -> HTMLResponse:
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
         item = item_store.get(conn, item_id)
-    values = {"item": item, "why": explanation(item, ctx.gazetteer)}
+    values = {"item": item, "why": explain_item(item, ctx.gazetteer)}
     return admin_page(request, "admin/item.html", values)
 
 

@@ -1,0 +1,81 @@
+"""»Jetzt senden«: a region's digest sent now, from the admin page or the API.
+
+The same path as the schedule and the CLI (:mod:`newsletter.mail.sending`), under the
+region's advisory lock like the scheduler's, so a manual send in another process waits
+and then finds nothing new instead of building an overlapping digest. Which regions are
+being sent by hand in this process is runtime state kept on the :class:`Context`
+(:class:`ManualSends`, guarded by a lock): a second »send now« for the same region gets
+»läuft bereits« until the first has ended, also when it ended with an error.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from newsletter.mail import sending
+from newsletter.store.locks import advisory_lock
+
+if TYPE_CHECKING:
+    from newsletter.context import Context
+
+
+class ManualSends:
+    """The regions whose manual send runs in this process, and who started it."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, region: str, who: str) -> bool:
+        """Mark ``region`` as being sent (False: a send of it runs already)."""
+        with self._lock:
+            if region in self._running:
+                return False
+            self._running[region] = who
+            return True
+
+    def release(self, region: str) -> None:
+        with self._lock:
+            self._running.pop(region, None)
+
+    def snapshot(self) -> dict[str, str]:
+        """Region -> who started it, as it is now."""
+        with self._lock:
+            return dict(self._running)
+
+    def running(self, region: str) -> bool:
+        with self._lock:
+            return region in self._running
+
+
+def send_claimed(ctx: Context, region: str, triggered_by: str) -> None:
+    """Build, enqueue and send the digest of a claimed region, then give the claim back."""
+    try:
+        with advisory_lock(ctx.engine, f"digest:{region}"):
+            sending.send_region(ctx, region, triggered_by=triggered_by)
+    finally:
+        ctx.manual_sends.release(region)
+
+
+def enqueue_claimed(ctx: Context, region: str, triggered_by: str) -> sending.SendResult:
+    """Store and enqueue the digest of a claimed region (items and recipients are counted
+    here); unless it was queued, the claim is given back at once."""
+    try:
+        with advisory_lock(ctx.engine, f"digest:{region}"):
+            result = sending.enqueue_region(ctx, region, triggered_by=triggered_by)
+    except BaseException:
+        ctx.manual_sends.release(region)
+        raise
+    if result.status != "queued":
+        ctx.manual_sends.release(region)
+    return result
+
+
+def drain_claimed(ctx: Context, region: str) -> None:
+    """Send what :func:`enqueue_claimed` queued (the worker's drain and pace), then give
+    the claim back."""
+    try:
+        sending.drain_queue(ctx)
+    finally:
+        ctx.manual_sends.release(region)
