@@ -252,7 +252,7 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.write_text(text.replace('path = "news"', f'path = "{ROOT / "news"}"'), encoding="utf-8")
     monkeypatch.setattr(base.state, "config", None)
     monkeypatch.setattr(base.console, "width", 200)
-    monkeypatch.setenv("NEWSLETTER_WEB__SECRET_KEY", "test-secret")
+    monkeypatch.setenv("NEWSLETTER_WEB__SECRET_KEY", "test-secret-key-not-for-production")
     return path
 
 
