@@ -1,7 +1,7 @@
 """Collect: fetch every enabled source concurrently, decide what is new, store it.
 
     sources ──fetch+parse (threads)──▶ ParsedItem ──prepare (pure)──▶ Candidate
-        ──decide (pure, against known rows)──▶ Plan(new, changed, unchanged, duplicates)
+        ──decide (pure, against known rows)──▶ BatchPlan(new, changed, unchanged, duplicates)
         ──classify──▶ Item ──store (one transaction per source)──▶ record_result
 
 Fetching runs in a thread pool of ``fetch.concurrency``; everything that touches the
@@ -27,8 +27,8 @@ from sqlalchemy import Connection
 from newsletter import models
 from newsletter.context import Context
 from newsletter.dedup import (
+    BatchPlan,
     Candidate,
-    Plan,
     build_item,
     classify_regions,
     decide,
@@ -260,7 +260,7 @@ def _store_fetched(
 
 def store_items(
     ctx: Context, conn: Connection, source: Source | None, fetched: Fetched, now: datetime
-) -> Plan:
+) -> BatchPlan:
     """Prepare, decide, classify and store a batch of parsed items; returns the plan."""
     scope = source.name if source is not None else "admin"
     tz = ctx.config.site.timezone
@@ -277,7 +277,7 @@ def store_items(
 
 
 def _apply(
-    ctx: Context, conn: Connection, source: Source | None, plan: Plan, now: datetime
+    ctx: Context, conn: Connection, source: Source | None, plan: BatchPlan, now: datetime
 ) -> None:
     fixed = source.region if source is not None else None
     source_id = source.id if source is not None else None

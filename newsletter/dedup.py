@@ -59,7 +59,7 @@ def item_text(title: str, summary_html: str, content_html: str) -> str:
 
 
 @dataclass(frozen=True)
-class Plan:
+class BatchPlan:
     """What to do with a batch: insert ``new``, update ``changed`` (with the stored row)."""
 
     new: tuple[Candidate, ...] = ()
@@ -165,7 +165,7 @@ def _published(value: datetime | None, fetched_at: datetime) -> tuple[datetime, 
 
 def decide(
     candidates: Sequence[Candidate], known: Iterable[KnownItem], source_id: int | None
-) -> Plan:
+) -> BatchPlan:
     """Sort a batch into new, changed, unchanged and duplicates (pure).
 
     ``known`` are stored rows matching any id, canonical URL or title key of the batch
@@ -196,7 +196,7 @@ def decide(
             duplicates += 1
         else:
             new.append(candidate)
-    return Plan(tuple(new), tuple(changed), unchanged, duplicates)
+    return BatchPlan(tuple(new), tuple(changed), unchanged, duplicates)
 
 
 def _keys(candidate: Candidate) -> set[str]:

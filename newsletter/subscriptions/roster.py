@@ -186,7 +186,9 @@ def _new_regions(row: _Valid, existing: Subscriber | None, status: str) -> list[
     """The regions this line adds (none: unchanged). Confirmed ones are never downgraded."""
     if existing is None:
         return list(row.regions)
-    have = {r for r, s in existing.subscriptions.items() if s in (SubscriptionStatus.CONFIRMED, status)}
+    have = {
+        r for r, s in existing.subscriptions.items() if s in (SubscriptionStatus.CONFIRMED, status)
+    }
     return [r for r in row.regions if r not in have]
 
 
@@ -266,7 +268,11 @@ def export_roster(ctx: Context, region: str | None = None) -> str:
     writer.writerow(COLUMNS)
     with transaction(ctx.engine) as conn:
         for sub in store.list_subscribers(conn, region=region):
-            active = [r for r, s in sorted(sub.subscriptions.items()) if s != SubscriptionStatus.UNSUBSCRIBED]
+            active = [
+                r
+                for r, s in sorted(sub.subscriptions.items())
+                if s != SubscriptionStatus.UNSUBSCRIBED
+            ]
             if active:
                 cells = (sub.email, sub.name, sub.organisation, sub.ags or "", "|".join(active))
                 writer.writerow([cell_out(cell) for cell in cells])
