@@ -107,15 +107,8 @@ def history(conn: Connection, limit: int = 50) -> list[DigestSummary]:
 
 
 def _summary(row: Any) -> DigestSummary:
-    period_end = as_utc(row["period_end"])
-    assert period_end is not None
     return DigestSummary(
-        id=row["id"],
-        region=row["region"],
-        period_start=as_utc(row["period_start"]),
-        period_end=period_end,
-        subject=row["subject"],
-        item_ids=tuple(row["item_ids"] or ()),
+        **_common(row),
         triggered_by=row["triggered_by"],
         total=int(row["total"] or 0),
         sent=int(row["sent"] or 0),
@@ -130,16 +123,23 @@ def _int() -> Any:
 
 
 def _digest(row: Any) -> Digest:
-    period_end = as_utc(row["period_end"])
-    assert period_end is not None
     return Digest(
-        id=row["id"],
-        region=row["region"],
-        period_start=as_utc(row["period_start"]),
-        period_end=period_end,
-        subject=row["subject"],
+        **_common(row),
         html=row["html"],
         text=row["text"],
-        item_ids=tuple(row["item_ids"] or ()),
         created_at=as_utc(row["created_at"]),
     )
+
+
+def _common(row: Any) -> dict[str, Any]:
+    """The fields a stored digest and its history row share."""
+    period_end = as_utc(row["period_end"])
+    assert period_end is not None
+    return {
+        "id": row["id"],
+        "region": row["region"],
+        "period_start": as_utc(row["period_start"]),
+        "period_end": period_end,
+        "subject": row["subject"],
+        "item_ids": tuple(row["item_ids"] or ()),
+    }
