@@ -14,7 +14,6 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection
 
 from newsletter.context import Context
@@ -24,6 +23,7 @@ from newsletter.store import audit
 from newsletter.store import sessions as session_store
 from newsletter.store.admins import Admin
 from newsletter.store.db import transaction, utcnow
+from newsletter.subscriptions.rules import normalise_email
 
 MIN_PASSWORD = 10
 _NAME = re.compile(r"^[A-Za-z0-9._@-]{2,100}$")
@@ -63,14 +63,7 @@ def validate_new(name: str, email: str, password: str) -> str:
             field="name",
         )
     check_length(password)
-    if not email:
-        return ""
-    try:
-        return validate_email(email, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise InvalidInputError(
-            f"»{email}« ist keine gültige E-Mail-Adresse", field="email"
-        ) from exc
+    return normalise_email(email) if email else ""
 
 
 def create(ctx: Context, name: str, email: str, password: str, *, actor: str = "cli") -> Admin:

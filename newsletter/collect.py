@@ -1,7 +1,7 @@
 """Collect: fetch every enabled source concurrently, decide what is new, store it.
 
     sources ──fetch+parse (threads)──▶ ParsedItem ──prepare (pure)──▶ Candidate
-        ──decide (pure, against known rows)──▶ Plan(new, changed, unchanged, duplicates)
+        ──decide (pure, against known rows)──▶ BatchPlan(new, changed, unchanged, duplicates)
         ──classify──▶ Item ──store (one transaction per source)──▶ record_result
 
 Fetching runs in a thread pool of ``fetch.concurrency``; everything that touches the
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -24,17 +24,19 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from newsletter import models
 from newsletter.context import Context
 from newsletter.dedup import (
+    BatchPlan,
     Candidate,
-    Plan,
     build_item,
     classify_regions,
     decide,
     prepare,
 )
 from newsletter.errors import FetchError, SourceError
-from newsletter.models import Item, Source
+from newsletter.models import Item, KnownItem, Source
+from newsletter.retry import backoff
 from newsletter.sources import Fetched, Fetcher, FetchSettings, HttpFetcher, fetch_source
 from newsletter.store import items as item_store
 from newsletter.store import runs
@@ -114,7 +116,7 @@ class _Outcome:
     at: datetime
 
 
-Progress = Callable[[SourceReport], None]
+Progress = models.Progress[SourceReport]  # the one progress callback, told per source
 
 
 def collect_all(
@@ -258,7 +260,7 @@ def _store_fetched(
 
 def store_items(
     ctx: Context, conn: Connection, source: Source | None, fetched: Fetched, now: datetime
-) -> Plan:
+) -> BatchPlan:
     """Prepare, decide, classify and store a batch of parsed items; returns the plan."""
     scope = source.name if source is not None else "admin"
     tz = ctx.config.site.timezone
@@ -275,7 +277,7 @@ def store_items(
 
 
 def _apply(
-    ctx: Context, conn: Connection, source: Source | None, plan: Plan, now: datetime
+    ctx: Context, conn: Connection, source: Source | None, plan: BatchPlan, now: datetime
 ) -> None:
     fixed = source.region if source is not None else None
     source_id = source.id if source is not None else None
@@ -295,7 +297,7 @@ def _item(
     candidate: Candidate,
     fixed: str | None,
     source_id: int | None,
-    existing: dict[str, Any] | None,
+    existing: KnownItem | None,
     now: datetime,
 ) -> Item:
     classified = classify_regions(candidate.text, ctx.gazetteer, fixed)
@@ -323,14 +325,14 @@ def _error_state(source: Source, error: SourceError, now: datetime) -> tuple[str
     if error.retry_after is not None:
         return "error", now + timedelta(seconds=error.retry_after)
     if error.status in (429, 503):
-        return "error", now + backoff(source.error_count)
+        return "error", now + source_backoff(source.error_count)
     return "error", None
 
 
-def backoff(errors_in_a_row: int) -> timedelta:
-    """Exponential backoff: 1, 2, 4 … minutes, at most six hours."""
-    delay: timedelta = BACKOFF_BASE * (2 ** min(errors_in_a_row, 20))
-    return min(delay, BACKOFF_MAX)
+def source_backoff(errors_in_a_row: int) -> timedelta:
+    """How long a failing source waits: 1, 2, 4 … minutes, at most six hours."""
+    seconds = backoff(errors_in_a_row, BACKOFF_BASE.total_seconds(), BACKOFF_MAX.total_seconds())
+    return timedelta(seconds=seconds)
 
 
 def _problems_text(problems: tuple[str, ...]) -> str:

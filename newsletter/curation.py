@@ -9,12 +9,15 @@ Every region override is also kept as a test case for the classifier
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from newsletter.collect import store_items
 from newsletter.context import Context
-from newsletter.dedup import classify_regions, item_text
+from newsletter.dedup import classify_regions, item_text, with_regions
 from newsletter.errors import InvalidInputError
 from newsletter.models import Item, ParsedItem
 from newsletter.regions import classify
@@ -89,7 +92,7 @@ def set_item_regions(
         raise InvalidInputError("Genau eines angeben: Regionen, --statewide oder --auto")
     override: tuple[str, ...] | None = None if auto else tuple(sorted(set(regions)))
     with transaction(ctx.engine) as conn:
-        item = item_store.set_regions(conn, item_id, override=override)
+        item = set_regions(conn, item_id, override=override)
         if override is not None:
             corrections.add(
                 conn,
@@ -100,6 +103,23 @@ def set_item_regions(
                 actor=actor,
             )
         return item
+
+
+def set_regions(
+    conn: Connection,
+    item_id: str,
+    *,
+    classified: Sequence[str] | None = None,
+    check_reasons: Sequence[str] | None = None,
+    override: Sequence[str] | bool | None = False,
+) -> Item:
+    """Load, decide (:func:`newsletter.dedup.with_regions`), write; the item as stored."""
+    current = item_store.get(conn, item_id)
+    item = with_regions(
+        current, now=utcnow(), classified=classified, check_reasons=check_reasons, override=override
+    )
+    item_store.update_regions(conn, item)
+    return item
 
 
 def reclassify_all(ctx: Context) -> tuple[int, int]:
@@ -116,9 +136,10 @@ def reclassify_all(ctx: Context) -> tuple[int, int]:
             text = item_text(item.title, item.summary_html, item.content_html)
             found = classify_regions(text, ctx.gazetteer, fixed.get(item.source_id or -1))
             if found != (item.classified_regions, item.region_check_reasons):
-                updated = item_store.set_regions(
-                    conn, item.id, classified=found.regions, check_reasons=found.check_reasons
+                updated = with_regions(
+                    item, now=utcnow(), classified=found.regions, check_reasons=found.check_reasons
                 )
+                item_store.update_regions(conn, updated)
                 changed += updated.regions != item.regions
     return len(stored), changed
 

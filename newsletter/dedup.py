@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from newsletter.models import Item, ParsedItem
+from newsletter.models import Item, KnownItem, ParsedItem
 from newsletter.sanitize import clean_html, plain_text, safe_link
 
 ID_LENGTH = 24
@@ -59,11 +59,11 @@ def item_text(title: str, summary_html: str, content_html: str) -> str:
 
 
 @dataclass(frozen=True)
-class Plan:
+class BatchPlan:
     """What to do with a batch: insert ``new``, update ``changed`` (with the stored row)."""
 
     new: tuple[Candidate, ...] = ()
-    changed: tuple[tuple[Candidate, dict[str, Any]], ...] = ()
+    changed: tuple[tuple[Candidate, KnownItem], ...] = ()
     unchanged: int = 0
     duplicates: int = 0
 
@@ -164,8 +164,8 @@ def _published(value: datetime | None, fetched_at: datetime) -> tuple[datetime, 
 
 
 def decide(
-    candidates: Sequence[Candidate], known: Iterable[dict[str, Any]], source_id: int | None
-) -> Plan:
+    candidates: Sequence[Candidate], known: Iterable[KnownItem], source_id: int | None
+) -> BatchPlan:
     """Sort a batch into new, changed, unchanged and duplicates (pure).
 
     ``known`` are stored rows matching any id, canonical URL or title key of the batch
@@ -173,11 +173,11 @@ def decide(
     is a duplicate, never a change, so two sources cannot overwrite each other.
     """
     rows = list(known)
-    by_id = {row["id"]: row for row in rows}
-    urls = {row["canonical_url"] for row in rows if row["canonical_url"]}
-    titles = {row["title_key"] for row in rows if row["title_key"]}
+    by_id = {row.id: row for row in rows}
+    urls = {row.canonical_url for row in rows if row.canonical_url}
+    titles = {row.title_key for row in rows if row.title_key}
     new: list[Candidate] = []
-    changed: list[tuple[Candidate, dict[str, Any]]] = []
+    changed: list[tuple[Candidate, KnownItem]] = []
     unchanged = duplicates = 0
     seen: set[str] = set()
     for candidate in candidates:
@@ -188,7 +188,7 @@ def decide(
         seen |= keys
         row = by_id.get(candidate.id)
         if row is not None and _same_source(row, source_id):
-            if row["content_hash"] == candidate.content_hash:
+            if row.content_hash == candidate.content_hash:
                 unchanged += 1
             else:
                 changed.append((candidate, row))
@@ -196,7 +196,7 @@ def decide(
             duplicates += 1
         else:
             new.append(candidate)
-    return Plan(tuple(new), tuple(changed), unchanged, duplicates)
+    return BatchPlan(tuple(new), tuple(changed), unchanged, duplicates)
 
 
 def _keys(candidate: Candidate) -> set[str]:
@@ -208,8 +208,8 @@ def _keys(candidate: Candidate) -> set[str]:
     return keys
 
 
-def _same_source(row: dict[str, Any], source_id: int | None) -> bool:
-    return row.get("source_id") == source_id or (row.get("source_id") is None and source_id is None)
+def _same_source(row: KnownItem, source_id: int | None) -> bool:
+    return row.source_id == source_id
 
 
 class Classified(NamedTuple):
@@ -233,6 +233,40 @@ def classify_regions(text: str, gazetteer: Any, fixed_region: str | None) -> Cla
     return Classified(tuple(sorted(found)), result.check_reasons)
 
 
+def effective_regions(classified: Sequence[str], override: Sequence[str] | None) -> tuple[str, ...]:
+    """The regions an item goes to: an admin override always wins over the classifier
+    (an empty override: statewide)."""
+    return tuple(sorted(override if override is not None else classified))
+
+
+def with_regions(
+    item: Item,
+    *,
+    now: datetime,
+    classified: Sequence[str] | None = None,
+    check_reasons: Sequence[str] | None = None,
+    override: Sequence[str] | bool | None = False,
+) -> Item:
+    """``item`` with new classified regions (and the classifier's ``check_reasons``) and/or
+    a new override (``None`` clears it); »Region prüfen« follows both, ``updated_at`` moves
+    only when the effective regions change. ``None`` for ``classified``/``check_reasons``
+    and ``override=False`` keep what the item has."""
+    new_classified = item.classified_regions if classified is None else tuple(classified)
+    reasons = item.region_check_reasons if check_reasons is None else tuple(check_reasons)
+    new_override = item.region_override if override is False else override
+    assert new_override is None or not isinstance(new_override, bool)
+    regions = effective_regions(new_classified, new_override)
+    return replace(
+        item,
+        regions=regions,
+        classified_regions=new_classified,
+        region_override=None if new_override is None else tuple(new_override),
+        region_check=needs_region_check(reasons, new_override),
+        region_check_reasons=reasons,
+        updated_at=now if regions != item.regions else item.updated_at,
+    )
+
+
 def needs_region_check(check_reasons: Sequence[str], override: Sequence[str] | None) -> bool:
     """»Region prüfen«: the classifier was unsure and no admin has set the regions.
 
@@ -247,7 +281,7 @@ def build_item(
     classified: Classified,
     *,
     source_id: int | None,
-    existing: dict[str, Any] | None,
+    existing: KnownItem | None,
     now: datetime,
 ) -> Item:
     """The item to store. A stored row keeps its collect time, override, hidden flag and,
@@ -257,9 +291,9 @@ def build_item(
     override = _override(parsed.regions, existing)
     published = candidate.published_at
     estimated = candidate.published_estimated
-    if existing is not None and estimated and existing.get("published_at") is not None:
-        published, estimated = existing["published_at"], bool(existing["published_estimated"])
-    regions = tuple(sorted(override if override is not None else classified.regions))
+    if existing is not None and estimated and existing.published_at is not None:
+        published, estimated = existing.published_at, existing.published_estimated
+    regions = effective_regions(classified.regions, override)
     return Item(
         id=candidate.id,
         title=parsed.title,
@@ -267,7 +301,7 @@ def build_item(
         summary_html=parsed.summary_html,
         content_html=parsed.content_html,
         published_at=published,
-        collected_at=existing["collected_at"] if existing else now,
+        collected_at=existing.collected_at if existing else now,
         updated_at=now,
         regions=regions,
         classified_regions=classified.regions,
@@ -276,18 +310,16 @@ def build_item(
         guid=parsed.guid,
         author=parsed.author,
         published_estimated=estimated,
-        hidden=bool(existing["hidden"]) if existing else False,
+        hidden=existing.hidden if existing else False,
         content_hash=candidate.content_hash,
         region_check=needs_region_check(classified.check_reasons, override),
         region_check_reasons=classified.check_reasons,
     )
 
 
-def _override(
-    given: tuple[str, ...] | None, existing: dict[str, Any] | None
-) -> tuple[str, ...] | None:
-    if existing is not None and existing.get("region_override") is not None:
-        return tuple(existing["region_override"])
+def _override(given: tuple[str, ...] | None, existing: KnownItem | None) -> tuple[str, ...] | None:
+    if existing is not None and existing.region_override is not None:
+        return existing.region_override
     return given
 
 

@@ -2,14 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from enum import StrEnum
+from typing import Any, Literal, NamedTuple, TypeVar
 
 SourceKind = Literal["feed", "page", "folder"]
 SourceStatus = Literal["never", "ok", "not_modified", "error", "disabled"]
-SubscriptionStatus = Literal["pending", "confirmed", "unsubscribed"]
-DeliveryStatus = Literal["queued", "sending", "sent", "retry", "failed"]
+
+
+class SubscriptionStatus(StrEnum):
+    """A subscriber's consent for one region (double opt-in)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class DeliveryStatus(StrEnum):
+    """An outbox row's state: every value the store writes."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the recipient left the region before the row was sent
+
+
+OPEN_DELIVERY = (DeliveryStatus.QUEUED, DeliveryStatus.RETRY, DeliveryStatus.SENDING)
+DONE_DELIVERY = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
+
+
+class SendStatus(StrEnum):
+    """What sending a region's digest came to (:class:`newsletter.mail.sending.SendResult`)."""
+
+    SENT = "sent"
+    QUEUED = "queued"
+    NOTHING_NEW = "nothing_new"
+    ALREADY_SENT = "already_sent"
+    DRY_RUN = "dry_run"
+    TEST_SENT = "test_sent"
+
+
+class RunStatus(StrEnum):
+    """A job run's state in the run log."""
+
+    RUNNING = "running"
+    OK = "ok"
+    ERROR = "error"
+
+
+_Report = TypeVar("_Report")
+Progress = Callable[[_Report], None]  # told after each unit of work (a source, a batch of mails)
 
 STATEWIDE_NAME = "Sachsen (landesweit)"
 
@@ -138,10 +184,62 @@ class Delivery:
     status: DeliveryStatus
     attempts: int = 0
     kind: str = "digest"
+    payload: dict[str, Any] | None = None  # a transactional mail's finished content
     next_attempt_at: datetime | None = None
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
     sent_at: datetime | None = None
     last_reply: str | None = None
     message_id: str | None = None
+    created_at: datetime | None = None
+
+
+class Claimed(NamedTuple):
+    """A leased outbox row with what sending it needs (a tuple: the send path builds
+    thousands). ``regions`` are the recipient's confirmed regions, for the footer."""
+
+    id: int
+    digest_id: int | None
+    subscriber_id: int | None
+    address: str
+    kind: str
+    payload: dict[str, Any] | None
+    attempts: int
+    created_at: datetime
+    claimed_by: str | None
+    lease_until: datetime | None
+    link_key: str | None  # binds the links in the mail to the recipient
+    regions: tuple[str, ...] = ()
+
+
+class DigestSummary(NamedTuple):
+    """A stored digest in the history, with its delivery counts."""
+
+    id: int
+    region: str
+    period_start: datetime | None
+    period_end: datetime
+    subject: str
+    item_ids: tuple[str, ...]
+    triggered_by: str | None
+    total: int
+    sent: int
+    failed: int
+
+
+class KnownItem(NamedTuple):
+    """A stored item's keys and the fields collect keeps when it sees the item again."""
+
+    id: str
+    canonical_url: str | None
+    title_key: str | None
+    content_hash: str
+    source_id: int | None
+    collected_at: datetime
+    region_override: tuple[str, ...] | None
+    hidden: bool
+    published_at: datetime | None
+    published_estimated: bool
 
 
 @dataclass(frozen=True)

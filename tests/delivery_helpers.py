@@ -20,6 +20,7 @@ from newsletter.context import Context
 from newsletter.mail import sending
 from newsletter.mail.outbox import drain
 from newsletter.mail.transports import open_transport
+from newsletter.models import Delivery
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store import subscribers as subscriber_store
@@ -128,7 +129,7 @@ def sending_context(
             ctx.close()
 
 
-def deliveries(ctx: Context) -> list[dict[str, Any]]:
+def deliveries(ctx: Context) -> list[Delivery]:
     with transaction(ctx.engine) as conn:
         return queue.list_deliveries(conn)
 
@@ -136,7 +137,7 @@ def deliveries(ctx: Context) -> list[dict[str, Any]]:
 def drain_until_done(ctx: Context) -> None:
     """The worker's loop, a few rounds (the retry base is 1 ms here)."""
     for _ in range(20):
-        if all(row["status"] in ("sent", "failed") for row in deliveries(ctx)):
+        if all(row.status in ("sent", "failed") for row in deliveries(ctx)):
             return
         time.sleep(0.01)
         transport = open_transport(ctx.config)

@@ -14,7 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from newsletter import __version__
+from newsletter import __version__, curation
 from newsletter.collect import CollectSummary, collect_all
 from newsletter.config import Config
 from newsletter.context import Context
@@ -339,7 +339,7 @@ def test_changed_item_is_updated_and_keeps_override(
     collect_all(db_ctx)
     [item] = _items(db_ctx)
     with transaction(db_ctx.engine) as conn:
-        item_store.set_regions(conn, item.id, override=("dresden",))
+        curation.set_regions(conn, item.id, override=("dresden",))
     summary = collect_all(db_ctx)
     [updated] = _items(db_ctx)
     assert summary.changed == 1 and updated.id == item.id
@@ -526,7 +526,7 @@ def test_retry_after_as_seconds_or_date(value: str | None, seconds: float | None
 
 
 def test_backoff_doubles_up_to_six_hours() -> None:
-    from newsletter.collect import backoff
+    from newsletter.collect import source_backoff as backoff
 
     assert [backoff(n).total_seconds() for n in (0, 1, 2)] == [60, 120, 240]
     assert backoff(50) == timedelta(hours=6)

@@ -13,11 +13,13 @@ from newsletter.dedup import (
     build_item,
     canonical_url,
     decide,
+    effective_regions,
     item_id,
     prepare,
     title_key,
+    with_regions,
 )
-from newsletter.models import ParsedItem
+from newsletter.models import KnownItem, ParsedItem
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DAY = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -29,11 +31,12 @@ def _candidate(title: str = "Enkeltrick in Leipzig verhindert", url: str | None 
     return prepare(parsed, scope="Quelle", fetched_at=NOW, tz="Europe/Berlin")
 
 
-def _row(c: Candidate, source_id: int | None = 1, **kw: Any) -> dict[str, Any]:
-    return {"id": c.id, "canonical_url": c.canonical_url, "title_key": c.title_key,
-            "content_hash": c.content_hash, "source_id": source_id, "collected_at": DAY,
-            "region_override": None, "hidden": False, "published_at": DAY,
-            "published_estimated": False} | kw  # fmt: skip
+def _row(c: Candidate, source_id: int | None = 1, **kw: Any) -> KnownItem:
+    row = KnownItem(id=c.id, canonical_url=c.canonical_url, title_key=c.title_key,
+                    content_hash=c.content_hash, source_id=source_id, collected_at=DAY,
+                    region_override=None, hidden=False, published_at=DAY,
+                    published_estimated=False)  # fmt: skip
+    return row._replace(**kw)
 
 
 @pytest.mark.parametrize(
@@ -108,8 +111,28 @@ def test_build_item_keeps_override_hidden_and_collect_time() -> None:
     assert build_item(
         c, Classified(("chemnitz",)), source_id=1, existing=None, now=NOW
     ).regions == ("dresden",)
-    row = _row(c, region_override=["zwickau"], hidden=True)
+    row = _row(c, region_override=("zwickau",), hidden=True)
     item = build_item(c, Classified(("chemnitz",)), source_id=1, existing=row, now=NOW)
     assert (item.regions, item.hidden, item.collected_at) == (("zwickau",), True, DAY)
     plain = build_item(_candidate(), Classified(("chemnitz",)), source_id=1, existing=None, now=NOW)
     assert plain.regions == ("chemnitz",) and plain.region_override is None
+
+
+def test_effective_regions_an_override_wins_even_when_empty() -> None:
+    assert effective_regions(("zwickau", "dresden"), None) == ("dresden", "zwickau")
+    assert effective_regions(("zwickau",), ("chemnitz",)) == ("chemnitz",)
+    assert effective_regions(("zwickau",), ()) == ()  # statewide by hand
+
+
+def test_with_regions_decides_override_check_and_update_time() -> None:
+    c = _candidate()
+    found = Classified(("zwickau",), ("»Bernsdorf« ist mehrdeutig",))
+    item = build_item(c, found, source_id=1, existing=None, now=DAY)
+    assert item.region_check
+    fixed = with_regions(item, now=NOW, override=("dresden",))
+    assert fixed.regions == ("dresden",) and not fixed.region_check and fixed.updated_at == NOW
+    same = with_regions(fixed, now=NOW + timedelta(hours=1), classified=("chemnitz",))
+    assert same.regions == ("dresden",) and same.updated_at == NOW  # override kept, no change
+    back = with_regions(same, now=NOW + timedelta(hours=2), override=None)
+    assert back.regions == ("chemnitz",) and back.region_check  # the classifier's doubt is back
+    assert back.updated_at == NOW + timedelta(hours=2)

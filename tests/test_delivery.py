@@ -119,14 +119,14 @@ def test_temporary_failure_is_retried_and_sent_once(smtp_ctx: Context, sink: Sin
     assert result.stats is not None and result.stats.retried == 1
     drain_until_done(smtp_ctx)  # the retry base is 1 ms here
     (row,) = deliveries(smtp_ctx)
-    assert row["status"] == "sent" and row["attempts"] == 2
+    assert row.status == "sent" and row.attempts == 2
     assert sink.attempts["later@example.org"] == 2 and len(sink.messages) == 1
 
 
 def test_backoff_grows_and_is_jittered() -> None:
     import random
 
-    from newsletter.mail.outbox import backoff
+    from newsletter.mail.outbox import retry_delay as backoff
 
     rng = random.Random(1)
     delays = [backoff(n, 60, rng) for n in (1, 2, 3, 4)]
@@ -144,7 +144,7 @@ def test_permanent_failure_is_not_retried_and_counts_against_address(
     with transaction(smtp_ctx.engine) as conn:
         (row,) = queue.list_deliveries(conn)
         bounces = conn.exec_driver_sql("SELECT bounce_count FROM subscribers").scalar_one()
-    assert row["status"] == "failed" and "550" in row["last_reply"]
+    assert row.status == "failed" and "550" in row.last_reply
     assert bounces == 1 and sink.attempts["nobody@example.org"] == 1
 
 
@@ -167,8 +167,8 @@ def test_dead_smtp_server_loses_nothing(make_config: Callable[..., Config]) -> N
     assert result.stats is not None and result.stats.unavailable
     with transaction(ctx.engine) as conn:
         (row,) = queue.list_deliveries(conn)
-    assert (row["status"], row["attempts"]) == ("queued", 0)  # paused, no attempt used
-    assert "nicht erreichbar" in row["last_reply"]
+    assert (row.status, row.attempts) == ("queued", 0)  # paused, no attempt used
+    assert "nicht erreichbar" in row.last_reply
     ctx.close()
 
 
@@ -207,7 +207,7 @@ def test_enqueue_twice_creates_nothing_new(db_ctx: Context) -> None:
         assert queue.enqueue_digest(conn, digest_id, "zwickau") == 0
         assert digest_store.insert_digest(conn, digest, triggered_by="test") is None
         claimed = queue.claim(conn, "w1", 10, 60)
-        assert [r["address"] for r in claimed] == ["a@example.org"]
+        assert [r.address for r in claimed] == ["a@example.org"]
         assert queue.claim(conn, "w2", 10, 60) == []
         assert digest_store.last_cutoff(conn, "zwickau") == NOW
 
@@ -218,7 +218,7 @@ def test_expired_lease_is_taken_over(db_ctx: Context) -> None:
         queue.enqueue_digest(conn, digest_id, "zwickau")
         assert len(queue.claim(conn, "crashed", 10, 60)) == 1
         later = datetime.now(UTC) + timedelta(seconds=120)
-        assert [r["claimed_by"] for r in queue.claim(conn, "w2", 10, 60, now=later)] == ["w2"]
+        assert [r.claimed_by for r in queue.claim(conn, "w2", 10, 60, now=later)] == ["w2"]
 
 
 def test_header_injection_in_recipient_is_refused(config: Config) -> None:

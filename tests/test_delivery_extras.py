@@ -115,7 +115,7 @@ def test_hourly_cap_holds_for_all_workers_and_restarts(
     assert again.sent == 0 and until is not None
     assert timedelta(minutes=59) < until - utcnow() <= timedelta(hours=1)
     assert len(transport.sent) == 3
-    statuses = sorted(r["status"] for r in deliveries(ctx))
+    statuses = sorted(r.status for r in deliveries(ctx))
     assert statuses == ["queued", "queued", "sent", "sent", "sent"]
     ctx.close()
 
@@ -185,5 +185,5 @@ def test_late_joiner_gets_the_latest_digest_once(ctx: Context) -> None:
     drain(ctx, transport, "test")
     assert [s[1] for s in transport.sent] == ["late@example.org"]
     with transaction(ctx.engine) as conn:
-        kinds = sorted(r["kind"] for r in queue.list_deliveries(conn))
+        kinds = sorted(r.kind for r in queue.list_deliveries(conn))
     assert kinds == ["digest", "welcome"]

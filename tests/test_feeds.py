@@ -14,7 +14,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-from newsletter import feeds
+from newsletter import curation, feeds
 from newsletter.collect import collect_all
 from newsletter.config import Config
 from newsletter.context import Context
@@ -388,7 +388,7 @@ def test_store_version_moves_on_every_write(db_ctx: Context) -> None:
         versions.append(item_store.version(conn))
         item_store.set_hidden(conn, "item02", True)
         versions.append(item_store.version(conn))
-        item_store.set_regions(conn, "item02", override=["dresden"])
+        curation.set_regions(conn, "item02", override=["dresden"])
         versions.append(item_store.version(conn))
     assert versions[0] == (None, 0) and versions[1][1] == 2
     assert len(set(versions)) == len(versions)

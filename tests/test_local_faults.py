@@ -69,9 +69,9 @@ def drain_rounds(ctx: Context, rounds: int) -> list[str | None]:
 
 def assert_paused_not_counted(ctx: Context, cause: str) -> None:
     rows = deliveries(ctx)
-    assert [r["status"] for r in rows] == ["queued"] * 3
-    assert [r["attempts"] for r in rows] == [0, 0, 0]  # max_attempts is 2: none used
-    assert all(cause in (r["last_reply"] or "") for r in rows), rows
+    assert [r.status for r in rows] == ["queued"] * 3
+    assert [r.attempts for r in rows] == [0, 0, 0]  # max_attempts is 2: none used
+    assert all(cause in (r.last_reply or "") for r in rows), rows
 
 
 def test_full_disk_pauses_without_using_attempts(
@@ -97,7 +97,7 @@ def test_full_disk_pauses_without_using_attempts(
         filler.unlink()
         drain_until_done(ctx)
         rows = deliveries(ctx)
-        assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1)] * 3
+        assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * 3
         ctx.close()
 
 

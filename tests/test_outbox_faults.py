@@ -18,9 +18,15 @@ from newsletter.context import Context
 from newsletter.errors import InvalidInputError, TransportUnavailableError
 from newsletter.mail import sending
 from newsletter.mail.recorder import SentRecorder
-from newsletter.mail.replies import Verdict, enhanced_status, verdict
+from newsletter.mail.replies import (
+    Verdict,
+    counts_against_address,
+    enhanced_status,
+    suspension,
+    verdict,
+)
 from newsletter.mail.transports import MemoryTransport, MessageSource, open_transport
-from newsletter.models import Accepted
+from newsletter.models import OPEN_DELIVERY, Accepted, DeliveryStatus
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers
 from newsletter.subscriptions import privacy, rules
@@ -78,10 +84,10 @@ def test_connection_dropped_mid_data_is_retried_and_sent_once(
     result = sending.send_region(ctx, "zwickau", now=NOW)
     assert result.stats is not None and result.stats.retried >= 1
     drain_until_done(ctx)
-    rows = {row["address"]: row for row in deliveries(ctx)}
-    assert {row["status"] for row in rows.values()} == {"sent"}
+    rows = {row.address: row for row in deliveries(ctx)}
+    assert {row.status for row in rows.values()} == {"sent"}
     assert sorted(rcpts[0] for rcpts, _ in sink.messages) == ["a@example.org", "b@example.org"]
-    assert rows["a@example.org"]["attempts"] == 2  # the dropped one, then the good one
+    assert rows["a@example.org"].attempts == 2  # the dropped one, then the good one
 
 
 def test_unbuildable_message_abandons_its_transaction_and_the_next_one_goes_out(
@@ -96,11 +102,11 @@ def test_unbuildable_message_abandons_its_transaction_and_the_next_one_goes_out(
         add_subscriber(ctx, "evil\r\nBcc: x@example.org", {"zwickau": "confirmed"})
         add_subscriber(ctx, "c@example.org", {"zwickau": "confirmed"})
         result = sending.send_region(ctx, "zwickau", now=NOW)
-        rows = {row["address"]: row for row in deliveries(ctx)}
+        rows = {row.address: row for row in deliveries(ctx)}
         ctx.close()
     assert result.stats is not None and (result.stats.sent, result.stats.failed) == (2, 1)
     bad = rows["evil\r\nBcc: x@example.org"]
-    assert bad["status"] == "failed" and bad["last_reply"].startswith("Nachricht nicht erstellbar")
+    assert bad.status == "failed" and bad.last_reply.startswith("Nachricht nicht erstellbar")
     assert sorted(rcpts[0] for rcpts, _ in sink.messages) == ["a@example.org", "c@example.org"]
 
 
@@ -141,13 +147,13 @@ def test_slow_server_times_out_and_the_retry_keeps_the_message_id(
     assert result.stats is not None and result.stats.retried == 1
     drain_until_done(ctx)  # the retry base is 1 ms
     (row,) = deliveries(ctx)
-    assert row["status"] == "sent" and row["attempts"] == 2
+    assert row.status == "sent" and row.attempts == 2
     time.sleep(1.2)  # the slow server's first DATA ends (it may or may not keep that copy)
     ids = [
         email.message_from_bytes(data, policy=email.policy.default)["Message-ID"]
         for _, data in sink.messages
     ]
-    assert 1 <= len(ids) <= 2 and set(ids) == {row["message_id"]}
+    assert 1 <= len(ids) <= 2 and set(ids) == {row.message_id}
 
 
 @pytest.fixture
@@ -177,7 +183,7 @@ def test_refusals_mean_what_their_codes_say(
     sid = add_subscriber(ctx, "x@example.org", {"zwickau": "confirmed"})
     sending.send_region(ctx, "zwickau", now=NOW)
     (row,) = deliveries(ctx)
-    assert row["status"] == status and reply.split()[0] in row["last_reply"]
+    assert row.status == status and reply.split()[0] in row.last_reply
     with transaction(ctx.engine) as conn:
         who = conn.execute(select(subscribers).where(subscribers.c.id == sid)).one()
     assert (who.suspended_at is not None, who.bounce_count) == (suspended, bounces)
@@ -204,11 +210,11 @@ def test_dead_server_pauses_the_batch_and_loses_nothing(
     assert result.stats is not None
     assert result.stats.unavailable and "nicht erreichbar" in result.stats.unavailable
     assert (result.stats.retried, result.stats.sent) == (0, 0)  # paused at the first
-    rows = sorted(deliveries(ctx), key=lambda r: r["id"])
-    assert [r["status"] for r in rows] == ["queued", "queued", "queued"]
-    assert [r["attempts"] for r in rows] == [0, 0, 0]  # no recipient is at fault: none counted
-    assert all("nicht erreichbar" in r["last_reply"] for r in rows)  # the cause, for the admin
-    assert all(r["claimed_by"] is None for r in rows)
+    rows = sorted(deliveries(ctx), key=lambda r: r.id)
+    assert [r.status for r in rows] == ["queued", "queued", "queued"]
+    assert [r.attempts for r in rows] == [0, 0, 0]  # no recipient is at fault: none counted
+    assert all("nicht erreichbar" in r.last_reply for r in rows)  # the cause, for the admin
+    assert all(r.claimed_by is None for r in rows)
     ctx.close()
 
 
@@ -236,7 +242,7 @@ def test_who_unsubscribes_while_a_digest_is_queued_gets_nothing(
     transport = UnsubscribingTransport(ctx, leaver)
     sending.send_region(ctx, "zwickau", now=NOW, transport=transport)
     assert [rcpt for _, rcpt, _ in transport.sent] == ["stays@example.org"]
-    statuses = {r["address"]: r["status"] for r in deliveries(ctx)}
+    statuses = {r.address: r.status for r in deliveries(ctx)}
     assert statuses == {"stays@example.org": "sent", "leaves@example.org": "cancelled"}
     ctx.close()
 
@@ -247,15 +253,15 @@ def test_recorder_flushes_before_close_and_raises_a_failed_write(ctx: Context) -
     sending.send_region(ctx, "zwickau", now=NOW, transport=_Unavailable())
     (row,) = deliveries(ctx)
     with SentRecorder(ctx.engine, linger=0.05) as recorder:
-        recorder.add(Accepted(row["id"], "250 ok", "<m@x>", utcnow()))
+        recorder.add(Accepted(row.id, "250 ok", "<m@x>", utcnow()))
         recorder.flush()  # waits out the linger
         (after,) = deliveries(ctx)
-        assert after["status"] == "sent" and after["message_id"] == "<m@x>"
+        assert after.status == "sent" and after.message_id == "<m@x>"
     ctx.engine.dispose()
     broken = SentRecorder(ctx.engine)
     with transaction(ctx.engine) as conn:
         conn.exec_driver_sql("DROP TABLE deliveries")
-    broken.add(Accepted(row["id"], "250 ok", "<m@x>", utcnow()))
+    broken.add(Accepted(row.id, "250 ok", "<m@x>", utcnow()))
     with pytest.raises(Exception, match="deliveries"):
         broken.flush()
     broken.close(raise_error=False)
@@ -282,3 +288,21 @@ def test_personal_data_export_lists_everything_stored(ctx: Context) -> None:
     gone = privacy.personal_data(ctx, "anna@example.org")
     assert gone["subscriber"] is None and gone["suppressed"] is True
     assert all(e["ip"] is None for e in gone["consent_log"])
+
+
+def test_suspension_rule_unknown_user_at_once_other_bounces_after_the_limit() -> None:
+    assert counts_against_address(Verdict.BOUNCE) and counts_against_address(Verdict.UNKNOWN_USER)
+    assert not counts_against_address(Verdict.POLICY) and not counts_against_address(None)
+    unknown = suspension(Verdict.UNKNOWN_USER, 1, 3, "550 5.1.1 no such user")
+    assert unknown == "Adresse unbekannt: 550 5.1.1 no such user"
+    assert suspension(Verdict.BOUNCE, 2, 3, "554 rejected") is None
+    assert (
+        suspension(Verdict.BOUNCE, 3, 3, "554 rejected")
+        == "3 dauerhafte Zustellfehler: 554 rejected"
+    )
+    assert len(suspension(Verdict.BOUNCE, 9, 3, "x" * 500) or "") < 250  # reply cut for storage
+
+
+def test_cancelled_is_in_the_delivery_vocabulary() -> None:
+    assert DeliveryStatus("cancelled") is DeliveryStatus.CANCELLED
+    assert DeliveryStatus.CANCELLED not in OPEN_DELIVERY

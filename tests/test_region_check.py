@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
 
-from newsletter import admins
+from newsletter import admins, curation
 from newsletter.cli import base
 from newsletter.collect import collect_all
 from newsletter.config import load_config
@@ -20,7 +20,7 @@ from newsletter.context import Context
 from newsletter.curation import add_manual_item, reclassify_all, set_item_regions
 from newsletter.dedup import Classified, build_item, item_text, needs_region_check, prepare
 from newsletter.errors import InvalidInputError
-from newsletter.models import Correction, Item, ParsedItem
+from newsletter.models import Correction, Item, KnownItem, ParsedItem
 from newsletter.region_cases import Case, cases_from_corrections, evaluate, parse_cases
 from newsletter.store import corrections as correction_store
 from newsletter.store import items as item_store
@@ -68,7 +68,11 @@ def test_build_item_carries_the_reasons_and_the_flag() -> None:
     found = Classified(("dresden", "ostsachsen"), ("»Bernsdorf« ist mehrdeutig",))
     item = build_item(candidate, found, source_id=1, existing=None, now=NOW)
     assert item.region_check and item.region_check_reasons == found.check_reasons
-    row = {"region_override": ["ostsachsen"], "collected_at": DAY, "hidden": False}
+    row = KnownItem(
+        id=candidate.id, canonical_url=None, title_key=None, content_hash="", source_id=1,
+        collected_at=DAY, region_override=("ostsachsen",), hidden=False, published_at=DAY,
+        published_estimated=False,
+    )  # fmt: skip
     kept = build_item(candidate, found, source_id=1, existing=row, now=NOW)
     assert not kept.region_check and kept.regions == ("ostsachsen",)
     assert kept.region_check_reasons == found.check_reasons  # kept for »automatisch« again
@@ -177,7 +181,7 @@ def test_reclassify_clears_a_flag_the_classifier_no_longer_needs(db_ctx: Context
     item = _manual(db_ctx, CERTAIN)
     stale = ("»Pirna« ist mehrdeutig (ein älterer Klassifikator)",)
     with transaction(db_ctx.engine) as conn:  # as an older classifier left it
-        item_store.set_regions(conn, item.id, check_reasons=stale)
+        curation.set_regions(conn, item.id, check_reasons=stale)
     assert _get(db_ctx, item.id).region_check
     guess = _manual(db_ctx, "Sprechstunde", AMBIGUOUS)
     assert reclassify_all(db_ctx) == (2, 0)

@@ -34,7 +34,7 @@ def test_example_file_imports_and_is_idempotent(db_ctx: Context) -> None:
         sub = store.find_by_email(conn, "ordnungsamt@zwickau.example")
         mails = queue.list_deliveries(conn)
     assert sub is not None and sub.subscriptions == {"chemnitz": "pending", "zwickau": "pending"}
-    assert len(mails) == 3 and {m["kind"] for m in mails} == {"confirm"}
+    assert len(mails) == 3 and {m.kind for m in mails} == {"confirm"}
 
 
 def test_excel_bom_semicolons_and_broken_rows(ctx: Context) -> None:

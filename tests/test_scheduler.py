@@ -225,12 +225,12 @@ def test_service_jobs_catch_up_once_with_the_slot_as_period(db_ctx: Context) -> 
     assert ("zwickau", berlin(2026, 12, 3, 9, 0)) in done
     assert catch_up(jobs, ctx.config, now + timedelta(minutes=1)) == []
     with transaction(ctx.engine) as conn:
-        history = [h for h in digest_store.history(conn) if h["region"] == "zwickau"]
+        history = [h for h in digest_store.history(conn) if h.region == "zwickau"]
         latest = digest_store.latest_for_region(conn, "zwickau")
     assert len(history) == 2
     assert latest is not None and latest.period_end == berlin(2026, 12, 3, 9, 0)
     assert latest.item_ids == (new.id,)
-    assert history[0]["sent"] == 1  # drained through the configured transport (Maildir)
+    assert history[0].sent == 1  # drained through the configured transport (Maildir)
 
 
 def test_housekeeping_drops_expired_requests_and_old_deliveries(ctx: Context) -> None:

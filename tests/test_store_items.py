@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from newsletter.context import Context
+from newsletter.curation import set_regions
 from newsletter.errors import NotFoundError
 from newsletter.models import Item
 from newsletter.store import items as store
@@ -66,20 +67,20 @@ def test_round_trip_keeps_aware_times_and_fields(db_ctx: Context) -> None:
 def test_override_wins_and_can_be_cleared(db_ctx: Context) -> None:
     add(db_ctx, make_item("x", ("zwickau",)))
     with transaction(db_ctx.engine) as conn:
-        changed = store.set_regions(conn, "x", override=["dresden"])
+        changed = set_regions(conn, "x", override=["dresden"])
         assert changed.regions == ("dresden",)
         assert [i.id for i in store.latest(conn, "zwickau")] == []
-        statewide = store.set_regions(conn, "x", override=[])
+        statewide = set_regions(conn, "x", override=[])
         assert statewide.statewide and [i.id for i in store.latest(conn, "zwickau")] == ["x"]
-        back = store.set_regions(conn, "x", override=None)
+        back = set_regions(conn, "x", override=None)
         assert back.regions == ("zwickau",) and back.region_override is None
 
 
 def test_reclassification_keeps_override(db_ctx: Context) -> None:
     add(db_ctx, make_item("x", ("zwickau",)))
     with transaction(db_ctx.engine) as conn:
-        store.set_regions(conn, "x", override=["dresden"])
-        item = store.set_regions(conn, "x", classified=["chemnitz"])
+        set_regions(conn, "x", override=["dresden"])
+        item = set_regions(conn, "x", classified=["chemnitz"])
     assert item.regions == ("dresden",) and item.classified_regions == ("chemnitz",)
 
 

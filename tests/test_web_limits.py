@@ -43,7 +43,7 @@ def _client(ctx: Context, ip: str) -> tuple[TestClient, str]:
 def _mails(ctx: Context, kind: str | None = None) -> list[dict[str, object]]:
     with transaction(ctx.engine) as conn:
         found = queue.list_deliveries(conn)
-    return [m for m in found if kind is None or m["kind"] == kind]
+    return [m for m in found if kind is None or m.kind == kind]
 
 
 def _subscribe(ctx: Context, ip: str, email: str) -> int:

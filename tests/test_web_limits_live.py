@@ -85,6 +85,6 @@ def test_the_address_limit_holds_across_two_serve_processes(
             stop_process(proc)
     assert codes == [200] * 8  # the same page every time
     with transaction(ctx.engine) as conn:
-        mails = [m for m in queue.list_deliveries(conn) if m["kind"] == "confirm"]
+        mails = [m for m in queue.list_deliveries(conn) if m.kind == "confirm"]
     assert len(mails) == limits.MAILS_PER_ADDRESS_HOUR  # not three per process
     ctx.close()

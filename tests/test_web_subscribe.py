@@ -56,8 +56,8 @@ def test_double_opt_in_flow(ctx: Context, client: TestClient) -> None:
     page = subscribe(client, " Anna@Pirna.DE ", ["dresden", "chemnitz"], name="Anna Beispiel")
     assert "Bitte bestätigen Sie Ihre Anmeldung" in page
     (mail,) = outgoing(ctx)
-    assert mail["address"] == "Anna@pirna.de" and mail["kind"] == "confirm"
-    text = mail["payload"]["text"]  # type: ignore[index]
+    assert mail.address == "Anna@pirna.de" and mail.kind == "confirm"
+    text = mail.payload["text"]  # type: ignore[index]
     assert "Dresden" in text and "ignorieren Sie diese E-Mail" in text
     link = re.search(r"http://127\.0\.0\.1:8000(/bestaetigen/\S+)", text)
     assert link
@@ -92,7 +92,7 @@ def test_same_answer_for_new_and_known_addresses(ctx: Context, client: TestClien
     known = subscribe(client, "known@example.org", ["dresden"])
     new = subscribe(client, "new@example.org", ["dresden"])
     assert strip(known) == strip(new)
-    kinds = sorted(str(m["kind"]) for m in outgoing(ctx))
+    kinds = sorted(str(m.kind) for m in outgoing(ctx))
     assert kinds == ["confirm", "manage_link"]
 
 
@@ -216,7 +216,7 @@ def test_an_erased_address_comes_back_only_by_its_own_double_opt_in(ctx: Context
         request=rules.Request(),
     )
     assert outcome == "confirm_sent"
-    assert [m["kind"] for m in outgoing(ctx)] == ["confirm"]
+    assert [m.kind for m in outgoing(ctx)] == ["confirm"]
     hashed = subscriptions.email_hash(ctx, "back@example.org")
     with transaction(ctx.engine) as conn:
         assert store.is_suppressed(conn, hashed)  # a request alone lifts nothing

@@ -138,7 +138,7 @@ def test_kill_9_mid_run_then_restart_delivers_everyone_exactly_once(tmp_path: Pa
     received = collections.Counter(rcpts[0] for rcpts, _ in sink.messages)
     duplicates = sum(n - 1 for n in received.values())
     print(f"\ncrash test: killed after {killed_at} of {RECIPIENTS} mails; duplicates: {duplicates}")
-    assert len(rows) == RECIPIENTS and {r["status"] for r in rows} == {"sent"}
+    assert len(rows) == RECIPIENTS and {r.status for r in rows} == {"sent"}
     assert set(received) == {f"p{n:03d}@example.org" for n in range(RECIPIENTS)}
     assert max(received.values()) <= 2
 
@@ -175,6 +175,6 @@ def test_two_workers_on_postgres_send_each_mail_once(
         _truncate(ctx)
         ctx.close()
     received = collections.Counter(rcpts[0] for rcpts, _ in sink.messages)
-    assert {r["status"] for r in rows} == {"sent"} and len(rows) == RECIPIENTS
+    assert {r.status for r in rows} == {"sent"} and len(rows) == RECIPIENTS
     assert len(received) == RECIPIENTS and max(received.values()) == 1
-    assert len({r["message_id"] for r in rows}) == RECIPIENTS
+    assert len({r.message_id for r in rows}) == RECIPIENTS

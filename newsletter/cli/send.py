@@ -20,7 +20,8 @@ from rich.table import Table
 from newsletter.cli.base import app, console, fail, get_config, open_context
 from newsletter.mail import sending
 from newsletter.mail.outbox import DrainStats, run_worker_blocking, worker_name
-from newsletter.mail.outbox import Progress as ProgressCallback
+from newsletter.models import DeliveryStatus
+from newsletter.models import Progress as ProgressCallback
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction
@@ -28,7 +29,7 @@ from newsletter.store.db import transaction
 digest_app = typer.Typer(help="Newsletter-Vorschau.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
 
-STATUSES = ("queued", "sending", "sent", "retry", "failed", "cancelled")
+STATUSES = tuple(DeliveryStatus)
 MESSAGES = {
     "sent": "versendet",
     "nothing_new": "nichts Neues – kein Newsletter",
@@ -95,7 +96,7 @@ def send(
 
 
 @contextmanager
-def progress_bar(region: str) -> Iterator[ProgressCallback | None]:
+def progress_bar(region: str) -> Iterator[ProgressCallback[DrainStats] | None]:
     """On a terminal: a live line with sent / failed / retrying and the rate."""
     if not console.is_terminal:
         yield None
@@ -167,17 +168,17 @@ def digests() -> None:
         "Auslöser",
     )
     for row in rows:
-        start = row["period_start"]
+        start = row.period_start
         period = f"{start:%d.%m.%Y %H:%M} – " if start else "bis "
         table.add_row(
-            str(row["id"]),
-            row["region"],
-            period + row["period_end"].strftime("%d.%m.%Y %H:%M"),
-            str(len(row["item_ids"] or [])),
-            str(row["total"] or 0),
-            str(row["sent"] or 0),
-            str(row["failed"] or 0),
-            row["triggered_by"] or "",
+            str(row.id),
+            row.region,
+            period + row.period_end.strftime("%d.%m.%Y %H:%M"),
+            str(len(row.item_ids)),
+            str(row.total),
+            str(row.sent),
+            str(row.failed),
+            row.triggered_by or "",
         )
     console.print(table)
 
@@ -194,16 +195,17 @@ def deliveries(
     if status is not None and status not in STATUSES:
         raise fail(f"Unbekannter Status »{status}«; möglich: {', '.join(STATUSES)}.", 64)
     with open_context() as ctx, transaction(ctx.engine) as conn:
-        rows = queue.list_deliveries(conn, digest_id=digest, status=status)
+        chosen = None if status is None else DeliveryStatus(status)
+        rows = queue.list_deliveries(conn, digest_id=digest, status=chosen)
     table = Table("Nr.", "Newsletter", "Adresse", "Status", "Versuche", "Antwort")
     for row in rows:
         table.add_row(
-            str(row["id"]),
-            str(row["digest_id"] or row["kind"]),
-            row["address"],
-            row["status"],
-            str(row["attempts"]),
-            (row["last_reply"] or "")[:80],
+            str(row.id),
+            str(row.digest_id or row.kind),
+            row.address,
+            row.status,
+            str(row.attempts),
+            (row.last_reply or "")[:80],
         )
     console.print(table)
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import make_msgid
-from typing import Any
 
 from newsletter.context import Context
 from newsletter.mail.mailmerge import MergeTemplate, prepare
 from newsletter.mail.messages import Content, ListInfo, build_message, dkim_sign, to_bytes
 from newsletter.mail.personalise import Personal, find_placeholders, region_names
-from newsletter.models import Digest
+from newsletter.models import Claimed, Digest
 from newsletter.store import digests as digest_store
 from newsletter.store.db import as_utc, transaction, utcnow
 from newsletter.subscriptions.tokens import Purpose
@@ -52,32 +51,31 @@ def prepare_digest(ctx: Context, digest: Digest) -> PreparedDigest:
     return PreparedDigest(digest, info, template)
 
 
-def message_id_for(row: dict[str, Any], domain: str) -> str:
+def message_id_for(row: Claimed, domain: str) -> str:
     """``<nl.<delivery id>.<created, µs>@<domain>>``: stable across retries, unique per row."""
-    created = as_utc(row["created_at"]) or utcnow()
-    return f"<nl.{row['id']}.{created:%Y%m%d%H%M%S%f}@{domain}>"
+    created = as_utc(row.created_at) or utcnow()
+    return f"<nl.{row.id}.{created:%Y%m%d%H%M%S%f}@{domain}>"
 
 
-def render_delivery(
-    ctx: Context, row: dict[str, Any], cache: dict[int, PreparedDigest]
-) -> Outgoing:
+def render_delivery(ctx: Context, row: Claimed, cache: dict[int, PreparedDigest]) -> Outgoing:
     """The message for one delivery row: a personalised digest or a stored transactional mail."""
     when = utcnow()
     message_id = message_id_for(row, ctx.config.site.domain)
-    if row["digest_id"] is None:
-        payload = row["payload"] or {}
+    digest_id = row.digest_id
+    if digest_id is None:
+        payload = row.payload or {}
         content = Content(payload["subject"], payload["text"], payload["html"])
-        message = build_message(ctx.config, content, row["address"], when, message_id=message_id)
+        message = build_message(ctx.config, content, row.address, when, message_id=message_id)
         return Outgoing(wire_bytes(ctx, to_bytes(message)), message_id)
-    prepared = cache.get(row["digest_id"])
+    prepared = cache.get(digest_id)
     if prepared is None:
         with transaction(ctx.engine) as conn:
-            digest = digest_store.get(conn, row["digest_id"])
-        prepared = cache[row["digest_id"]] = prepare_digest(ctx, digest)
-    regions = row.get("regions") or [prepared.digest.region]
+            digest = digest_store.get(conn, digest_id)
+        prepared = cache[digest_id] = prepare_digest(ctx, digest)
+    regions = list(row.regions) or [prepared.digest.region]
     return personal_message(
-        ctx, prepared, row["address"], row["subscriber_id"], when, regions, message_id,
-        link_key=row["link_key"] or "",
+        ctx, prepared, row.address, row.subscriber_id, when, regions, message_id,
+        link_key=row.link_key or "",
     )  # fmt: skip
 
 

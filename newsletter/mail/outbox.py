@@ -42,7 +42,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,14 +57,22 @@ from newsletter.errors import (
 )
 from newsletter.mail.compose import Outgoing, PreparedDigest, render_delivery
 from newsletter.mail.recorder import SentRecorder
-from newsletter.mail.replies import Verdict, verdict
+from newsletter.mail.replies import (
+    NOT_ELIGIBLE,
+    Verdict,
+    counts_against_address,
+    suspension,
+    verdict,
+)
 from newsletter.mail.transports import Transport
-from newsletter.models import Accepted
+from newsletter.models import Accepted, Claimed, DeliveryStatus, Progress
+from newsletter.retry import backoff
 from newsletter.store import outbox as queue
 from newsletter.store.db import as_utc, transaction, utcnow
 from newsletter.store.locks import transaction_lock
 
 log = logging.getLogger(__name__)
+RETRY_CAP_SECONDS = 86400.0
 
 
 @dataclass
@@ -80,14 +88,12 @@ class DrainStats:
         return self.sent + self.retried + self.failed
 
 
-Progress = Callable[[DrainStats], None]
-Rows = collections.deque[dict[str, Any]]
+Rows = collections.deque[Claimed]
 
 
-def backoff(attempt: int, base_seconds: float, rng: random.Random | None = None) -> float:
-    """Seconds until the next try: base · 2^(attempt-1), ±25 % jitter, capped at a day."""
-    jitter = (rng or random).uniform(0.75, 1.25)
-    return float(min(base_seconds * 2 ** max(attempt - 1, 0), 86400.0) * jitter)
+def retry_delay(attempt: int, base_seconds: float, rng: random.Random | None = None) -> float:
+    """Seconds until a delivery's next try: base · 2^(attempt-1), ±25 % jitter, capped at a day."""
+    return backoff(attempt - 1, base_seconds, RETRY_CAP_SECONDS, jitter=0.25, rng=rng)
 
 
 def drain(
@@ -97,7 +103,7 @@ def drain(
     *,
     stop: threading.Event | None = None,
     max_messages: int | None = None,
-    progress: Progress | None = None,
+    progress: Progress[DrainStats] | None = None,
 ) -> DrainStats:
     """Send due deliveries until none are due, ``stop`` is set, the cap is reached or the
     transport is unavailable (``stats.unavailable``)."""
@@ -127,7 +133,7 @@ class _Drain:
         transport: Transport,
         worker: str,
         stop: threading.Event | None,
-        progress: Progress | None,
+        progress: Progress[DrainStats] | None,
         recorder: SentRecorder,
     ) -> None:
         mail = ctx.config.mail
@@ -150,7 +156,7 @@ class _Drain:
             room = min(room, max_messages - self.stats.handled)
         return room
 
-    def claim(self, room: int) -> list[dict[str, Any]]:
+    def claim(self, room: int) -> list[Claimed]:
         """Lease up to ``room`` due rows; fewer, or none, near ``mail.rate_per_hour``.
 
         The cap holds for all workers together and across restarts: it is counted in the
@@ -170,9 +176,11 @@ class _Drain:
                     self.stats.throttled_until,
                 )
                 return []
-            return queue.claim(conn, self.worker, allowed, mail.lease_seconds, now=now)
+            return queue.claim(
+                conn, self.worker, allowed, mail.lease_seconds, now=now, cancel_reply=NOT_ELIGIBLE
+            )
 
-    def send_batch(self, batch: list[dict[str, Any]]) -> None:
+    def send_batch(self, batch: list[Claimed]) -> None:
         lease = self.ctx.config.mail.lease_seconds
         renew_at = time.monotonic() + lease / 3
         rows = collections.deque(batch)
@@ -197,13 +205,13 @@ class _Drain:
         """Extend the leases of the rows still to send; drop rows another worker took."""
         until = utcnow() + timedelta(seconds=self.ctx.config.mail.lease_seconds)
         with transaction(self.ctx.engine) as conn:
-            held = queue.extend_leases(conn, self.worker, [r["id"] for r in rows], until)
-        lost = [r["id"] for r in rows if r["id"] not in held]
+            held = queue.extend_leases(conn, self.worker, [r.id for r in rows], until)
+        lost = [r.id for r in rows if r.id not in held]
         if lost:
             log.warning("worker=%s lost leases on deliveries %s", self.worker, lost)
-        return collections.deque(r for r in rows if r["id"] in held)
+        return collections.deque(r for r in rows if r.id in held)
 
-    def deliver(self, row: dict[str, Any]) -> None:
+    def deliver(self, row: Claimed) -> None:
         """Build, send and record one delivery. The transport builds the message while
         the server answers MAIL FROM (see :mod:`newsletter.mail.transports`)."""
         outgoing: list[Outgoing] = []
@@ -213,7 +221,7 @@ class _Drain:
             return outgoing[0].data
 
         try:
-            reply = self.transport.send(self.envelope, row["address"], build)
+            reply = self.transport.send(self.envelope, row.address, build)
         except TransportUnavailableError:
             raise
         except TemporaryDeliveryError as exc:
@@ -225,43 +233,40 @@ class _Drain:
         except NewsletterError as exc:  # from build(), e.g. CR/LF in a stored address
             self._failed(row, f"Nachricht nicht erstellbar: {exc.message}", None)
             return
-        self.recorder.add(Accepted(row["id"], reply, outgoing[0].message_id, utcnow()))
+        self.recorder.add(Accepted(row.id, reply, outgoing[0].message_id, utcnow()))
         self.stats.sent += 1
 
-    def _retry(self, row: dict[str, Any], reply: str) -> None:
+    def _retry(self, row: Claimed, reply: str) -> None:
         mail = self.ctx.config.mail
-        attempt = int(row["attempts"]) + 1
+        attempt = row.attempts + 1
         give_up = attempt >= mail.max_attempts
-        at = utcnow() + timedelta(seconds=backoff(attempt, mail.retry_base_seconds))
+        at = utcnow() + timedelta(seconds=retry_delay(attempt, mail.retry_base_seconds))
         with transaction(self.ctx.engine) as conn:
-            queue.mark_retry(conn, row["id"], self.worker, reply, at, failed=give_up)
+            queue.mark_retry(conn, row.id, self.worker, reply, at, failed=give_up)
         if give_up:
             self.stats.failed += 1
         else:
             self.stats.retried += 1
-        status = "failed" if give_up else "retry"
-        log.info("delivery id=%s status=%s attempt=%d reply=%s", row["id"], status, attempt, reply)
+        status = DeliveryStatus.FAILED if give_up else DeliveryStatus.RETRY
+        log.info("delivery id=%s status=%s attempt=%d reply=%s", row.id, status, attempt, reply)
 
-    def _failed(self, row: dict[str, Any], reply: str, why: Verdict | None) -> None:
+    def _failed(self, row: Claimed, reply: str, why: Verdict | None) -> None:
         """Failed for good; 5.1.x and other hard bounces count against the address."""
         suspended = False
         with transaction(self.ctx.engine) as conn:
-            held = queue.mark_failed(conn, row["id"], self.worker, reply)
-            sid = row["subscriber_id"]
-            if held and sid and why in (Verdict.BOUNCE, Verdict.UNKNOWN_USER):
-                suspended = queue.count_bounce(
-                    conn,
-                    sid,
-                    reply,
-                    self.ctx.config.mail.suspend_after_failures,
-                    at_once=why is Verdict.UNKNOWN_USER,
-                )
+            held = queue.mark_failed(conn, row.id, self.worker, reply)
+            sid = row.subscriber_id
+            if held and sid and why is not None and counts_against_address(why):
+                bounces = queue.count_bounce(conn, sid)
+                limit = self.ctx.config.mail.suspend_after_failures
+                reason = suspension(why, bounces, limit, reply)
+                suspended = reason is not None and queue.suspend(conn, sid, reason)
         self.stats.failed += 1
         level = logging.WARNING if why is Verdict.POLICY or why is None else logging.INFO
         log.log(
             level,
             "delivery id=%s status=failed verdict=%s suspended=%s reply=%s%s",
-            row["id"],
+            row.id,
             why or "unbuildable",
             suspended,
             reply,
@@ -270,21 +275,19 @@ class _Drain:
             else "",
         )
 
-    def _unavailable(self, row: dict[str, Any], rest: Rows, exc: DeliveryError) -> None:
+    def _unavailable(self, row: Claimed, rest: Rows, exc: DeliveryError) -> None:
         """No session, or a local fault (disk full, no write permission): give the row and
         the rest back without counting an attempt (the recipient is not at fault), with
         the cause stored for the admin, and pause the drain."""
         at = utcnow() + timedelta(seconds=self.pause_seconds())
         self.recorder.flush()
         with transaction(self.ctx.engine) as conn:
-            queue.postpone(
-                conn, self.worker, [row["id"], *(r["id"] for r in rest)], at, exc.message
-            )
+            queue.postpone(conn, self.worker, [row.id, *(r.id for r in rest)], at, exc.message)
         self.stats.unavailable = exc.message
         log.error("transport unavailable, sending paused: %s", exc.message)
 
     def pause_seconds(self) -> float:
-        return backoff(1, self.ctx.config.mail.retry_base_seconds)
+        return retry_delay(1, self.ctx.config.mail.retry_base_seconds)
 
 
 def hourly_cap_ends(oldest_sent: datetime | None, now: datetime) -> datetime:
@@ -344,7 +347,7 @@ def run_worker_blocking(
         while not stop.is_set():
             stats = drain(ctx, transport, worker, stop=stop)
             if stats.unavailable is not None:
-                stop.wait(backoff(1, ctx.config.mail.retry_base_seconds))
+                stop.wait(retry_delay(1, ctx.config.mail.retry_base_seconds))
             elif stats.throttled_until is not None:
                 wait = (stats.throttled_until - utcnow()).total_seconds()
                 stop.wait(min(max(wait, poll_seconds), 600.0))

@@ -51,3 +51,23 @@ def verdict(code: int, reply: str) -> Verdict:
     if status[1] == 7:
         return Verdict.POLICY
     return Verdict.BOUNCE
+
+
+NOT_ELIGIBLE = "nicht versendet: nicht mehr angemeldet, gesperrt oder gelöscht"
+"""The last reply of a digest delivery cancelled at claim time (see ``store.outbox.claim``)."""
+
+
+def counts_against_address(why: Verdict | None) -> bool:
+    """Whether a failure counts as a hard bounce of the address (5.7.x and unbuildable
+    messages do not: they are our problem, not theirs)."""
+    return why in (Verdict.BOUNCE, Verdict.UNKNOWN_USER)
+
+
+def suspension(why: Verdict, bounces: int, suspend_after: int, reply: str) -> str | None:
+    """Why the address is suspended after this hard bounce (its ``bounces``-th), or None:
+    an unknown user at once, other bounces after ``suspend_after`` of them."""
+    if why is Verdict.UNKNOWN_USER:
+        return f"Adresse unbekannt: {reply[:200]}"
+    if bounces >= suspend_after:
+        return f"{suspend_after} dauerhafte Zustellfehler: {reply[:200]}"
+    return None

@@ -16,7 +16,7 @@ from newsletter.digests import build_digest
 from newsletter.errors import NotFoundError
 from newsletter.mail.compose import personal_message, prepare_digest
 from newsletter.mail.messages import header_safe
-from newsletter.mail.outbox import DrainStats, Progress, drain, worker_name
+from newsletter.mail.outbox import DrainStats, drain, worker_name
 from newsletter.mail.personalise import (
     find_placeholders,
     new_placeholders,
@@ -24,7 +24,7 @@ from newsletter.mail.personalise import (
     preview_personal,
 )
 from newsletter.mail.transports import Transport, open_transport
-from newsletter.models import Digest, Item
+from newsletter.models import Digest, Item, Progress, SendStatus
 from newsletter.store import digests as digest_store
 from newsletter.store import items as item_store
 from newsletter.store import outbox as queue
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SendResult:
     region: str
-    status: str  # "sent", "queued", "nothing_new", "already_sent", "dry_run", "test_sent"
+    status: SendStatus
     digest_id: int | None = None
     items: int = 0
     recipients: int = 0
@@ -98,7 +98,7 @@ def send_region(
     force: bool = False,
     triggered_by: str = "cli",
     transport: Transport | None = None,
-    progress: Progress | None = None,
+    progress: Progress[DrainStats] | None = None,
 ) -> SendResult:
     """Build, store, enqueue and send a region's digest (or test-send it to ``to``).
 
@@ -110,18 +110,20 @@ def send_region(
     moment = now or utcnow()
     digest = plan(ctx, region_key, moment, force=force or to is not None)
     if digest is None:
-        return SendResult(region_key, "nothing_new")
+        return SendResult(region_key, SendStatus.NOTHING_NEW)
     if to is not None:
         return _test_send(ctx, digest, to, transport)
     if dry_run:
         with transaction(ctx.engine) as conn:
             recipients = queue.count_confirmed(conn, region_key)
-        return SendResult(region_key, "dry_run", items=len(digest.item_ids), recipients=recipients)
+        return SendResult(
+            region_key, SendStatus.DRY_RUN, items=len(digest.item_ids), recipients=recipients
+        )
     queued = _enqueue(ctx, digest, triggered_by)
-    if queued.status != "queued":
+    if queued.status != SendStatus.QUEUED:
         return queued
     stats = _drain_now(ctx, transport, progress)
-    return replace(queued, status="sent", stats=stats)
+    return replace(queued, status=SendStatus.SENT, stats=stats)
 
 
 def enqueue_region(
@@ -132,7 +134,7 @@ def enqueue_region(
     ``already_sent``; items and recipients are counted at enqueue."""
     digest = plan(ctx, region_key, now or utcnow())
     if digest is None:
-        return SendResult(region_key, "nothing_new")
+        return SendResult(region_key, SendStatus.NOTHING_NEW)
     return _enqueue(ctx, digest, triggered_by)
 
 
@@ -141,7 +143,7 @@ def _enqueue(ctx: Context, digest: Digest, triggered_by: str) -> SendResult:
     with transaction(ctx.engine) as conn:
         digest_id = digest_store.insert_digest(conn, digest, triggered_by=triggered_by)
         if digest_id is None:
-            return SendResult(region_key, "already_sent", items=len(digest.item_ids))
+            return SendResult(region_key, SendStatus.ALREADY_SENT, items=len(digest.item_ids))
         recipients = queue.enqueue_digest(conn, digest_id, region_key)
     log.info(
         "digest region=%s id=%s items=%d recipients=%d",
@@ -150,7 +152,7 @@ def _enqueue(ctx: Context, digest: Digest, triggered_by: str) -> SendResult:
         len(digest.item_ids),
         recipients,
     )
-    return SendResult(region_key, "queued", digest_id, len(digest.item_ids), recipients)
+    return SendResult(region_key, SendStatus.QUEUED, digest_id, len(digest.item_ids), recipients)
 
 
 def drain_queue(ctx: Context) -> DrainStats:
@@ -158,7 +160,9 @@ def drain_queue(ctx: Context) -> DrainStats:
     return _drain_now(ctx, None, None)
 
 
-def _drain_now(ctx: Context, transport: Transport | None, progress: Progress | None) -> DrainStats:
+def _drain_now(
+    ctx: Context, transport: Transport | None, progress: Progress[DrainStats] | None
+) -> DrainStats:
     own = transport or open_transport(ctx.config)
     try:
         return drain(ctx, own, worker_name("send"), progress=progress)
@@ -178,4 +182,4 @@ def _test_send(ctx: Context, digest: Digest, to: str, transport: Transport | Non
     finally:
         if transport is None:
             own.close()
-    return SendResult(digest.region, "test_sent", items=len(digest.item_ids), recipients=1)
+    return SendResult(digest.region, SendStatus.TEST_SENT, items=len(digest.item_ids), recipients=1)

@@ -14,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from newsletter.mail import sending
+from newsletter.models import SendStatus
 from newsletter.store.locks import advisory_lock
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def enqueue_claimed(ctx: Context, region: str, triggered_by: str) -> sending.Sen
     except BaseException:
         ctx.manual_sends.release(region)
         raise
-    if result.status != "queued":
+    if result.status != SendStatus.QUEUED:
         ctx.manual_sends.release(region)
     return result
 

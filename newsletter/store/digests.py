@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.errors import NotFoundError
-from newsletter.models import Digest
+from newsletter.models import DeliveryStatus, Digest, DigestSummary
 from newsletter.store.db import as_utc, utcnow
 from newsletter.store.schema import deliveries, digests
 
@@ -74,14 +74,14 @@ def latest_for_region(conn: Connection, region: str) -> Digest | None:
     return None if row is None else _digest(row._mapping)
 
 
-def history(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
+def history(conn: Connection, limit: int = 50) -> list[DigestSummary]:
     """Digests newest first, with delivery counts per status."""
     counts = (
         select(
             deliveries.c.digest_id,
             func.count().label("total"),
-            func.sum((deliveries.c.status == "sent").cast(_int())).label("sent"),
-            func.sum((deliveries.c.status == "failed").cast(_int())).label("failed"),
+            func.sum((deliveries.c.status == DeliveryStatus.SENT).cast(_int())).label("sent"),
+            func.sum((deliveries.c.status == DeliveryStatus.FAILED).cast(_int())).label("failed"),
         )
         .group_by(deliveries.c.digest_id)
         .subquery()
@@ -103,7 +103,17 @@ def history(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
         .order_by(digests.c.created_at.desc())
         .limit(limit)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [_summary(row._mapping) for row in conn.execute(query)]
+
+
+def _summary(row: Any) -> DigestSummary:
+    return DigestSummary(
+        **_common(row),
+        triggered_by=row["triggered_by"],
+        total=int(row["total"] or 0),
+        sent=int(row["sent"] or 0),
+        failed=int(row["failed"] or 0),
+    )
 
 
 def _int() -> Any:
@@ -113,16 +123,23 @@ def _int() -> Any:
 
 
 def _digest(row: Any) -> Digest:
-    period_end = as_utc(row["period_end"])
-    assert period_end is not None
     return Digest(
-        id=row["id"],
-        region=row["region"],
-        period_start=as_utc(row["period_start"]),
-        period_end=period_end,
-        subject=row["subject"],
+        **_common(row),
         html=row["html"],
         text=row["text"],
-        item_ids=tuple(row["item_ids"] or ()),
         created_at=as_utc(row["created_at"]),
     )
+
+
+def _common(row: Any) -> dict[str, Any]:
+    """The fields a stored digest and its history row share."""
+    period_end = as_utc(row["period_end"])
+    assert period_end is not None
+    return {
+        "id": row["id"],
+        "region": row["region"],
+        "period_start": as_utc(row["period_start"]),
+        "period_end": period_end,
+        "subject": row["subject"],
+        "item_ids": tuple(row["item_ids"] or ()),
+    }

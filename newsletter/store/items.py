@@ -8,18 +8,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select, delete, func, insert, or_, select, update
 
-from newsletter.dedup import needs_region_check
+from newsletter.dedup import effective_regions
 from newsletter.errors import NotFoundError
-from newsletter.models import Item
+from newsletter.models import Item, KnownItem
 from newsletter.store.db import as_utc, utcnow
 from newsletter.store.schema import item_regions, items, sources
 
 _Q = TypeVar("_Q", bound=Select)  # type: ignore[type-arg]  # any column tuple
-
-
-def effective_regions(classified: Sequence[str], override: Sequence[str] | None) -> tuple[str, ...]:
-    """An admin override always wins over the classifier."""
-    return tuple(sorted(override if override is not None else classified))
 
 
 def insert_item(conn: Connection, item: Item, *, canonical_url: str | None, title_key: str) -> None:
@@ -72,7 +67,7 @@ def _values(item: Item) -> dict[str, Any]:
         "statewide": not item.regions,
         "hidden": item.hidden,
         "content_hash": item.content_hash,
-        "region_check": needs_region_check(item.region_check_reasons, item.region_override),
+        "region_check": item.region_check,
         "region_check_reasons": list(item.region_check_reasons),
     }
 
@@ -84,40 +79,22 @@ def _write_regions(conn: Connection, item_id: str, regions: Iterable[str]) -> No
         conn.execute(insert(item_regions), rows)
 
 
-def set_regions(
-    conn: Connection,
-    item_id: str,
-    *,
-    classified: Sequence[str] | None = None,
-    check_reasons: Sequence[str] | None = None,
-    override: Sequence[str] | bool | None = False,
-) -> Item:
-    """Change the classified regions (with the classifier's ``check_reasons``) and/or the
-    override (``None`` clears the override); the »Region prüfen« flag follows both.
-
-    ``None`` for ``classified``/``check_reasons`` and ``override=False`` (the default)
-    leave them as they are.
-    """
-    current = get(conn, item_id)
-    new_classified = tuple(classified) if classified is not None else current.classified_regions
-    reasons = current.region_check_reasons if check_reasons is None else tuple(check_reasons)
-    new_override = current.region_override if override is False else override
-    assert new_override is None or not isinstance(new_override, bool)
-    regions = effective_regions(new_classified, new_override)
+def update_regions(conn: Connection, item: Item) -> None:
+    """Write an item's regions, override and »Region prüfen« as decided
+    (:func:`newsletter.dedup.with_regions`)."""
     conn.execute(
         update(items)
-        .where(items.c.id == item_id)
+        .where(items.c.id == item.id)
         .values(
-            classified_regions=list(new_classified),
-            region_override=None if new_override is None else list(new_override),
-            statewide=not regions,
-            region_check=needs_region_check(reasons, new_override),
-            region_check_reasons=list(reasons),
-            updated_at=utcnow() if regions != current.regions else current.updated_at,
+            classified_regions=list(item.classified_regions),
+            region_override=None if item.region_override is None else list(item.region_override),
+            statewide=not item.regions,
+            region_check=item.region_check,
+            region_check_reasons=list(item.region_check_reasons),
+            updated_at=item.updated_at,
         )
     )
-    _write_regions(conn, item_id, regions)
-    return get(conn, item_id)
+    _write_regions(conn, item.id, item.regions)
 
 
 def set_hidden(conn: Connection, item_id: str, hidden: bool) -> None:
@@ -142,7 +119,7 @@ def find(conn: Connection, item_id: str) -> Item | None:
 
 def known_keys(
     conn: Connection, ids: Sequence[str], urls: Sequence[str], title_keys: Sequence[str]
-) -> list[dict[str, Any]]:
+) -> list[KnownItem]:
     """Existing items matching any id, canonical URL or title key (for deduplication)."""
     conds = []
     if ids:
@@ -165,11 +142,23 @@ def known_keys(
         items.c.published_at,
         items.c.published_estimated,
     ).where(or_(*conds))
-    rows = [dict(row._mapping) for row in conn.execute(query)]
-    for row in rows:
-        row["collected_at"] = as_utc(row["collected_at"])
-        row["published_at"] = as_utc(row["published_at"])
-    return rows
+    return [_known(row._mapping) for row in conn.execute(query)]
+
+
+def _known(row: Any) -> KnownItem:
+    override = row["region_override"]
+    return KnownItem(
+        id=row["id"],
+        canonical_url=row["canonical_url"],
+        title_key=row["title_key"],
+        content_hash=row["content_hash"],
+        source_id=row["source_id"],
+        collected_at=_aware(row["collected_at"]),
+        region_override=None if override is None else tuple(override),
+        hidden=bool(row["hidden"]),
+        published_at=as_utc(row["published_at"]),
+        published_estimated=bool(row["published_estimated"]),
+    )
 
 
 def latest(

@@ -26,8 +26,15 @@ from sqlalchemy import (
     update,
 )
 
-from newsletter.models import Accepted
-from newsletter.store.db import is_postgres, utcnow
+from newsletter.models import (
+    OPEN_DELIVERY,
+    Accepted,
+    Claimed,
+    Delivery,
+    DeliveryStatus,
+    SubscriptionStatus,
+)
+from newsletter.store.db import as_utc, is_postgres, utcnow
 from newsletter.store.schema import deliveries, digests, subscribers, subscriptions
 
 _RECIPIENTS = subscribers.join(subscriptions, subscriptions.c.subscriber_id == subscribers.c.id)
@@ -37,7 +44,7 @@ def _confirmed_in(region: str) -> tuple[ColumnElement[bool], ...]:
     """Who gets a region's digest: confirmed for that region and not suspended."""
     return (
         subscriptions.c.region == region,
-        subscriptions.c.status == "confirmed",
+        subscriptions.c.status == SubscriptionStatus.CONFIRMED,
         subscribers.c.suspended_at.is_(None),
     )
 
@@ -54,7 +61,7 @@ def enqueue_digest(conn: Connection, digest_id: int, region: str) -> int:
             subscribers.c.id,
             subscribers.c.email,
             literal("digest"),
-            literal("queued"),
+            literal(DeliveryStatus.QUEUED.value),
             literal(0),
             literal(now),
             literal(now),
@@ -90,7 +97,7 @@ def enqueue_welcome(conn: Connection, digest_id: int, subscriber_id: int, addres
             subscriber_id=subscriber_id,
             address=address,
             kind="welcome",
-            status="queued",
+            status=DeliveryStatus.QUEUED,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -115,7 +122,7 @@ def enqueue_message(
             kind=kind,
             payload=payload,
             subscriber_id=subscriber_id,
-            status="queued",
+            status=DeliveryStatus.QUEUED,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -129,7 +136,12 @@ def enqueue_messages(conn: Connection, messages: Sequence[dict[str, Any]]) -> No
     in one batched statement."""
     if messages:
         now = utcnow()
-        fresh = {"status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now}
+        fresh = {
+            "status": DeliveryStatus.QUEUED,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
         conn.execute(insert(deliveries), [dict(m, **fresh) for m in messages])
 
 
@@ -149,12 +161,17 @@ _CLAIMED = (  # what sending a row needs (and ``claimed_by`` for the admin and t
     .scalar_subquery()
     .label("link_key"),
 )
-_CLAIMED_KEYS = tuple(column.key for column in _CLAIMED)
 
 
 def claim(
-    conn: Connection, worker: str, limit: int, lease_seconds: int, now: datetime | None = None
-) -> list[dict[str, Any]]:
+    conn: Connection,
+    worker: str,
+    limit: int,
+    lease_seconds: int,
+    now: datetime | None = None,
+    *,
+    cancel_reply: str = "",
+) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries (queued, retry due, or with an expired lease);
     transactional mails (confirmation, preferences link) before digest rows, so nobody waits
     for a confirmation link behind a digest going to thousands.
@@ -163,15 +180,19 @@ def claim(
     ``FOR UPDATE SKIP LOCKED`` in the sub-select); the batch is then known by its
     (worker, lease_until) pair, so no statement carries a list of ids. Digest deliveries
     whose recipient has meanwhile unsubscribed from the region, been suspended or erased
-    are cancelled here instead (an objection stops mail at once). Each row carries
+    are cancelled here instead (an objection stops mail at once), with ``cancel_reply`` as
+    their last reply for the admin. Each row carries
     ``regions``: the recipient's confirmed regions, for the footer, read in the same
     query as the rows.
     """
     moment = now or utcnow()
     until = moment + timedelta(seconds=lease_seconds)
     due = or_(
-        and_(deliveries.c.status.in_(("queued", "retry")), deliveries.c.next_attempt_at <= moment),
-        and_(deliveries.c.status == "sending", deliveries.c.lease_until < moment),
+        and_(
+            deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.RETRY)),
+            deliveries.c.next_attempt_at <= moment,
+        ),
+        and_(deliveries.c.status == DeliveryStatus.SENDING, deliveries.c.lease_until < moment),
     )
     leased = 0
     for kind in (deliveries.c.digest_id.is_(None), deliveries.c.digest_id.is_not(None)):
@@ -181,19 +202,21 @@ def claim(
             if is_postgres(conn):
                 pick = pick.with_for_update(skip_locked=True)
             lease = update(deliveries).where(deliveries.c.id.in_(pick.scalar_subquery()))
-            lease = lease.values(status="sending", claimed_by=worker, lease_until=until)
+            lease = lease.values(
+                status=DeliveryStatus.SENDING, claimed_by=worker, lease_until=until
+            )
             leased += conn.execute(lease).rowcount or 0
     if not leased:
         return []
     batch = and_(
         deliveries.c.claimed_by == worker,
         deliveries.c.lease_until == until,
-        deliveries.c.status == "sending",
+        deliveries.c.status == DeliveryStatus.SENDING,
     )
-    _cancel_ineligible(conn, batch)
+    _cancel_ineligible(conn, batch, cancel_reply)
     confirmed = and_(
         subscriptions.c.subscriber_id == deliveries.c.subscriber_id,
-        subscriptions.c.status == "confirmed",
+        subscriptions.c.status == SubscriptionStatus.CONFIRMED,
     )
     query = (
         select(*_CLAIMED, subscriptions.c.region)
@@ -201,22 +224,22 @@ def claim(
         .where(batch)
         .order_by(deliveries.c.digest_id.is_not(None), deliveries.c.id, subscriptions.c.region)
     )
-    rows: list[dict[str, Any]] = []
+    groups: list[tuple[list[Any], list[str]]] = []
     for *values, region in conn.execute(query):
-        if not rows or rows[-1]["id"] != values[0]:
-            rows.append(dict(zip(_CLAIMED_KEYS, values, strict=True)) | {"regions": []})
+        if not groups or groups[-1][0][0] != values[0]:
+            groups.append((values, []))
         if region is not None:
-            rows[-1]["regions"].append(region)
-    return rows
+            groups[-1][1].append(region)
+    return [Claimed._make([*values, tuple(regions)]) for values, regions in groups]
 
 
-def _cancel_ineligible(conn: Connection, batch: ColumnElement[bool]) -> int:
+def _cancel_ineligible(conn: Connection, batch: ColumnElement[bool], reply: str) -> int:
     """Cancel digest deliveries whose recipient is no longer confirmed for the region."""
     eligible = exists().where(
         digests.c.id == deliveries.c.digest_id,
         subscriptions.c.subscriber_id == deliveries.c.subscriber_id,
         subscriptions.c.region == digests.c.region,
-        subscriptions.c.status == "confirmed",
+        subscriptions.c.status == SubscriptionStatus.CONFIRMED,
         subscribers.c.id == deliveries.c.subscriber_id,
         subscribers.c.suspended_at.is_(None),
     )
@@ -224,8 +247,8 @@ def _cancel_ineligible(conn: Connection, batch: ColumnElement[bool]) -> int:
         update(deliveries)
         .where(batch, deliveries.c.digest_id.is_not(None), ~eligible)
         .values(
-            status="cancelled",
-            last_reply="nicht versendet: nicht mehr angemeldet, gesperrt oder gelöscht",
+            status=DeliveryStatus.CANCELLED,
+            last_reply=reply,
             claimed_by=None,
             lease_until=None,
         )
@@ -240,12 +263,12 @@ def hourly_usage(conn: Connection, now: datetime) -> tuple[int, datetime | None]
     since = now - timedelta(hours=1)
     sent = conn.execute(
         select(func.count(), func.min(deliveries.c.sent_at)).where(
-            deliveries.c.status == "sent", deliveries.c.sent_at >= since
+            deliveries.c.status == DeliveryStatus.SENT, deliveries.c.sent_at >= since
         )
     ).one()
     in_flight = conn.execute(
         select(func.count()).where(
-            deliveries.c.status == "sending", deliveries.c.lease_until >= now
+            deliveries.c.status == DeliveryStatus.SENDING, deliveries.c.lease_until >= now
         )
     ).scalar_one()
     return int(sent[0]) + int(in_flight), sent[1]
@@ -265,14 +288,14 @@ def extend_leases(conn: Connection, worker: str, ids: list[int], until: datetime
 
 
 def _held_by(worker: str) -> ColumnElement[bool]:
-    return and_(deliveries.c.claimed_by == worker, deliveries.c.status == "sending")
+    return and_(deliveries.c.claimed_by == worker, deliveries.c.status == DeliveryStatus.SENDING)
 
 
 _MARK_SENT = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("delivery_id"))
     .values(
-        status="sent",
+        status=DeliveryStatus.SENT,
         sent_at=bindparam("at"),
         last_reply=bindparam("reply"),
         message_id=bindparam("message_id"),
@@ -313,7 +336,7 @@ def mark_retry(
         update(deliveries)
         .where(deliveries.c.id == delivery_id, _held_by(worker))
         .values(
-            status="failed" if failed else "retry",
+            status=DeliveryStatus.FAILED if failed else DeliveryStatus.RETRY,
             next_attempt_at=at,
             last_reply=reply[:1000],
             attempts=deliveries.c.attempts + 1,
@@ -330,7 +353,7 @@ def mark_failed(conn: Connection, delivery_id: int, worker: str, reply: str) -> 
         update(deliveries)
         .where(deliveries.c.id == delivery_id, _held_by(worker))
         .values(
-            status="failed",
+            status=DeliveryStatus.FAILED,
             last_reply=reply[:1000],
             attempts=deliveries.c.attempts + 1,
             claimed_by=None,
@@ -340,30 +363,25 @@ def mark_failed(conn: Connection, delivery_id: int, worker: str, reply: str) -> 
     return bool(conn.execute(query).rowcount)
 
 
-def count_bounce(
-    conn: Connection, subscriber_id: int, reply: str, suspend_after: int, *, at_once: bool = False
-) -> bool:
-    """Raise the address's hard-bounce count; suspend it after ``suspend_after`` (or now).
-
-    Returns whether the address is suspended now.
-    """
-    conn.execute(
+def count_bounce(conn: Connection, subscriber_id: int) -> int:
+    """Raise the address's hard-bounce count; returns the new count."""
+    query = (
         update(subscribers)
         .where(subscribers.c.id == subscriber_id)
         .values(bounce_count=subscribers.c.bounce_count + 1)
+        .returning(subscribers.c.bounce_count)
     )
-    reason = "Adresse unbekannt" if at_once else f"{suspend_after} dauerhafte Zustellfehler"
-    limit = 1 if at_once else suspend_after
-    suspended = conn.execute(
+    return int(conn.execute(query).scalar_one_or_none() or 0)
+
+
+def suspend(conn: Connection, subscriber_id: int, reason: str) -> bool:
+    """Suspend the address (no more digests) with ``reason``; False if it already was."""
+    query = (
         update(subscribers)
-        .where(
-            subscribers.c.id == subscriber_id,
-            subscribers.c.bounce_count >= limit,
-            subscribers.c.suspended_at.is_(None),
-        )
-        .values(suspended_at=utcnow(), suspended_reason=f"{reason}: {reply[:200]}")
+        .where(subscribers.c.id == subscriber_id, subscribers.c.suspended_at.is_(None))
+        .values(suspended_at=utcnow(), suspended_reason=reason)
     )
-    return bool(suspended.rowcount)
+    return bool(conn.execute(query).rowcount)
 
 
 def postpone(
@@ -378,7 +396,7 @@ def postpone(
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id.in_(ids), _held_by(worker))
-            .values(status="queued", **values)
+            .values(status=DeliveryStatus.QUEUED, **values)
         )
 
 
@@ -387,28 +405,50 @@ def release(conn: Connection, worker: str) -> None:
     conn.execute(
         update(deliveries)
         .where(_held_by(worker))
-        .values(status="queued", claimed_by=None, lease_until=None)
+        .values(status=DeliveryStatus.QUEUED, claimed_by=None, lease_until=None)
     )
 
 
 def pending_count(conn: Connection) -> int:
     query = (
-        select(func.count())
-        .select_from(deliveries)
-        .where(deliveries.c.status.in_(("queued", "retry", "sending")))
+        select(func.count()).select_from(deliveries).where(deliveries.c.status.in_(OPEN_DELIVERY))
     )
     return int(conn.execute(query).scalar_one())
 
 
 def list_deliveries(
-    conn: Connection, *, digest_id: int | None = None, status: str | None = None, limit: int = 200
-) -> list[dict[str, Any]]:
+    conn: Connection,
+    *,
+    digest_id: int | None = None,
+    status: DeliveryStatus | None = None,
+    limit: int = 200,
+) -> list[Delivery]:
     query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
     if digest_id is not None:
         query = query.where(deliveries.c.digest_id == digest_id)
     if status is not None:
         query = query.where(deliveries.c.status == status)
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [_delivery(row._mapping) for row in conn.execute(query)]
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        digest_id=row["digest_id"],
+        subscriber_id=row["subscriber_id"],
+        address=row["address"],
+        status=DeliveryStatus(row["status"]),
+        attempts=row["attempts"],
+        kind=row["kind"],
+        payload=row["payload"],
+        next_attempt_at=as_utc(row["next_attempt_at"]),
+        claimed_by=row["claimed_by"],
+        lease_until=as_utc(row["lease_until"]),
+        sent_at=as_utc(row["sent_at"]),
+        last_reply=row["last_reply"],
+        message_id=row["message_id"],
+        created_at=as_utc(row["created_at"]),
+    )
 
 
 def count_confirmed(conn: Connection, region: str) -> int:
@@ -421,7 +461,13 @@ def requeue_failed(conn: Connection, digest_id: int, now: datetime) -> int:
     """An admin's »retry failed«: the digest's failed deliveries are queued again afresh."""
     query = (
         update(deliveries)
-        .where(deliveries.c.digest_id == digest_id, deliveries.c.status == "failed")
-        .values(status="queued", attempts=0, next_attempt_at=now, claimed_by=None, lease_until=None)
+        .where(deliveries.c.digest_id == digest_id, deliveries.c.status == DeliveryStatus.FAILED)
+        .values(
+            status=DeliveryStatus.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            claimed_by=None,
+            lease_until=None,
+        )
     )
     return int(conn.execute(query).rowcount or 0)

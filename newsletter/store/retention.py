@@ -6,13 +6,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, exists, select
 
+from newsletter.models import DONE_DELIVERY, SubscriptionStatus
 from newsletter.store.schema import deliveries, subscribers, subscriptions
 
 
 def delete_old_deliveries(conn: Connection, before: datetime) -> int:
     """Delete finished (sent or failed) delivery rows created before ``before``."""
     query = delete(deliveries).where(
-        deliveries.c.status.in_(("sent", "failed")), deliveries.c.created_at < before
+        deliveries.c.status.in_(DONE_DELIVERY), deliveries.c.created_at < before
     )
     return int(conn.execute(query).rowcount or 0)
 
@@ -26,7 +27,8 @@ def expire_pending(conn: Connection, before: datetime) -> tuple[int, int]:
     """
     dropped = conn.execute(
         delete(subscriptions).where(
-            subscriptions.c.status == "pending", subscriptions.c.requested_at < before
+            subscriptions.c.status == SubscriptionStatus.PENDING,
+            subscriptions.c.requested_at < before,
         )
     ).rowcount
     has_any = exists().where(subscriptions.c.subscriber_id == subscribers.c.id)

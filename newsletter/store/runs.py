@@ -7,12 +7,15 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from newsletter.models import RunStatus
 from newsletter.store.db import as_utc, utcnow
 from newsletter.store.schema import job_runs
 
 
 def start(conn: Connection, job: str) -> int:
-    result = conn.execute(insert(job_runs).values(job=job, started_at=utcnow(), status="running"))
+    result = conn.execute(
+        insert(job_runs).values(job=job, started_at=utcnow(), status=RunStatus.RUNNING)
+    )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, exists, func, or_, select
 
+from newsletter.models import OPEN_DELIVERY, DeliveryStatus
 from newsletter.store.schema import deliveries, digests, item_regions, items, subscriptions
 
 
@@ -57,12 +58,14 @@ def retried_count(conn: Connection) -> dict[str, int]:
 
 def queue_depth(conn: Connection) -> int:
     """Deliveries still to be sent (queued, retrying or being sent)."""
-    query = select(func.count()).where(deliveries.c.status.in_(("queued", "retry", "sending")))
+    query = select(func.count()).where(deliveries.c.status.in_(OPEN_DELIVERY))
     return int(conn.execute(query).scalar_one())
 
 
 def sent_since(conn: Connection, since: datetime) -> int:
-    query = select(func.count()).where(deliveries.c.status == "sent", deliveries.c.sent_at >= since)
+    query = select(func.count()).where(
+        deliveries.c.status == DeliveryStatus.SENT, deliveries.c.sent_at >= since
+    )
     return int(conn.execute(query).scalar_one())
 
 

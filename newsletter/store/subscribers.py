@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from newsletter.errors import NotFoundError
-from newsletter.models import Subscriber
+from newsletter.models import Subscriber, SubscriptionStatus
 from newsletter.store.db import as_utc, utcnow
 from newsletter.store.schema import (
     consent_log,
@@ -25,9 +25,9 @@ from newsletter.store.schema import (
 )
 
 _STAMPS = {
-    "confirmed": "confirmed_at",
-    "unsubscribed": "unsubscribed_at",
-    "pending": "requested_at",
+    SubscriptionStatus.CONFIRMED: "confirmed_at",
+    SubscriptionStatus.UNSUBSCRIBED: "unsubscribed_at",
+    SubscriptionStatus.PENDING: "requested_at",
 }
 
 
@@ -108,7 +108,11 @@ def clear_suspension(conn: Connection, subscriber_id: int) -> None:
 
 
 def set_status(
-    conn: Connection, subscriber_id: int, regions: Iterable[str], status: str, at: datetime
+    conn: Connection,
+    subscriber_id: int,
+    regions: Iterable[str],
+    status: SubscriptionStatus,
+    at: datetime,
 ) -> None:
     """Set the status of some regions (rows are created as needed) with its time stamp."""
     for region in regions:
@@ -122,7 +126,10 @@ def set_status(
 
 
 def set_status_many(
-    conn: Connection, pairs: Sequence[tuple[int, str]], status: str, at: datetime
+    conn: Connection,
+    pairs: Sequence[tuple[int, str]],
+    status: SubscriptionStatus,
+    at: datetime,
 ) -> None:
     """:func:`set_status` for many (subscriber id, region) pairs: one look-up, one batched
     update and one batched insert."""
@@ -269,19 +276,19 @@ def _subscriber(conn: Connection, row: Any) -> Subscriber:
     return _build(row, _statuses_of(conn, [row["id"]]).get(row["id"], {}))
 
 
-def _statuses_of(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+def _statuses_of(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, SubscriptionStatus]]:
     """Region -> status for each of these subscribers (one statement)."""
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int, dict[str, SubscriptionStatus]] = {}
     if ids:
         query = select(
             subscriptions.c.subscriber_id, subscriptions.c.region, subscriptions.c.status
         ).where(subscriptions.c.subscriber_id.in_(ids))
         for r in conn.execute(query):
-            out.setdefault(r.subscriber_id, {})[r.region] = r.status
+            out.setdefault(r.subscriber_id, {})[r.region] = SubscriptionStatus(r.status)
     return out
 
 
-def _build(row: Any, statuses: dict[str, Any]) -> Subscriber:
+def _build(row: Any, statuses: dict[str, SubscriptionStatus]) -> Subscriber:
     return Subscriber(
         id=row["id"],
         email=row["email"],

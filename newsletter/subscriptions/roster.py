@@ -186,7 +186,9 @@ def _new_regions(row: _Valid, existing: Subscriber | None, status: str) -> list[
     """The regions this line adds (none: unchanged). Confirmed ones are never downgraded."""
     if existing is None:
         return list(row.regions)
-    have = {r for r, s in existing.subscriptions.items() if s in ("confirmed", status)}
+    have = {
+        r for r, s in existing.subscriptions.items() if s in (SubscriptionStatus.CONFIRMED, status)
+    }
     return [r for r in row.regions if r not in have]
 
 
@@ -203,7 +205,7 @@ def _import_chunk(
     hashes = {v.address: email_hash(ctx, v.address) for v in valid}
     blocked = store.suppressed_among(conn, list(hashes.values()))
     known = store.find_by_emails(conn, [v.address for v in valid])
-    status: SubscriptionStatus = "confirmed" if confirmed_reason else "pending"
+    status = SubscriptionStatus.CONFIRMED if confirmed_reason else SubscriptionStatus.PENDING
     outcome: dict[int, LineReport] = {}
     changes: list[tuple[_Valid, Subscriber | None, list[str]]] = []
     for v in valid:
@@ -266,7 +268,11 @@ def export_roster(ctx: Context, region: str | None = None) -> str:
     writer.writerow(COLUMNS)
     with transaction(ctx.engine) as conn:
         for sub in store.list_subscribers(conn, region=region):
-            active = [r for r, s in sorted(sub.subscriptions.items()) if s != "unsubscribed"]
+            active = [
+                r
+                for r, s in sorted(sub.subscriptions.items())
+                if s != SubscriptionStatus.UNSUBSCRIBED
+            ]
             if active:
                 cells = (sub.email, sub.name, sub.organisation, sub.ags or "", "|".join(active))
                 writer.writerow([cell_out(cell) for cell in cells])

@@ -17,7 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import InvalidAddressError, InvalidInputError
 from newsletter.mail.messages import header_safe
-from newsletter.models import Subscriber
+from newsletter.models import Subscriber, SubscriptionStatus
 
 CONSENT_TEXT = (
     "Ja, ich möchte den Newsletter »ASSKomm Nachrichten« für die gewählten Regionen per "
@@ -65,27 +65,35 @@ def plan_request(statuses: Statuses, chosen: Sequence[str]) -> Plan:
 
     An empty plan means: all chosen regions are already active (send a manage link).
     """
-    return Plan(pending=tuple(r for r in sorted(chosen) if statuses.get(r) != "confirmed"))
+    return Plan(
+        pending=tuple(r for r in sorted(chosen) if statuses.get(r) != SubscriptionStatus.CONFIRMED)
+    )
 
 
 def plan_confirm(statuses: Statuses) -> Plan:
-    return Plan(confirm=tuple(sorted(r for r, s in statuses.items() if s == "pending")))
+    return Plan(
+        confirm=tuple(sorted(r for r, s in statuses.items() if s == SubscriptionStatus.PENDING))
+    )
 
 
 def plan_change(statuses: Statuses, desired: Sequence[str]) -> Plan:
     """Preferences page: ticked regions active, unticked ones (pending or active) withdrawn."""
     wanted = set(desired)
     return Plan(
-        confirm=tuple(sorted(r for r in wanted if statuses.get(r) != "confirmed")),
+        confirm=tuple(sorted(r for r in wanted if statuses.get(r) != SubscriptionStatus.CONFIRMED)),
         unsubscribe=tuple(
-            sorted(r for r, s in statuses.items() if s != "unsubscribed" and r not in wanted)
+            sorted(
+                r
+                for r, s in statuses.items()
+                if s != SubscriptionStatus.UNSUBSCRIBED and r not in wanted
+            )
         ),
     )
 
 
 def plan_unsubscribe(statuses: Statuses, region: str | None) -> Plan:
     """One region (``region``) or all of them (``None``); nothing if already withdrawn."""
-    active = (r for r, s in statuses.items() if s != "unsubscribed")
+    active = (r for r, s in statuses.items() if s != SubscriptionStatus.UNSUBSCRIBED)
     return Plan(unsubscribe=tuple(sorted(r for r in active if region in (None, r))))
 
 

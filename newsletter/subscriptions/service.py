@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError, NotFoundError, TokenError
 from newsletter.mail.outbox import enqueue_message
-from newsletter.models import Subscriber
+from newsletter.models import Subscriber, SubscriptionStatus
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction, utcnow
 from newsletter.subscriptions.rules import (
@@ -135,9 +135,9 @@ def request_subscription(
 
 def apply(conn: Connection, subscriber_id: int, plan: Plan) -> None:
     now = utcnow()
-    store.set_status(conn, subscriber_id, plan.pending, "pending", now)
-    store.set_status(conn, subscriber_id, plan.confirm, "confirmed", now)
-    store.set_status(conn, subscriber_id, plan.unsubscribe, "unsubscribed", now)
+    store.set_status(conn, subscriber_id, plan.pending, SubscriptionStatus.PENDING, now)
+    store.set_status(conn, subscriber_id, plan.confirm, SubscriptionStatus.CONFIRMED, now)
+    store.set_status(conn, subscriber_id, plan.unsubscribe, SubscriptionStatus.UNSUBSCRIBED, now)
 
 
 def confirm(ctx: Context, subscriber_id: int, request: Request) -> Subscriber:
@@ -365,7 +365,7 @@ def link_mails(
     confirming = purpose is Purpose.CONFIRM
     kind, path = ("confirm", "bestaetigen") if confirming else ("manage_link", "einstellungen")
     names = {r.key: r.name for r in ctx.config.region_list()}
-    wanted = "pending" if confirming else "confirmed"
+    wanted = SubscriptionStatus.PENDING if confirming else SubscriptionStatus.CONFIRMED
     env = environment("email")
     subject = (
         "Bitte bestätigen Sie Ihr Abonnement"
@@ -414,6 +414,8 @@ def send_fresh_link(ctx: Context, email: str) -> bool:
         if subscriber is None:
             return False
         statuses = set(subscriber.subscriptions.values())
-        only_pending = "pending" in statuses and "confirmed" not in statuses
+        only_pending = (
+            SubscriptionStatus.PENDING in statuses and SubscriptionStatus.CONFIRMED not in statuses
+        )
         send_link_mail(ctx, conn, subscriber, Purpose.CONFIRM if only_pending else Purpose.MANAGE)
         return True

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -14,6 +13,7 @@ from sqlalchemy import Connection
 
 from newsletter.collect import CollectSummary, collect_all
 from newsletter.context import Context
+from newsletter.models import DigestSummary
 from newsletter.scheduler import next_runs, scheduler_state
 from newsletter.store import digests as digest_store
 from newsletter.store import runs, stats
@@ -36,7 +36,7 @@ class RegionStatus:
     new_items: int
     last_cutoff: datetime | None
     next_digest: datetime | None
-    last_digest: dict[str, Any] | None  # history row: id, period_end, total, sent, failed
+    last_digest: DigestSummary | None
 
 
 def region_statuses(ctx: Context, conn: Connection, now: datetime) -> list[RegionStatus]:
@@ -62,11 +62,11 @@ def region_statuses(ctx: Context, conn: Connection, now: datetime) -> list[Regio
     return result
 
 
-def last_digests(conn: Connection) -> dict[str, dict[str, Any]]:
+def last_digests(conn: Connection) -> dict[str, DigestSummary]:
     """Each region's newest digest with its sent/failed counts (from the history)."""
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, DigestSummary] = {}
     for row in digest_store.history(conn, limit=500):
-        latest.setdefault(row["region"], row)
+        latest.setdefault(row.region, row)
     return latest
 
 

@@ -20,6 +20,7 @@ from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.mail import sending, sendnow
 from newsletter.mail.outbox import drain
 from newsletter.mail.transports import open_transport
+from newsletter.models import OPEN_DELIVERY, Delivery
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store import outbox as queue_store
@@ -158,11 +159,11 @@ def progress(request: Request, region_key: str) -> HTMLResponse:
     return admin_page(request, "admin/digest_progress.html", values)
 
 
-def _delivery_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _delivery_values(rows: list[Delivery]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    open_ = sum(counts.get(s, 0) for s in ("queued", "retry", "sending"))
+        counts[row.status] = counts.get(row.status, 0) + 1
+    open_ = sum(counts.get(s, 0) for s in OPEN_DELIVERY)
     return {"deliveries": rows, "counts": counts, "open": open_, "total": len(rows)}
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from newsletter.errors import NotFoundError
 from newsletter.mail import sending, sendnow
 from newsletter.store import digests as digest_store
-from newsletter.store.db import as_utc, transaction
+from newsletter.store.db import transaction
 from newsletter.web.api.common import ConflictError, TokenFirstRoute, errors
 from newsletter.web.auth import current_admin, record
 from newsletter.web.rendering import context_of
@@ -62,12 +62,6 @@ class SendOut(BaseModel):
     recipients: int = 0
 
 
-def _aware(value: datetime) -> datetime:
-    aware = as_utc(value)
-    assert aware is not None
-    return aware
-
-
 def _known_region(request: Request, region: str) -> None:
     if context_of(request).config.region(region) is None:
         raise NotFoundError(f"Die Region »{region}« gibt es nicht.")
@@ -82,16 +76,16 @@ def digest_history(
         rows = digest_store.history(conn, limit=limit)
     return [
         DigestHistoryOut(
-            id=r["id"],
-            region=r["region"],
-            period_start=as_utc(r["period_start"]),
-            period_end=_aware(r["period_end"]),
-            subject=r["subject"],
-            items=len(r["item_ids"] or ()),
-            triggered_by=r["triggered_by"],
-            recipients=int(r["total"] or 0),
-            sent=int(r["sent"] or 0),
-            failed=int(r["failed"] or 0),
+            id=r.id,
+            region=r.region,
+            period_start=r.period_start,
+            period_end=r.period_end,
+            subject=r.subject,
+            items=len(r.item_ids),
+            triggered_by=r.triggered_by,
+            recipients=r.total,
+            sent=r.sent,
+            failed=r.failed,
         )
         for r in rows
     ]
