@@ -2,6 +2,11 @@
 
 Command modules register on :data:`app` (or add sub-apps to it); ``cli/__init__`` imports
 them all. Commands stay thin: parse arguments, call the modules, print the result.
+
+This module is on every command's path, ``--help`` included: it imports typer, rich and
+the stdlib only (plus :mod:`newsletter.errors` and :mod:`newsletter.logs`). The config
+(pydantic) is loaded by :func:`get_config`, the :class:`~newsletter.context.Context`
+(SQLAlchemy) built by :func:`open_context`, each when a command asks for it.
 """
 
 from __future__ import annotations
@@ -11,15 +16,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from newsletter.config import Config, load_config
-from newsletter.context import Context
 from newsletter.errors import NewsletterError
 from newsletter.logs import setup_logging
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.context import Context
 
 app = typer.Typer(
     name="newsletter",
@@ -69,6 +76,8 @@ def _root(
 
 def get_config() -> Config:
     if state.config is None:
+        from newsletter.config import load_config
+
         state.config = load_config(state.config_path)
     return state.config
 
@@ -77,6 +86,8 @@ def get_config() -> Config:
 def open_context(*, init: bool = True, create: bool = False) -> Iterator[Context]:
     """A ready service context for one command: config loaded, database migrated (a
     missing database is created again only with ``create``, i.e. by ``init-db``)."""
+    from newsletter.context import Context
+
     ctx = Context(get_config())
     try:
         if init:

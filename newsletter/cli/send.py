@@ -10,20 +10,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from newsletter.cli.base import app, console, fail, get_config, open_context
-from newsletter.mail import sending
-from newsletter.mail.outbox import DrainStats, run_worker_blocking, worker_name
-from newsletter.mail.outbox import Progress as ProgressCallback
-from newsletter.store import digests as digest_store
-from newsletter.store import outbox as queue
-from newsletter.store.db import transaction
+
+if TYPE_CHECKING:
+    from newsletter.mail.outbox import DrainStats
+    from newsletter.mail.outbox import Progress as ProgressCallback
 
 digest_app = typer.Typer(help="Newsletter-Vorschau.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
@@ -61,6 +58,8 @@ def send(
     keys = [r.key for r in config.region_list()] if all_regions else (region or [])
     if not keys:
         raise fail("Bitte --region REGION oder --all angeben.", 64)
+    from newsletter.mail import sending
+
     table = Table(
         "Region", "Ergebnis", "Meldungen", "Empfänger", "gesendet", "fehlgeschlagen", "später"
     )
@@ -100,6 +99,8 @@ def progress_bar(region: str) -> Iterator[ProgressCallback | None]:
     if not console.is_terminal:
         yield None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -134,6 +135,8 @@ def preview(
     open_browser: Annotated[bool, typer.Option("--open", help="HTML im Browser öffnen.")] = False,
 ) -> None:
     """Den nächsten Newsletter einer Region zeigen, ohne ihn zu versenden."""
+    from newsletter.mail import sending
+
     with open_context() as ctx:
         digest = sending.preview(ctx, region)
         checks = sending.needing_check(ctx, digest) if digest is not None else []
@@ -154,6 +157,9 @@ def preview(
 @app.command()
 def digests() -> None:
     """Versendete Newsletter: Region, Zeitraum, Meldungen, Empfänger, Zustellungen."""
+    from newsletter.store import digests as digest_store
+    from newsletter.store.db import transaction
+
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = digest_store.history(conn)
     table = Table(
@@ -193,6 +199,9 @@ def deliveries(
     """Zustellungen mit Status und Antwort des Mailservers."""
     if status is not None and status not in STATUSES:
         raise fail(f"Unbekannter Status »{status}«; möglich: {', '.join(STATUSES)}.", 64)
+    from newsletter.store import outbox as queue
+    from newsletter.store.db import transaction
+
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = queue.list_deliveries(conn, digest_id=digest, status=status)
     table = Table("Nr.", "Newsletter", "Adresse", "Status", "Versuche", "Antwort")
@@ -215,6 +224,8 @@ def worker(
     ] = 2.0,
 ) -> None:
     """Nur versenden (für weitere Versandprozesse); endet sauber bei SIGTERM."""
+    from newsletter.mail.outbox import run_worker_blocking, worker_name
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
