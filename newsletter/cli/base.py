@@ -3,15 +3,14 @@
 Command modules register on :data:`app` (or add sub-apps to it); ``cli/__init__`` imports
 them all. Commands stay thin: parse arguments, call the modules, print the result.
 
-This module is on every command's path, ``--help`` included: it imports typer, rich and
-the stdlib only (plus :mod:`newsletter.errors` and :mod:`newsletter.logs`). The config
-(pydantic) is loaded by :func:`get_config`, the :class:`~newsletter.context.Context`
+This module is on every command's path, ``--help`` included: it imports typer, rich, the
+stdlib and :mod:`newsletter.errors` only. Logging is set up by the root callback, the
+config (pydantic) loaded by :func:`get_config` and the :class:`~newsletter.context.Context`
 (SQLAlchemy) built by :func:`open_context`, each when a command asks for it.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +21,6 @@ import typer
 from rich.console import Console
 
 from newsletter.errors import NewsletterError
-from newsletter.logs import setup_logging
 
 if TYPE_CHECKING:
     from newsletter.config import Config
@@ -68,6 +66,10 @@ def _root(
         bool, typer.Option("--verbose", "-v", help="Ausführlich protokollieren.")
     ] = False,
 ) -> None:
+    import logging
+
+    from newsletter.logs import setup_logging
+
     state.config_path = config
     state.config = None
     state.debug = debug

@@ -13,12 +13,12 @@ from rich.table import Table
 
 from newsletter.cli.base import app, console, is_interactive, open_context
 from newsletter.errors import InvalidInputError, SourceError
-from newsletter.models import STATEWIDE_NAME, Item
 
 if TYPE_CHECKING:
     from newsletter.collect import CollectSummary, SourceReport
     from newsletter.collect import Progress as Progress_
     from newsletter.context import Context
+    from newsletter.models import Item
 
 items_app = typer.Typer(help="Meldungen anzeigen, von Hand anlegen, Regionen festlegen.")
 app.add_typer(items_app, name="items")
@@ -113,6 +113,8 @@ def _when(value: datetime | None, tz: ZoneInfo) -> str:
 
 
 def _regions_text(item: Item) -> str:
+    from newsletter.models import STATEWIDE_NAME
+
     text = ", ".join(item.regions) if item.regions else STATEWIDE_NAME
     return text + (" (festgelegt)" if item.region_override is not None else "")
 
@@ -165,6 +167,8 @@ def show_item(item_id: Annotated[str, typer.Argument(help="Die ID der Meldung.")
 
 
 def _print_item(item: Item, tz: ZoneInfo) -> None:
+    from newsletter.models import STATEWIDE_NAME
+
     estimated = " (geschätzt)" if item.published_estimated else ""
     lines = [
         ("ID", item.id),
