@@ -3,7 +3,6 @@ API tokens and sessions."""
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -28,6 +27,8 @@ PasswordStdin = Annotated[
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
     first = getpass.getpass("Passwort: ")
     second = getpass.getpass("Passwort wiederholen: ")
     if first != second:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import threading
 import time
-import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -149,6 +148,8 @@ def preview(
         html.write_text(digest.html, encoding="utf-8")
         console.print(f"HTML geschrieben: {html}")
         if open_browser:
+            import webbrowser
+
             webbrowser.open(html.resolve().as_uri())
     if text or html is None:
         console.print(digest.text, markup=False, highlight=False)

@@ -147,8 +147,10 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent).
 
     A database already at the newest revision is left alone without Alembic: every CLI
-    command migrates, and importing Alembic and loading its scripts cost more than the
-    rest of ``newsletter items list`` (see :func:`newest_revision`).
+    command migrates, and importing Alembic and running it to find nothing to do took
+    0.26–0.57 s, reading ``alembic_version`` takes 2–10 ms (measured on SQLite). The
+    invariant is :func:`newest_revision`'s; a database behind it, ahead of it or without
+    the table goes through Alembic as before.
 
     On SQLite foreign keys are off meanwhile: rebuilding a table (batch mode) drops the
     old one, and with foreign keys on that drop would cascade to the rows referring to it.
