@@ -1,6 +1,9 @@
 """The running service's shared state: config, database engine, gazetteer.
 
-Built once at start (CLI command or web app) and passed down explicitly.
+Built once at start (CLI command or web app) and passed down explicitly. Building it
+opens no connection and imports nothing a command may not need: the gazetteer, the
+secret key and its token signer, the DKIM key and the »Jetzt senden« state (which imports
+the send path) are made on first use.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import contextlib
 import os
 import secrets
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -37,15 +41,25 @@ class Context:
     engine: Engine = field(init=False)
 
     send_pace: RateLimit = field(init=False)
-    manual_sends: ManualSends = field(init=False)
+    _manual_sends: ManualSends | None = field(init=False, default=None, repr=False)
+    _manual_sends_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.config.database_url())
         # one pace for every drain of this process: mail.rate_per_second holds in total
         self.send_pace = RateLimit(self.config.mail.rate_per_second)
-        from newsletter.mail.sendnow import ManualSends  # it imports the send path, and that us
 
-        self.manual_sends = ManualSends()  # the regions whose »Jetzt senden« runs here
+    @property
+    def manual_sends(self) -> ManualSends:
+        """The regions whose »Jetzt senden« runs in this process: one object per Context,
+        made on first use under a lock (web requests ask for it from several threads)."""
+        with self._manual_sends_lock:
+            if self._manual_sends is None:
+                # imported here: it imports the send path (premailer …), and that us
+                from newsletter.mail.sendnow import ManualSends
+
+                self._manual_sends = ManualSends()
+            return self._manual_sends
 
     @cached_property
     def gazetteer(self) -> Gazetteer:

@@ -3,7 +3,6 @@ API tokens and sessions."""
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -11,11 +10,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from newsletter import admins, sessions
 from newsletter.cli.base import app, console, fail, open_context
-from newsletter.localtime import german_short
-from newsletter.store import admins as admin_store
-from newsletter.store.db import transaction, utcnow
 
 admin_app = typer.Typer(
     help="Verwaltungszugänge: anlegen, auflisten, API-Schlüssel, Passwort, sperren, Sitzungen."
@@ -32,6 +27,8 @@ PasswordStdin = Annotated[
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
     first = getpass.getpass("Passwort: ")
     second = getpass.getpass("Passwort wiederholen: ")
     if first != second:
@@ -47,6 +44,8 @@ def add(
 ) -> None:
     """Einen Admin anlegen; das Passwort wird zweimal abgefragt (oder von der Eingabe gelesen)."""
     password = _read_password(password_stdin)
+    from newsletter import admins  # after the prompt: it comes at once
+
     with open_context() as ctx:
         admin = admins.create(ctx, name, email, password, actor="cli")
     console.print(f"Admin »{admin.name}« angelegt.", highlight=False)
@@ -55,6 +54,10 @@ def add(
 @admin_app.command("list")
 def list_admins() -> None:
     """Alle Admins mit E-Mail, letzter Anmeldung und ob ein API-Schlüssel besteht."""
+    from newsletter.localtime import german_short
+    from newsletter.store import admins as admin_store
+    from newsletter.store.db import transaction
+
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = admin_store.all_admins(conn)
         tz = ZoneInfo(ctx.config.site.timezone)
@@ -73,6 +76,8 @@ def list_admins() -> None:
 @admin_app.command("token")
 def token(name: NameArg) -> None:
     """Einen API-Schlüssel erzeugen (ersetzt den alten); er wird nur jetzt angezeigt."""
+    from newsletter import admins
+
     with open_context() as ctx:
         value = admins.new_api_token(ctx, name, actor="cli")
     console.print("API-Schlüssel (wird nicht noch einmal angezeigt):", highlight=False)
@@ -84,6 +89,8 @@ def token(name: NameArg) -> None:
 def password(name: NameArg, password_stdin: PasswordStdin = False) -> None:
     """Ein neues Passwort setzen; alle Sitzungen des Admins enden."""
     value = _read_password(password_stdin)
+    from newsletter import admins  # after the prompt: it comes at once
+
     with open_context() as ctx:
         ended = admins.set_password(ctx, name, value, actor="cli")
     console.print(f"Passwort von »{name}« geändert, {ended} Sitzung(en) beendet.", highlight=False)
@@ -92,6 +99,8 @@ def password(name: NameArg, password_stdin: PasswordStdin = False) -> None:
 @admin_app.command("disable")
 def disable(name: NameArg) -> None:
     """Den Zugang sperren: keine Anmeldung, kein API-Schlüssel; alle Sitzungen enden."""
+    from newsletter import admins
+
     with open_context() as ctx:
         ended = admins.set_disabled(ctx, name, True, actor="cli")
     console.print(f"Admin »{name}« gesperrt, {ended} Sitzung(en) beendet.", highlight=False)
@@ -100,6 +109,8 @@ def disable(name: NameArg) -> None:
 @admin_app.command("enable")
 def enable(name: NameArg) -> None:
     """Einen gesperrten Zugang wieder freigeben."""
+    from newsletter import admins
+
     with open_context() as ctx:
         admins.set_disabled(ctx, name, False, actor="cli")
     console.print(f"Admin »{name}« wieder freigegeben.", highlight=False)
@@ -111,6 +122,10 @@ def list_sessions(
     end: Annotated[bool, typer.Option("--end", help="Alle Sitzungen beenden.")] = False,
 ) -> None:
     """Die offenen Sitzungen des Admins (angemeldet, zuletzt aktiv, endet spätestens)."""
+    from newsletter import admins, sessions
+    from newsletter.localtime import german_short
+    from newsletter.store.db import utcnow
+
     with open_context() as ctx:
         if end:
             ended = admins.end_sessions(ctx, name, actor="cli")

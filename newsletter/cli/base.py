@@ -2,24 +2,29 @@
 
 Command modules register on :data:`app` (or add sub-apps to it); ``cli/__init__`` imports
 them all. Commands stay thin: parse arguments, call the modules, print the result.
+
+This module is on every command's path, ``--help`` included: it imports typer, rich, the
+stdlib and :mod:`newsletter.errors` only. Logging is set up by the root callback, the
+config (pydantic) loaded by :func:`get_config` and the :class:`~newsletter.context.Context`
+(SQLAlchemy) built by :func:`open_context`, each when a command asks for it.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from newsletter.config import Config, load_config
-from newsletter.context import Context
 from newsletter.errors import NewsletterError
-from newsletter.logs import setup_logging
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.context import Context
 
 app = typer.Typer(
     name="newsletter",
@@ -61,6 +66,10 @@ def _root(
         bool, typer.Option("--verbose", "-v", help="Ausführlich protokollieren.")
     ] = False,
 ) -> None:
+    import logging
+
+    from newsletter.logs import setup_logging
+
     state.config_path = config
     state.config = None
     state.debug = debug
@@ -69,6 +78,8 @@ def _root(
 
 def get_config() -> Config:
     if state.config is None:
+        from newsletter.config import load_config
+
         state.config = load_config(state.config_path)
     return state.config
 
@@ -77,6 +88,8 @@ def get_config() -> Config:
 def open_context(*, init: bool = True, create: bool = False) -> Iterator[Context]:
     """A ready service context for one command: config loaded, database migrated (a
     missing database is created again only with ``create``, i.e. by ``init-db``)."""
+    from newsletter.context import Context
+
     ctx = Context(get_config())
     try:
         if init:

@@ -5,25 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from newsletter.cli.base import app, console, is_interactive, open_context
-from newsletter.collect import CollectSummary, SourceReport, collect_all, due_sources
-from newsletter.collect import Progress as Progress_
-from newsletter.context import Context
-from newsletter.curation import add_manual_item, set_item_regions
 from newsletter.errors import InvalidInputError, SourceError
-from newsletter.models import STATEWIDE_NAME, Item
-from newsletter.sanitize import text_excerpt
-from newsletter.sources.dates import parse_date
-from newsletter.store import items as item_store
-from newsletter.store import sources as source_store
-from newsletter.store.db import transaction
+
+if TYPE_CHECKING:
+    from newsletter.collect import CollectSummary, SourceReport
+    from newsletter.collect import Progress as Progress_
+    from newsletter.context import Context
+    from newsletter.models import Item
 
 items_app = typer.Typer(help="Meldungen anzeigen, von Hand anlegen, Regionen festlegen.")
 app.add_typer(items_app, name="items")
@@ -41,6 +36,8 @@ STATUS_TEXT = {
 @app.command()
 def collect() -> None:
     """Alle Quellen jetzt abrufen und neue oder geänderte Meldungen speichern."""
+    from newsletter.collect import collect_all
+
     with open_context() as ctx, _progress(ctx) as advance:
         summary = collect_all(ctx, progress=advance)
     _print_summary(summary)
@@ -54,6 +51,10 @@ def _progress(ctx: Context) -> Iterator[Progress_ | None]:
     if not is_interactive():
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from newsletter.collect import due_sources
+
     columns = (TextColumn("Quellen abrufen"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("collect", total=due_sources(ctx))
@@ -85,6 +86,9 @@ def _count(number: int, one: str, many: str) -> str:
 @app.command()
 def sources() -> None:
     """Zustand der Quellen: Status, letzter Abruf, Fehler in Folge, letzter Fehler."""
+    from newsletter.store import sources as source_store
+    from newsletter.store.db import transaction
+
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = source_store.all_sources(conn)
         tz = ZoneInfo(ctx.config.site.timezone)
@@ -109,6 +113,8 @@ def _when(value: datetime | None, tz: ZoneInfo) -> str:
 
 
 def _regions_text(item: Item) -> str:
+    from newsletter.models import STATEWIDE_NAME
+
     text = ", ".join(item.regions) if item.regions else STATEWIDE_NAME
     return text + (" (festgelegt)" if item.region_override is not None else "")
 
@@ -123,6 +129,9 @@ def list_items(
     ] = False,
 ) -> None:
     """Die neuesten Meldungen (! = Region prüfen)."""
+    from newsletter.store import items as item_store
+    from newsletter.store.db import transaction
+
     after = _date_option(since, "--since") if since else None
     with open_context() as ctx, transaction(ctx.engine) as conn:
         if region is not None and ctx.config.region(region) is None:
@@ -148,6 +157,9 @@ def list_items(
 @items_app.command("show")
 def show_item(item_id: Annotated[str, typer.Argument(help="Die ID der Meldung.")]) -> None:
     """Eine Meldung mit ihren Regionen."""
+    from newsletter.store import items as item_store
+    from newsletter.store.db import transaction
+
     with open_context() as ctx, transaction(ctx.engine) as conn:
         item = item_store.get(conn, item_id)
         tz = ZoneInfo(ctx.config.site.timezone)
@@ -155,6 +167,8 @@ def show_item(item_id: Annotated[str, typer.Argument(help="Die ID der Meldung.")
 
 
 def _print_item(item: Item, tz: ZoneInfo) -> None:
+    from newsletter.models import STATEWIDE_NAME
+
     estimated = " (geschätzt)" if item.published_estimated else ""
     lines = [
         ("ID", item.id),
@@ -170,6 +184,8 @@ def _print_item(item: Item, tz: ZoneInfo) -> None:
     ]
     for label, value in lines:
         console.print(f"[bold]{label}:[/] {value}", highlight=False)
+    from newsletter.sanitize import text_excerpt
+
     text = text_excerpt(item.summary_html or item.content_html, 600)
     if text:
         console.print(f"\n{text}", highlight=False)
@@ -191,6 +207,8 @@ def add_item(
     ] = False,
 ) -> None:
     """Eine Meldung von Hand anlegen (ohne Region: automatisch zugeordnet)."""
+    from newsletter.curation import add_manual_item
+
     published = _date_option(date, "--date") if date else None
     with open_context() as ctx:
         item = add_manual_item(
@@ -217,12 +235,16 @@ def set_regions(
     ] = False,
 ) -> None:
     """Regionen einer Meldung festlegen (überschreibt die Erkennung) oder mit --auto freigeben."""
+    from newsletter.curation import set_item_regions
+
     with open_context() as ctx:
         item = set_item_regions(ctx, item_id, regions or [], statewide=statewide, auto=auto)
     console.print(f"{item.id}: {_regions_text(item)}", highlight=False)
 
 
 def _date_option(value: str, name: str) -> datetime:
+    from newsletter.sources.dates import parse_date
+
     parsed = parse_date(value)
     if parsed is None:
         raise InvalidInputError(f"{name}: Datum »{value}« nicht lesbar (JJJJ-MM-TT)", field=name)

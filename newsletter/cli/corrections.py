@@ -4,18 +4,16 @@ corrections as test cases for the classifier, and its accuracy on such a file.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from newsletter.cli.base import console, open_context
 from newsletter.cli.regions import regions_app
 from newsletter.errors import InvalidInputError, NotFoundError
-from newsletter.region_cases import Evaluation, cases_from_corrections, evaluate, parse_cases
-from newsletter.regions import classify
-from newsletter.sanitize import text_excerpt
-from newsletter.store import corrections as correction_store
-from newsletter.store.db import transaction
+
+if TYPE_CHECKING:
+    from newsletter.region_cases import Evaluation
 
 EXCERPT = 70
 
@@ -25,6 +23,10 @@ def corrections(
     export: Annotated[Path, typer.Option("--export", help="Als JSONL in diese Datei schreiben.")],
 ) -> None:
     """Von Admins korrigierte Regionen als Testfälle (Format von tests/data/regions.jsonl)."""
+    from newsletter.region_cases import cases_from_corrections
+    from newsletter.store import corrections as correction_store
+    from newsletter.store.db import transaction
+
     with open_context() as ctx, transaction(ctx.engine) as conn:
         stored = correction_store.all_corrections(conn)
     cases = cases_from_corrections(stored)
@@ -46,6 +48,9 @@ def check(
         raise NotFoundError(f"Die Datei »{file}« gibt es nicht.") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"Die Datei »{file}« ist nicht lesbar ({exc}).") from exc
+    from newsletter.region_cases import evaluate, parse_cases
+    from newsletter.regions import classify
+
     cases = parse_cases(lines, str(file))
     with open_context(init=False) as ctx:
         gazetteer = ctx.gazetteer
@@ -59,6 +64,8 @@ def _print_evaluation(result: Evaluation) -> None:
         f"Genauigkeit: {percent} ({right} von {result.total} Texten genau richtig)",
         highlight=False,
     )
+    from newsletter.sanitize import text_excerpt
+
     if result.misses:
         console.print(f"Fehlzuordnungen: {len(result.misses)}", highlight=False)
     for miss in result.misses:

@@ -6,15 +6,14 @@ import gzip
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter import feeds
 from newsletter.cli.base import app, console, fail, get_config, open_context
-from newsletter.context import Context
-from newsletter.store import items as item_store
-from newsletter.store.db import transaction
+
+if TYPE_CHECKING:
+    from newsletter.context import Context
 
 feeds_app = typer.Typer(help="Feeds als Dateien ausgeben.", no_args_is_help=True)
 app.add_typer(feeds_app, name="feeds")
@@ -42,6 +41,10 @@ def export(
 def render_all(ctx: Context) -> dict[str, bytes]:
     """File name -> bytes for every feed and the OPML (plus gzip siblings); the same
     bytes as the web server sends."""
+    from newsletter import feeds
+    from newsletter.store import items as item_store
+    from newsletter.store.db import transaction
+
     config = ctx.config
     files: dict[str, bytes] = {"feeds.opml": feeds.render_opml(config)}
     with transaction(ctx.engine) as conn:

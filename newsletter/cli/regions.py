@@ -4,34 +4,32 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from newsletter.cli.base import app, console, get_config, open_context
-from newsletter.config import Config
-from newsletter.curation import reclassify_all
-from newsletter.regions import (
-    Classification,
-    Gazetteer,
-    classify,
-    describe_regions,
-    load_gazetteer,
-    municipality_name,
-)
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.regions import Classification, Gazetteer
 
 regions_app = typer.Typer(help="Regionen: auflisten, Texte zuordnen, Meldungen neu zuordnen.")
 app.add_typer(regions_app, name="regions")
 
 
 def _gazetteer(config: Config) -> Gazetteer:
+    from newsletter.regions import load_gazetteer
+
     return load_gazetteer({r.key: list(r.districts) for r in config.region_list()})
 
 
 @regions_app.command("list")
 def list_regions() -> None:
     """Regionen mit ihren Landkreisen und der Zahl der Gemeinden."""
+    from newsletter.regions import describe_regions
+
     table = Table("Schlüssel", "Name", "Landkreise / kreisfreie Städte", "Gemeinden")
     for info in describe_regions(_gazetteer(get_config())):
         districts = ", ".join(f"{key} {name}" for key, name in info.districts)
@@ -42,6 +40,8 @@ def list_regions() -> None:
 @regions_app.command("classify")
 def classify_lines() -> None:
     """Je Zeile der Standardeingabe ein Text; je Zeile ein JSON-Objekt auf die Standardausgabe."""
+    from newsletter.regions import classify
+
     gazetteer = _gazetteer(get_config())
     out = sys.stdout
     for line in sys.stdin:
@@ -53,6 +53,8 @@ def classify_lines() -> None:
 @regions_app.command("explain")
 def explain(text: Annotated[str, typer.Argument(help="Der zu prüfende Text.")]) -> None:
     """Welche Orte im Text erkannt wurden, welche mehrdeutig sind – und das Ergebnis."""
+    from newsletter.regions import classify
+
     gazetteer = _gazetteer(get_config())
     result = classify(text, gazetteer)
     table = Table("Fundstelle", "Art", "Schlüssel", "Region")
@@ -66,6 +68,8 @@ def explain(text: Annotated[str, typer.Argument(help="Der zu prüfende Text.")])
 
 def _print_details(result: Classification, gazetteer: Gazetteer) -> None:
     """Localities with their municipality, ambiguous names, reasons to check."""
+    from newsletter.regions import municipality_name
+
     for match in result.matches:
         if match.kind == "locality":
             towns = ", ".join(municipality_name(gazetteer, key) for key in match.key.split("|"))
@@ -83,6 +87,8 @@ def _print_details(result: Classification, gazetteer: Gazetteer) -> None:
 @regions_app.command("reclassify")
 def reclassify() -> None:
     """Alle gespeicherten Meldungen neu zuordnen (festgelegte Regionen bleiben)."""
+    from newsletter.curation import reclassify_all
+
     with open_context() as ctx:
         total, changed = reclassify_all(ctx)
     console.print(f"{total} Meldungen geprüft, bei {changed} haben sich die Regionen geändert.")

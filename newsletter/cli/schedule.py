@@ -7,14 +7,15 @@ from zoneinfo import ZoneInfo
 from rich.table import Table
 
 from newsletter.cli.base import app, console, get_config
-from newsletter.localtime import german_long
-from newsletter.scheduler import next_runs
-from newsletter.store.db import utcnow
 
 
 @app.command()
 def schedule() -> None:
     """Die geplanten Aufgaben mit ihrem nächsten Lauf (Ortszeit)."""
+    from newsletter.localtime import german_long
+    from newsletter.scheduler import next_runs
+    from newsletter.store.db import utcnow
+
     config = get_config()
     tz = ZoneInfo(config.site.timezone)
     table = Table("Aufgabe", "Kennung", "Zeitplan", "Nächster Lauf")

@@ -5,26 +5,22 @@ from __future__ import annotations
 import signal
 import threading
 import time
-import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from newsletter.cli.base import app, console, fail, get_config, open_context
-from newsletter.mail import sending
-from newsletter.mail.outbox import DrainStats, run_worker_blocking, worker_name
-from newsletter.models import DeliveryStatus
-from newsletter.models import Progress as ProgressCallback
-from newsletter.store import digests as digest_store
-from newsletter.store import outbox as queue
-from newsletter.store.db import transaction
+from newsletter.models import DeliveryStatus  # stdlib only
+
+if TYPE_CHECKING:
+    from newsletter.mail.outbox import DrainStats
+    from newsletter.models import Progress as ProgressCallback
 
 digest_app = typer.Typer(help="Newsletter-Vorschau.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
@@ -62,6 +58,8 @@ def send(
     keys = [r.key for r in config.region_list()] if all_regions else (region or [])
     if not keys:
         raise fail("Bitte --region REGION oder --all angeben.", 64)
+    from newsletter.mail import sending
+
     table = Table(
         "Region", "Ergebnis", "Meldungen", "Empfänger", "gesendet", "fehlgeschlagen", "später"
     )
@@ -101,6 +99,8 @@ def progress_bar(region: str) -> Iterator[ProgressCallback[DrainStats] | None]:
     if not console.is_terminal:
         yield None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -135,6 +135,8 @@ def preview(
     open_browser: Annotated[bool, typer.Option("--open", help="HTML im Browser öffnen.")] = False,
 ) -> None:
     """Den nächsten Newsletter einer Region zeigen, ohne ihn zu versenden."""
+    from newsletter.mail import sending
+
     with open_context() as ctx:
         digest = sending.preview(ctx, region)
         checks = sending.needing_check(ctx, digest) if digest is not None else []
@@ -147,6 +149,8 @@ def preview(
         html.write_text(digest.html, encoding="utf-8")
         console.print(f"HTML geschrieben: {html}")
         if open_browser:
+            import webbrowser
+
             webbrowser.open(html.resolve().as_uri())
     if text or html is None:
         console.print(digest.text, markup=False, highlight=False)
@@ -155,6 +159,9 @@ def preview(
 @app.command()
 def digests() -> None:
     """Versendete Newsletter: Region, Zeitraum, Meldungen, Empfänger, Zustellungen."""
+    from newsletter.store import digests as digest_store
+    from newsletter.store.db import transaction
+
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = digest_store.history(conn)
     table = Table(
@@ -194,6 +201,9 @@ def deliveries(
     """Zustellungen mit Status und Antwort des Mailservers."""
     if status is not None and status not in STATUSES:
         raise fail(f"Unbekannter Status »{status}«; möglich: {', '.join(STATUSES)}.", 64)
+    from newsletter.store import outbox as queue
+    from newsletter.store.db import transaction
+
     with open_context() as ctx, transaction(ctx.engine) as conn:
         chosen = None if status is None else DeliveryStatus(status)
         rows = queue.list_deliveries(conn, digest_id=digest, status=chosen)
@@ -217,6 +227,8 @@ def worker(
     ] = 2.0,
 ) -> None:
     """Nur versenden (für weitere Versandprozesse); endet sauber bei SIGTERM."""
+    from newsletter.mail.outbox import run_worker_blocking, worker_name
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

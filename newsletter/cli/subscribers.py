@@ -11,11 +11,6 @@ from rich.table import Table
 from rich.text import Text
 
 from newsletter.cli.base import app, console, fail, open_context
-from newsletter.store import subscribers as store
-from newsletter.store.db import transaction
-from newsletter.subscriptions import privacy, roster, rules
-from newsletter.subscriptions import service as subscriptions
-from newsletter.subscriptions.rules import unsafe_char
 
 subscribers_app = typer.Typer(help="Abonnentinnen und Abonnenten verwalten.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
@@ -30,6 +25,8 @@ OUTCOMES = {
 def shown(value: str) -> Text:
     """Stored or uploaded text for the terminal: no rich markup, control characters,
     bidi and line-separator characters as visible escapes (``\\x1b``, ``\\u202e``)."""
+    from newsletter.subscriptions.rules import unsafe_char
+
     return Text("".join(_escaped(ch) if unsafe_char(ch) else ch for ch in value))
 
 
@@ -45,6 +42,9 @@ def list_(
     ] = None,
 ) -> None:
     """Adressen mit Status je Region."""
+    from newsletter.store import subscribers as store
+    from newsletter.store.db import transaction
+
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = store.list_subscribers(conn, region=region, status=status)
     table = Table("E-Mail", "Name", "Organisation", "Regionen", "Fehler", "gesperrt")
@@ -77,6 +77,8 @@ def add(
     """Adresse eintragen: Bestätigungsmail, oder mit --confirmed --reason sofort aktiv."""
     if confirmed and not reason:
         raise fail("--confirmed braucht --reason (die Einwilligung muss belegbar sein).", 64)
+    from newsletter.subscriptions import service as subscriptions
+
     with open_context() as ctx:
         outcome = subscriptions.admin_add(
             ctx,
@@ -93,6 +95,11 @@ def add(
 @subscribers_app.command("remove")
 def remove(address: str) -> None:
     """Alle Regionen abbestellen (die Einwilligungshistorie bleibt)."""
+    from newsletter.store import subscribers as store
+    from newsletter.store.db import transaction
+    from newsletter.subscriptions import rules
+    from newsletter.subscriptions import service as subscriptions
+
     with open_context() as ctx:
         with transaction(ctx.engine) as conn:
             sub = store.find_by_email(conn, rules.normalise_email(address))
@@ -116,6 +123,8 @@ def import_(
     """CSV-Liste einlesen; Bericht je Zeile. Exit-Code 65, wenn Zeilen abgelehnt wurden."""
     if confirmed and not reason:
         raise fail("--confirmed braucht --reason.", 64)
+    from newsletter.subscriptions import roster
+
     with open_context() as ctx:
         reports = roster.import_roster(
             ctx,
@@ -148,6 +157,8 @@ def export(
     ] = None,
 ) -> None:
     """Aktive und unbestätigte Adressen als CSV (Importformat)."""
+    from newsletter.subscriptions import roster
+
     with open_context() as ctx:
         text = roster.export_roster(ctx, region)
     if output is None:
@@ -159,6 +170,8 @@ def export(
 @subscribers_app.command("forget")
 def forget(address: str) -> None:
     """DSGVO Art. 17: personenbezogene Daten löschen; ein Prüfwert verhindert Wieder-Import."""
+    from newsletter.subscriptions import privacy
+
     with open_context() as ctx:
         found = privacy.forget(ctx, address, actor="cli")
     console.print("Gelöscht." if found else "Nicht eingetragen; Adresse trotzdem gesperrt.")
@@ -167,6 +180,8 @@ def forget(address: str) -> None:
 @subscribers_app.command("consent")
 def consent(address: str) -> None:
     """Einwilligungsnachweis einer Adresse (für Behörden)."""
+    from newsletter.subscriptions import privacy
+
     with open_context() as ctx:
         events = privacy.consent_record(ctx, address)
     if not events:
@@ -191,6 +206,8 @@ def consent(address: str) -> None:
 @subscribers_app.command("export-personal-data")
 def export_personal_data(address: str) -> None:
     """DSGVO Art. 15: alle gespeicherten Daten einer Adresse als JSON (mit Versandliste)."""
+    from newsletter.subscriptions import privacy
+
     with open_context() as ctx:
         data = privacy.personal_data(ctx, address)
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))

@@ -146,9 +146,17 @@ def migrations_dir() -> Path:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent).
 
+    A database already at the newest revision is left alone without Alembic: every CLI
+    command migrates, and importing Alembic and running it to find nothing to do took
+    0.26–0.57 s, reading ``alembic_version`` takes 2–10 ms (measured on SQLite). The
+    invariant is :func:`newest_revision`'s; a database behind it, ahead of it or without
+    the table goes through Alembic as before.
+
     On SQLite foreign keys are off meanwhile: rebuilding a table (batch mode) drops the
     old one, and with foreign keys on that drop would cascade to the rows referring to it.
     """
+    if schema_revisions(engine) == [newest_revision()]:
+        return
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
@@ -160,6 +168,27 @@ def migrate(engine: Engine) -> None:
             command.upgrade(cfg, "head")
     except SQLAlchemyError as exc:
         raise StoreError(describe(exc, "Datenbank kann nicht migriert werden")) from exc
+
+
+def newest_revision() -> str:
+    """The head revision, read from the file names: a migration is named
+    ``NNNN_<what>.py`` with revision ``NNNN``, each revising the one before (checked
+    against Alembic's own head by ``tests/test_migrations.py``)."""
+    names = (
+        path.name for path in (migrations_dir() / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    )
+    return max(name.partition("_")[0] for name in names)
+
+
+def schema_revisions(engine: Engine) -> list[str]:
+    """The revisions the database says it is at (none when it has no Alembic table yet,
+    or cannot be read: then :func:`migrate` runs Alembic, which reports why)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+            return [str(value) for value in rows.scalars()]
+    except SQLAlchemyError:
+        return []
 
 
 @contextmanager
