@@ -12,7 +12,6 @@ import contextlib
 import os
 import secrets
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +22,7 @@ from sqlalchemy import Engine
 from newsletter.config import MIN_SECRET_KEY, Config
 from newsletter.errors import ConfigError
 from newsletter.mail.ratelimit import RateLimit
+from newsletter.mail.sendstate import ManualSends
 from newsletter.store import sources as source_store
 from newsletter.store import sqlitefile
 from newsletter.store.db import make_engine, make_private_dir, migrate, transaction
@@ -31,7 +31,6 @@ from newsletter.subscriptions.tokens import TokenSigner
 
 if TYPE_CHECKING:
     from newsletter.mail.messages import DkimKey
-    from newsletter.mail.sendnow import ManualSends
     from newsletter.regions import Gazetteer
 
 
@@ -41,25 +40,13 @@ class Context:
     engine: Engine = field(init=False)
 
     send_pace: RateLimit = field(init=False)
-    _manual_sends: ManualSends | None = field(init=False, default=None, repr=False)
-    _manual_sends_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    manual_sends: ManualSends = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.config.database_url())
         # one pace for every drain of this process: mail.rate_per_second holds in total
         self.send_pace = RateLimit(self.config.mail.rate_per_second)
-
-    @property
-    def manual_sends(self) -> ManualSends:
-        """The regions whose »Jetzt senden« runs in this process: one object per Context,
-        made on first use under a lock (web requests ask for it from several threads)."""
-        with self._manual_sends_lock:
-            if self._manual_sends is None:
-                # imported here: it imports the send path (premailer …), and that us
-                from newsletter.mail.sendnow import ManualSends
-
-                self._manual_sends = ManualSends()
-            return self._manual_sends
+        self.manual_sends = ManualSends()  # the regions whose »Jetzt senden« runs here
 
     @cached_property
     def gazetteer(self) -> Gazetteer:

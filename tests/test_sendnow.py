@@ -9,7 +9,7 @@ import pytest
 
 from newsletter.context import Context
 from newsletter.mail import sendnow
-from newsletter.mail.sendnow import ManualSends
+from newsletter.mail.sendstate import ManualSends
 
 
 def test_of_many_concurrent_claims_for_one_region_exactly_one_wins() -> None:

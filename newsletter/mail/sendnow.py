@@ -4,13 +4,12 @@ The same path as the schedule and the CLI (:mod:`newsletter.mail.sending`), unde
 region's advisory lock like the scheduler's, so a manual send in another process waits
 and then finds nothing new instead of building an overlapping digest. Which regions are
 being sent by hand in this process is runtime state kept on the :class:`Context`
-(:class:`ManualSends`, guarded by a lock): a second »send now« for the same region gets
+(:class:`~newsletter.mail.sendstate.ManualSends`, guarded by a lock): a second »send now« for the same region gets
 »läuft bereits« until the first has ended, also when it ended with an error.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from newsletter.mail import sending
@@ -19,35 +18,6 @@ from newsletter.store.locks import advisory_lock
 
 if TYPE_CHECKING:
     from newsletter.context import Context
-
-
-class ManualSends:
-    """The regions whose manual send runs in this process, and who started it."""
-
-    def __init__(self) -> None:
-        self._running: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def claim(self, region: str, who: str) -> bool:
-        """Mark ``region`` as being sent (False: a send of it runs already)."""
-        with self._lock:
-            if region in self._running:
-                return False
-            self._running[region] = who
-            return True
-
-    def release(self, region: str) -> None:
-        with self._lock:
-            self._running.pop(region, None)
-
-    def snapshot(self) -> dict[str, str]:
-        """Region -> who started it, as it is now."""
-        with self._lock:
-            return dict(self._running)
-
-    def running(self, region: str) -> bool:
-        with self._lock:
-            return region in self._running
 
 
 def send_claimed(ctx: Context, region: str, triggered_by: str) -> None:
