@@ -38,13 +38,19 @@ this order:
 4. *article*: an article before a bare ambiguous or risky name makes it a noun or a
    quarter (»die Wachau«, »in der Neustadt«, »beim Bergen«); adjectives may follow one.
 5. *state institution*: a city named as the seat of a state institution (»Landtag in
-   Dresden«, »Dresdner Staatskanzlei«, »Oberverwaltungsgericht in Bautzen«) adds nothing.
-6. *dateline and heading*: at the start of the text or a line, a place followed by a
-   press agency in brackets (»Dresden (dpa) –«), a place in CAPITALS followed by ». « or
-   a dash (»LEIPZIG. …«) or a slash list followed by a dash (»Görlitz/Zittau –«) is a
-   dateline and adds nothing; any other single place followed by ». «, »: « or a dash
-   (»Wachau. Autodiebe …«, »MEISSEN: …«, »Plauen (ots) –«) is the heading place and
-   counts like a name after a place cue.
+   Dresden«, »Dresdner Staatskanzlei«, »Oberverwaltungsgericht in Bautzen«) adds nothing;
+   nor does the seat city (``seat_cities``) after »in« in a sentence where something is
+   said, announced or presented, with a state official or body in it or shortly before
+   (»…, sagte der Innenminister heute in Dresden«, »teilten Innenministerium und
+   Landeskriminalamt am Dienstag in Dresden mit«).
+6. *dateline and heading*: at the start of the text or a line, a place followed by
+   press agencies in brackets (»Dresden (dpa) –«, »Dresden (dpa/sn) -«), a place in
+   CAPITALS followed by ». « or a dash (»LEIPZIG. …«), a slash list followed by a dash
+   (»Görlitz/Zittau –«) or a place and a dash before a lead sentence about the state
+   (»Dresden – Die Gewaltkriminalität in Sachsen …«, »… der Landtag …«) is a dateline
+   and adds nothing; any other single place followed by ». «, »: « or a dash
+   (»Wachau. Autodiebe …«, »MEISSEN: …«, »Plauen (ots) –«, »Reichenbach – Unbekannte
+   …«) is the heading place and counts like a name after a place cue.
 7. *link*: a locality named with its municipality wins over namesakes (»Gersdorf, ein
    Ortsteil von Haselbachtal«, »Oelsnitz, OT Görnitz«, »Dresden-Klotzsche«, »Gersdorf
    bei Kamenz«): both names keep only the places that fit each other.

@@ -30,6 +30,8 @@ _WHITESPACE = re.compile(r"\s+")
 _LOOK_BACK = 25
 _PERSON_LOOK_BACK = 60
 _SEAT_LOOK_BACK = 90
+_SENTENCE_LOOK = 300
+_SPEAKER_LOOK_BACK = 600
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def find_hits(text: str, gazetteer: Gazetteer) -> tuple[list[Hit], list[Hit]]:
     """Rules 1-11: the hits that count by themselves, and the loose ones."""
     rules = gazetteer.rules
     hits = _scan(text, gazetteer.pattern, gazetteer.entries, rules, gazetteer.sets)
-    hits = _link(text, _datelines(text, _seats(text, hits, rules), rules), rules)
+    hits = _link(text, _datelines(text, _seats(text, hits, rules, gazetteer.sets), rules), rules)
     certain: list[Hit] = []
     loose: list[Hit] = []
     for hit in _context_filter(text, hits, rules, gazetteer.sets):
@@ -133,15 +135,18 @@ def _person(text: str, start: int, rules: Rules, sets: Sets) -> bool:
     return len(words) == 2 and words[0] in sets["roles"] and bool(rules["name"].fullmatch(last))
 
 
-def _seats(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
-    """Rule 5: a town named as the seat of a state institution adds nothing."""
+def _seats(text: str, hits: list[Hit], rules: Rules, sets: Sets) -> list[Hit]:
+    """Rule 5: a town named as the seat of a state institution adds nothing, nor the
+    seat city where a state speaker says something."""
     kept: list[Hit] = []
     for i, hit in enumerate(hits):
         if hit.entry.kind == "adjective" and i + 1 < len(hits):
             after = hits[i + 1]
             if _is_marker(after, "institution") and text[hit.end : after.start].isspace():
                 continue
-        if hit.entry.kind in NAME_KINDS and _seat_of_institution(text, hits, i, rules):
+        if hit.entry.kind in NAME_KINDS and (
+            _seat_of_institution(text, hits, i, rules) or _said_at_seat(text, hit, rules, sets)
+        ):
             continue
         kept.append(hit)
     return kept
@@ -156,6 +161,36 @@ def _seat_of_institution(text: str, hits: Sequence[Hit], i: int, rules: Rules) -
         if _is_marker(before, "institution"):
             return rules["seat"].fullmatch(text, before.end, hit.start) is not None
     return False
+
+
+def _said_at_seat(text: str, hit: Hit, rules: Rules, sets: Sets) -> bool:
+    """»…, sagte der Innenminister heute in Dresden«: a seat city after »in«, in a sentence
+    with a verb of saying, and a state speaker in it or shortly before in the paragraph."""
+    if hit.phrase not in sets["seat_cities"]:
+        return False
+    if not rules["in"].search(text, max(0, hit.start - _LOOK_BACK), hit.start):
+        return False
+    start, end = _sentence(text, hit, rules)
+    if not rules["statement"].search(text, start, end):
+        return False
+    before = _last_end(rules["paragraph"], text, max(0, start - _SPEAKER_LOOK_BACK), start)
+    return rules["speaker"].search(text, before, end) is not None
+
+
+def _sentence(text: str, hit: Hit, rules: Rules) -> tuple[int, int]:
+    """The bounds of the sentence around ``hit`` (at most _SENTENCE_LOOK either side)."""
+    ends = rules["sentence_end"]
+    start = _last_end(ends, text, max(0, hit.start - _SENTENCE_LOOK), hit.start)
+    after = ends.search(text, hit.end, hit.end + _SENTENCE_LOOK)
+    return start, after.start() if after else min(len(text), hit.end + _SENTENCE_LOOK)
+
+
+def _last_end(separator: re.Pattern[str], text: str, lo: int, hi: int) -> int:
+    """The end of the last ``separator`` between ``lo`` and ``hi`` (``lo`` if none)."""
+    last = lo
+    for found in separator.finditer(text, lo, hi):
+        last = found.end()
+    return last
 
 
 def _is_marker(hit: Hit, key: str) -> bool:
@@ -196,7 +231,8 @@ def _head_group(text: str, hits: Sequence[Hit], i: int, rules: Rules) -> tuple[i
     if tag:
         return end, rules["agency"].fullmatch(tag.strip()) is not None
     capitals = all(h.phrase.isupper() for h in hits[i:end])
-    return end, separator != ":" and (capitals or end - i > 1)
+    state = separator in "–—-" and rules["state_lead"].match(text, head.end()) is not None
+    return end, separator != ":" and (capitals or end - i > 1 or state)
 
 
 def _line_start(text: str, lo: int, start: int) -> bool:

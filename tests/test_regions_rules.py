@@ -209,6 +209,69 @@ def test_datelines_make_no_region_heading_places_do(text: str, expected: list[st
     assert regions(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dresden (dpa/sn) - Der Landtag berät über Videoschutz.", []),
+        ("Chemnitz (dpa / lsn) – Die Zahl der Taschendiebstähle sinkt.", []),
+        ("Leipzig (epd/KNA) - In Torgau wurde eingebrochen.", [LN]),
+        ("Dresden – Die Zahl der Einbrüche in Sachsen ist gesunken.", []),
+        ("Dresden - Der Sächsische Landtag debattiert über Einbrüche in Grimma.", [LN]),
+        ("Leipzig – Innenministerin Maier stellt die Bilanz des Freistaats vor.", []),
+        ("Chemnitz – Die Kriminalstatistik zeigt weniger Autodiebstähle.", []),
+    ],
+)
+def test_agency_lists_and_state_leads_are_datelines(text: str, expected: list[str]) -> None:
+    assert regions(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Zwickau (ots) - Unbekannte brachen in eine Gartenlaube ein.", [ZW]),
+        ("Leipzig (dpa/ots) - Ein Transporter wurde gestohlen.", [LN]),  # not all agencies
+        ("Werdau – Unbekannte brachen in der Nacht in ein Vereinsheim ein.", [ZW]),
+        ("Pirna – Einbruch in Gartenlaube. Die Polizei in Sachsen warnt.", [DD]),  # lead only
+        ("Dresden: Die Zahl der Einbrüche in Sachsen ist gesunken.", [DD]),  # no dash
+    ],
+)
+def test_police_headings_stay_places(text: str, expected: list[str]) -> None:
+    assert regions(text) == expected
+
+
+# --- statements made at the seat ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die Fallzahlen steigen, sagte der Innenminister heute in Dresden.",
+        "Die Polizei erfasste mehr Straftaten, teilten Innenministerium und"
+        " Landeskriminalamt am Dienstag in Dresden mit.",
+        "Staatssekretärin Kühn warb für mehr Prävention. Das sei nötig, sagte sie in Dresden.",
+        "Die Justizministerin stellte am Montag in Dresden den Bericht vor.",
+        "Der Regierungssprecher erklärte in Dresden, das Kabinett habe entschieden.",
+    ],
+)
+def test_state_speakers_at_the_seat_name_no_region(text: str) -> None:
+    assert regions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Das Fest war ein Erfolg, sagte der Bürgermeister heute in Dresden.", [DD]),
+        ("Die Innenministerin eröffnete in Dresden ein neues Polizeirevier.", [DD]),
+        ("Die Zahl sinkt, sagte der Innenminister heute in Pirna.", [DD]),
+        ("Der Innenminister sagte, in Dresden werde eingebrochen.\n\nEin Zeuge sagte"
+         " in Dresden aus.", [DD]),
+        ("Die Fallzahlen steigen, sagte der Innenminister in Leipzig.", [LN]),
+    ],
+)  # fmt: skip
+def test_other_speakers_places_and_seats_stay_places(text: str, expected: list[str]) -> None:
+    assert regions(text) == expected
+
+
 # --- state institutions -------------------------------------------------------------
 
 

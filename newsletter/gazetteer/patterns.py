@@ -70,11 +70,26 @@ def rule_patterns(words: Mapping[str, list[str]]) -> dict[str, re.Pattern[str]]:
         "link_down": re.compile(
             r"-|,?\s*(?:im\s+)?(?:OT|Ortsteil|Stadtteil|Gemeindeteil)\s+|\s+\((?:OT|Ortsteil)?\s*"
         ),
-        "agency": re.compile(_words(words["agencies"])),
+        "agency": re.compile(r"(?:{0})(?:\s*/\s*(?:{0}))*".format(_words(words["agencies"]))),
+        "state_lead": re.compile(
+            r"[^.!?\n]*?(?:{}|(?<!\w)(?:{})|(?<!\w)(?:{})(?![\w-]))".format(
+                _speaker(words), _words(words["state_topics"]), _words(words["saxon"])
+            )
+        ),
+        "speaker": re.compile(_speaker(words)),
+        "statement": re.compile(r"(?<!\w)(?:{})(?!\w)".format(_words(words["statements"]))),
+        "in": re.compile(r"(?<!\w)in\s+$"),
         "link_near": re.compile(r"\s+(?:bei|b\.|nahe|nahe\s+bei)\s+"),
         "paragraph": re.compile(PARAGRAPH),
         "sentence_end": re.compile(r"[.!?][\"»«“”)]?\s+(?=[\"»«„“(]?[A-ZÄÖÜ0-9])|\n"),
     }
+
+
+def _speaker(words: Mapping[str, list[str]]) -> str:
+    """A state official or body: a listed word start, an institution, or a compound of
+    »-minister…«, »-staatssekretär…« (»Innenministerin«, »Wirtschaftsministerium«)."""
+    starts = _words([*words["state_speakers"], *words["institutions"]])
+    return r"(?<!\w)(?:{})|(?i:{})".format(starts, _words(words["speaker_parts"]))
 
 
 def word_sets(words: Mapping[str, list[str]]) -> dict[str, frozenset[str]]:
@@ -85,4 +100,5 @@ def word_sets(words: Mapping[str, list[str]]) -> dict[str, frozenset[str]]:
         "first_names": frozenset(words["first_names"]),
         "roles": frozenset(words["roles"]),
         "states": frozenset([*states, *(s + "s" for s in states)]),
+        "seat_cities": frozenset(words["seat_cities"]),
     }
