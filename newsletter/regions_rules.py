@@ -1,8 +1,8 @@
 """The context rules of the region classifier, in the order of ``newsletter.regions``.
 
-:func:`find_hits` scans a text with the compiled trie and applies rules 1-11 of the
+:func:`find_hits` scans a text with the compiled trie and applies rules 1-12 of the
 ``newsletter.regions`` docstring; it returns the hits that count by themselves and the
-loose hits (ambiguous or risky) that need the other places of the text (rule 12).
+loose hits (ambiguous or risky) that need the other places of the text (rule 13).
 Pure functions over the text, the hits and the small rule patterns of
 ``newsletter.gazetteer.patterns``.
 """
@@ -65,28 +65,32 @@ class Entry:
 
 
 class Hit(NamedTuple):
-    """A match of the compiled pattern; ``cued`` after a place cue or as heading place."""
+    """A match of the compiled pattern; ``cued`` after a place cue or as heading place;
+    ``weak`` as the end of a route or a direction (rule 11)."""
 
     start: int
     end: int
     phrase: str
     entry: Entry
     cued: bool = False
+    weak: bool = False
 
 
 def find_hits(text: str, gazetteer: Gazetteer) -> tuple[list[Hit], list[Hit]]:
-    """Rules 1-11: the hits that count by themselves, and the loose ones."""
+    """Rules 1-12: the hits that count by themselves, and the loose ones."""
     rules = gazetteer.rules
     hits = _scan(text, gazetteer.pattern, gazetteer.entries, rules, gazetteer.sets)
     hits = _link(text, _datelines(text, _seats(text, hits, rules, gazetteer.sets), rules), rules)
     certain: list[Hit] = []
     loose: list[Hit] = []
-    for hit in _context_filter(text, hits, rules, gazetteer.sets):
+    for hit in _context_filter(text, _routes(text, hits, rules), rules, gazetteer.sets):
         cued = hit.cued or _has_cue(text, hit, rules)
         if not hit.entry.loose or (cued and not hit.entry.ambiguous):
             certain.append(hit)
         else:
             loose.append(hit._replace(cued=cued))
+    if any(not hit.weak for hit in certain):
+        return [h for h in certain if not h.weak], [h for h in loose if not h.weak]
     return certain, loose
 
 
@@ -246,22 +250,46 @@ def _line_start(text: str, lo: int, start: int) -> bool:
 
 
 def _link(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
-    """Rule 7: a locality named with its municipality keeps only the places that fit."""
+    """Rule 7: a locality named with its municipality keeps only the places that fit; a
+    part the locality list does not know counts as the place it is a part of."""
     linked = list(hits)
     for i in range(len(linked) - 1):
         a, b = linked[i], linked[i + 1]
-        if a.entry.kind not in NAME_KINDS or b.entry.kind not in NAME_KINDS:
+        if a.entry.kind not in MUNICIPALITY_KINDS or b.entry.kind not in NAME_KINDS:
             continue
-        gap = (a.end, b.start)
-        if rules["link_down"].fullmatch(text, *gap) or rules["link_up"].fullmatch(text, *gap):
-            a2, b2 = _restrict(a, b, by_region=False), _restrict(b, a, by_region=False)
-        elif rules["link_near"].fullmatch(text, *gap):
-            a2, b2 = _restrict(a, b, by_region=True), b
-        else:
-            continue
-        if a2 and b2:
-            linked[i], linked[i + 1] = a2, b2
+        pair = _linked_pair(text, a, b, rules) if a.entry.kind in NAME_KINDS else None
+        if pair := pair or _part_pair(text, a, b, rules):
+            linked[i], linked[i + 1] = pair
     return linked
+
+
+def _linked_pair(text: str, a: Hit, b: Hit, rules: Rules) -> tuple[Hit, Hit] | None:
+    """Both names restricted to the places that fit each other, if they are linked."""
+    gap = (a.end, b.start)
+    if rules["link_down"].fullmatch(text, *gap) or rules["link_up"].fullmatch(text, *gap):
+        a2, b2 = _restrict(a, b, by_region=False), _restrict(b, a, by_region=False)
+    elif rules["link_near"].fullmatch(text, *gap):
+        a2, b2 = _restrict(a, b, by_region=True), b
+    else:
+        return None
+    return (a2, b2) if a2 and b2 else None
+
+
+def _part_pair(text: str, a: Hit, b: Hit, rules: Rules) -> tuple[Hit, Hit] | None:
+    """»Chemnitz, OT Bernsdorf«, »im Chemnitzer Ortsteil Markersdorf«, »Wiesa, ein
+    Ortsteil von Thum«: the part counts as its whole, whatever else its name names."""
+    gap = (a.end, b.start)
+    if rules["part_down"].fullmatch(text, *gap):
+        return a, _as_part(b, a)
+    if a.entry.kind in NAME_KINDS and rules["part_up"].fullmatch(text, *gap):
+        return _as_part(a, b), b
+    return None
+
+
+def _as_part(part: Hit, whole: Hit) -> Hit:
+    """``part`` as a locality of the places of ``whole``."""
+    entry = Entry("locality", whole.entry.places, whole.entry.risky)
+    return part._replace(entry=entry, cued=True)
 
 
 def _restrict(hit: Hit, other: Hit, *, by_region: bool) -> Hit | None:
@@ -276,6 +304,23 @@ def _restrict(hit: Hit, other: Hit, *, by_region: bool) -> Hit | None:
         if same:
             return hit._replace(entry=Entry(kind, same, False), cued=True)
     return None
+
+
+def _routes(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
+    """Rule 11: the names of a motorway route (»BAB 4, Görlitz - Dresden«) or a direction
+    (»in Richtung Dresden«) are weak: they count only if no other place does."""
+    marked = list(hits)
+    covered = 0
+    for i, hit in enumerate(hits):
+        if hit.start < covered or not (_is_marker(hit, "route") or _is_marker(hit, "direction")):
+            continue
+        span = rules[hit.entry.tag].match(text, hit.end)
+        covered = span.end() if span else covered
+        j = i + 1
+        while j < len(marked) and marked[j].start < covered:
+            marked[j] = marked[j]._replace(weak=True)
+            j += 1
+    return marked
 
 
 def _context_filter(text: str, hits: list[Hit], rules: Rules, sets: Sets) -> list[Hit]:
@@ -294,8 +339,7 @@ def _context_filter(text: str, hits: list[Hit], rules: Rules, sets: Sets) -> lis
             continue
         if hit.entry.loose and sentences and sentences.of(hit.start) in foreign_sentences:
             continue
-        if hit.entry.loose and _hyphenated(text, hit.start):
-            _join_quarter(text, hit, kept)
+        if _hyphenated(text, hit.start) and _quarter(text, hit, kept, rules):
             continue
         kept.append(hit)
     return kept
@@ -370,18 +414,29 @@ def _hyphenated(text: str, start: int) -> bool:
     return start > 1 and text[start - 1] == "-" and text[start - 2].isalnum()
 
 
-def _join_quarter(text: str, hit: Hit, kept: list[Hit]) -> None:
-    """Rule 9: »Dresden-Neustadt« extends the Dresden hit; without a Saxon head: dropped."""
+def _quarter(text: str, hit: Hit, kept: list[Hit], rules: Rules) -> bool:
+    """Rule 9: a name hyphenated to a Saxon town is its quarter: the town's hit grows to a
+    locality of the town (»Dresden-Neustadt«, »Dresden-Plauen«), unless the pair is a route (»Bahnstrecke
+    Leipzig-Dresden«) or the name already fits the town (»Dresden-Klotzsche«). True if
+    ``hit`` is used up: joined, or loose without a Saxon head (»Berlin-Lichtenberg«)."""
     head = kept[-1] if kept else None
     if (
         head
         and head.end == hit.start - 1
         and head.entry.kind == "municipality"
         and not head.entry.loose
+        and (hit.entry.loose or not hit.entry.regions <= head.entry.regions)
+        and not rules["connection"].search(text, max(0, head.start - _LOOK_BACK), head.start)
     ):
-        kept[-1] = head._replace(end=hit.end, phrase=text[head.start : hit.end])
+        quarter = Entry("locality", head.entry.places, False)  # joins no further quarter
+        kept[-1] = head._replace(end=hit.end, phrase=text[head.start : hit.end], entry=quarter)
+        return True
+    return hit.entry.loose
 
 
 def _has_cue(text: str, hit: Hit, rules: Rules) -> bool:
-    """Rule 11: a name right after a place cue (»in Werda«, »OT Weißig«)."""
-    return rules["cue"].search(text, max(0, hit.start - _LOOK_BACK), hit.start) is not None
+    """Rule 12: a name right after a place cue (»in Werda«, »OT Weißig«) or before its
+    part (»Pöhl, OT Möschwitz«)."""
+    if rules["cue"].search(text, max(0, hit.start - _LOOK_BACK), hit.start):
+        return True
+    return rules["part_cue"].match(text, hit.end) is not None

@@ -13,6 +13,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 PARAGRAPH = r"\n[^\S\n]*\n"
+ENDPOINT = r"[A-ZÄÖÜ][\w-]*"  # of a route or direction: »Hof«, »Dresden-West«
+DASH = r"\s*[-–—/]\s*"
+PART = r"(?:OT|Ortsteil|Stadtteil|Gemeindeteil)"
+# »Y, ein Ortsteil von X«: the name before is part of the name after; »X, OT Y«,
+# »X Ortsteil Y«: the name after is part of the name before
+PART_UP = rf",?\s*(?:(?:ein|einem|im|dem)\s+)?{PART}\s+(?:von|der\s+(?:Gemeinde|Stadt)|des|in)\s+"
+PART_DOWN = rf",?\s*(?:im\s+)?{PART}\s+"
 
 
 def trie_pattern(phrases: Iterable[str]) -> str:
@@ -63,12 +70,17 @@ def rule_patterns(words: Mapping[str, list[str]]) -> dict[str, re.Pattern[str]]:
         "initial": re.compile(r"[A-ZÄÖÜ]\."),
         "heading": re.compile(r"\s*(?:\(([^()\n]{1,25})\)\s*)?(?:[–—:]|-(?=\s)|\.(?=\s))"),
         "slash": re.compile(r"\s*/\s*|,\s*"),
-        "link_up": re.compile(
-            r",?\s*(?:(?:ein|einem|im|dem)\s+)?(?:Ortsteil|Stadtteil|Gemeindeteil|OT)\s+"
-            r"(?:von|der\s+(?:Gemeinde|Stadt)|des|in)\s+|\s+\((?:Gemeinde|Stadt|OT\s+von)?\s*"
+        "link_up": re.compile(rf"{PART_UP}|\s+\((?:Gemeinde|Stadt|OT\s+von)?\s*"),
+        "link_down": re.compile(rf"-|{PART_DOWN}|\s+\((?:OT|Ortsteil)?\s*"),
+        "part_up": re.compile(PART_UP),
+        "part_down": re.compile(PART_DOWN),
+        "part_cue": re.compile(rf",?\s*{PART}\s+(?!(?:von|der|des|in)\s)[A-ZÄÖÜ]"),
+        "route": re.compile(
+            rf"\s*\d+\s*,?\s*(?:(?:{_words(words['directions'])})\s+)?{ENDPOINT}(?:{DASH}{ENDPOINT})+"
         ),
-        "link_down": re.compile(
-            r"-|,?\s*(?:im\s+)?(?:OT|Ortsteil|Stadtteil|Gemeindeteil)\s+|\s+\((?:OT|Ortsteil)?\s*"
+        "direction": re.compile(rf"\s+{ENDPOINT}(?:{DASH}{ENDPOINT})*"),
+        "connection": re.compile(
+            r"(?:(?i:strecke|linie|verbindung|bahn|route)|\b(?:BAB|A|B)\s*\d+)[,\s]+$"
         ),
         "agency": re.compile(r"(?:{0})(?:\s*/\s*(?:{0}))*".format(_words(words["agencies"]))),
         "state_lead": re.compile(
