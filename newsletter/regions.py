@@ -104,8 +104,7 @@ from newsletter.errors import ConfigError
 from newsletter.gazetteer.build import GazetteerData, Place, load_data
 from newsletter.gazetteer.cache import compile_cached
 from newsletter.gazetteer.patterns import rule_patterns, trie_pattern, word_sets
-from newsletter.regions_hits import NOT_COUNTING, Entry, Hit
-from newsletter.regions_rules import find_hits
+from newsletter.regions_rules import NOT_COUNTING, Entry, Hit, find_hits
 
 DEFAULT_REGIONS: dict[str, list[str]] = {
     "leipzig-nordsachsen": ["14713", "14729", "14730"],

@@ -3,9 +3,8 @@
 :func:`find_hits` scans a text with the compiled trie and applies rules 1-12 of the
 ``newsletter.regions`` docstring; it returns the hits that count by themselves and the
 loose hits (ambiguous or risky) that need the other places of the text (rule 13).
-Pure functions over the text, the hits (``newsletter.regions_hits``) and the small rule
-patterns of ``newsletter.gazetteer.patterns``; rules 5 and 6 (seats, datelines) are in
-``newsletter.regions_heads``.
+Pure functions over the text, the hits and the small rule patterns of
+``newsletter.gazetteer.patterns``.
 """
 
 from __future__ import annotations
@@ -13,33 +12,75 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, NamedTuple
 
 from newsletter.gazetteer.build import MUNICIPALITY_KINDS, NAME_KINDS
-from newsletter.regions_heads import datelines, seats
-from newsletter.regions_hits import (
-    ANCHOR_KINDS,
-    LOOK_BACK,
-    NOT_COUNTING,
-    Entry,
-    Hit,
-    Rules,
-    Sets,
-    is_marker,
-)
 
 if TYPE_CHECKING:
     from newsletter.regions import Gazetteer
 
+NOT_COUNTING = frozenset({"foreign", "stop", "marker"})
+ANCHOR_KINDS = frozenset({"district", "directorate", "landscape", "region", "verband"})
+Rules = Mapping[str, re.Pattern[str]]
+Sets = Mapping[str, frozenset[str]]
+Places = tuple[tuple[str, str], ...]
 _WHITESPACE = re.compile(r"\s+")
+_LOOK_BACK = 25
 _PERSON_LOOK_BACK = 60
+_SEAT_LOOK_BACK = 90
+_SENTENCE_LOOK = 300
+_SPEAKER_LOOK_BACK = 600
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A phrase compiled for one region layout: its places as (key, region) pairs.
+
+    ``fallback``: localities of the same name as a municipality, used only when the
+    text links them to their municipality (rule 7). ``tag``: what a marker marks.
+    """
+
+    kind: str
+    places: Places
+    risky: bool
+    fallback: Places = ()
+    tag: str = ""
+
+    @cached_property
+    def regions(self) -> frozenset[str]:
+        """The regions of all places."""
+        return frozenset(region for _, region in self.places)
+
+    @cached_property
+    def ambiguous(self) -> bool:
+        """A town or locality name whose places lie in more than one region."""
+        return self.kind in MUNICIPALITY_KINDS and len(self.regions) > 1
+
+    @cached_property
+    def loose(self) -> bool:
+        """Ambiguous or risky: needs the context rules."""
+        return self.risky or self.ambiguous
+
+
+class Hit(NamedTuple):
+    """A match of the compiled pattern; ``cued`` after a place cue or as heading place;
+    ``weak`` as the end of a route or a direction (rule 11)."""
+
+    start: int
+    end: int
+    phrase: str
+    entry: Entry
+    cued: bool = False
+    weak: bool = False
 
 
 def find_hits(text: str, gazetteer: Gazetteer) -> tuple[list[Hit], list[Hit]]:
     """Rules 1-12: the hits that count by themselves, and the loose ones."""
     rules = gazetteer.rules
     hits = _scan(text, gazetteer.pattern, gazetteer.entries, rules, gazetteer.sets)
-    hits = _link(text, datelines(text, seats(text, hits, rules, gazetteer.sets), rules), rules)
+    hits = _link(text, _datelines(text, _seats(text, hits, rules, gazetteer.sets), rules), rules)
     certain: list[Hit] = []
     loose: list[Hit] = []
     for hit in _context_filter(text, _routes(text, hits, rules), rules, gazetteer.sets):
@@ -83,7 +124,7 @@ def _locally_ok(text: str, hit: Hit, rules: Rules, sets: Sets) -> bool:
     if kind == "adjective" and rules["street"].match(text, hit.end):
         return False
     bare = kind in NAME_KINDS and hit.entry.loose
-    return not (bare and rules["article"].search(text, max(0, hit.start - LOOK_BACK), hit.start))
+    return not (bare and rules["article"].search(text, max(0, hit.start - _LOOK_BACK), hit.start))
 
 
 def _person(text: str, start: int, rules: Rules, sets: Sets) -> bool:
@@ -99,6 +140,116 @@ def _person(text: str, start: int, rules: Rules, sets: Sets) -> bool:
     if rules["initial"].fullmatch(last):
         return True
     return len(words) == 2 and words[0] in sets["roles"] and bool(rules["name"].fullmatch(last))
+
+
+def _seats(text: str, hits: list[Hit], rules: Rules, sets: Sets) -> list[Hit]:
+    """Rule 5: a town named as the seat of a state institution adds nothing, nor the
+    seat city where a state speaker says something."""
+    kept: list[Hit] = []
+    for i, hit in enumerate(hits):
+        if hit.entry.kind == "adjective" and i + 1 < len(hits):
+            after = hits[i + 1]
+            if _is_marker(after, "institution") and text[hit.end : after.start].isspace():
+                continue
+        if hit.entry.kind in NAME_KINDS and (
+            _seat_of_institution(text, hits, i, rules) or _said_at_seat(text, hit, rules, sets)
+        ):
+            continue
+        kept.append(hit)
+    return kept
+
+
+def _seat_of_institution(text: str, hits: Sequence[Hit], i: int, rules: Rules) -> bool:
+    """An institution shortly before hits[i], joined by its name's words and »in«."""
+    hit = hits[i]
+    for before in reversed(hits[max(0, i - 3) : i]):
+        if before.end < hit.start - _SEAT_LOOK_BACK:
+            return False
+        if _is_marker(before, "institution"):
+            return rules["seat"].fullmatch(text, before.end, hit.start) is not None
+    return False
+
+
+def _said_at_seat(text: str, hit: Hit, rules: Rules, sets: Sets) -> bool:
+    """»…, sagte der Innenminister heute in Dresden«: a seat city after »in«, in a sentence
+    with a verb of saying, and a state speaker in it or shortly before in the paragraph."""
+    if hit.phrase not in sets["seat_cities"]:
+        return False
+    if not rules["in"].search(text, max(0, hit.start - _LOOK_BACK), hit.start):
+        return False
+    start, end = _sentence(text, hit, rules)
+    if not rules["statement"].search(text, start, end):
+        return False
+    before = _last_end(rules["paragraph"], text, max(0, start - _SPEAKER_LOOK_BACK), start)
+    return rules["speaker"].search(text, before, end) is not None
+
+
+def _sentence(text: str, hit: Hit, rules: Rules) -> tuple[int, int]:
+    """The bounds of the sentence around ``hit`` (at most _SENTENCE_LOOK either side)."""
+    ends = rules["sentence_end"]
+    start = _last_end(ends, text, max(0, hit.start - _SENTENCE_LOOK), hit.start)
+    after = ends.search(text, hit.end, hit.end + _SENTENCE_LOOK)
+    return start, after.start() if after else min(len(text), hit.end + _SENTENCE_LOOK)
+
+
+def _last_end(separator: re.Pattern[str], text: str, lo: int, hi: int) -> int:
+    """The end of the last ``separator`` between ``lo`` and ``hi`` (``lo`` if none)."""
+    last = lo
+    for found in separator.finditer(text, lo, hi):
+        last = found.end()
+    return last
+
+
+def _is_marker(hit: Hit, key: str) -> bool:
+    """The hit is a context marker word of ``key`` (institution, authority, saxon)."""
+    return hit.entry.kind == "marker" and hit.entry.tag == key
+
+
+def _datelines(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
+    """Rule 6: drop datelines, mark heading places as cued (at the start of each line)."""
+    result: list[Hit] = []
+    i = 0
+    while i < len(hits):
+        group = _head_group(text, hits, i, rules)
+        if group is None:
+            result.append(hits[i])
+            i += 1
+            continue
+        end, dateline = group
+        if not dateline:
+            result.extend(h._replace(cued=True) for h in hits[i:end])
+        i = end
+    return result
+
+
+def _head_group(text: str, hits: Sequence[Hit], i: int, rules: Rules) -> tuple[int, bool] | None:
+    """(index after the group, is it a dateline) if hits[i] starts a line's head."""
+    first = hits[i]
+    lo = hits[i - 1].end if i else 0
+    if first.entry.kind in NOT_COUNTING or not _line_start(text, lo, first.start):
+        return None
+    end = i + 1
+    while end < len(hits) and rules["slash"].fullmatch(text, hits[end - 1].end, hits[end].start):
+        end += 1
+    head = rules["heading"].match(text, hits[end - 1].end)
+    if head is None:
+        return None
+    tag, separator = head.group(1), head.group().strip()[-1]
+    if tag:
+        return end, rules["agency"].fullmatch(tag.strip()) is not None
+    capitals = all(h.phrase.isupper() for h in hits[i:end])
+    state = separator in "–—-" and rules["state_lead"].match(text, head.end()) is not None
+    return end, separator != ":" and (capitals or end - i > 1 or state)
+
+
+def _line_start(text: str, lo: int, start: int) -> bool:
+    """Only white space between the last line break (or the text's start) and ``start``."""
+    segment = text[lo:start]
+    newline = segment.rfind("\n")
+    if newline < 0:
+        return lo == 0 and (not segment or segment.isspace())
+    rest = segment[newline + 1 :]
+    return not rest or rest.isspace()
 
 
 def _link(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
@@ -164,7 +315,7 @@ def _routes(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
     marked = list(hits)
     covered = 0
     for i, hit in enumerate(hits):
-        if hit.start < covered or not (is_marker(hit, "route") or is_marker(hit, "direction")):
+        if hit.start < covered or not (_is_marker(hit, "route") or _is_marker(hit, "direction")):
             continue
         span = rules[hit.entry.tag].match(text, hit.end)
         covered = span.end() if span else covered
@@ -210,7 +361,7 @@ class _Spans:
 
 def _has_authority(hits: Sequence[Hit]) -> bool:
     """Any authority word (»Polizeipräsidium«, »Landkreis«) that is no Saxon phrase."""
-    return any(is_marker(h, "authority") for h in hits)
+    return any(_is_marker(h, "authority") for h in hits)
 
 
 def _foreign_paragraphs(
@@ -226,7 +377,7 @@ def _foreign_paragraphs(
         index = spans.of(hit.start)
         if _foreign_authority(text, hits, i, rules):
             authority.add(index)
-        if is_marker(hit, "saxon") or hit.entry.kind in ANCHOR_KINDS:
+        if _is_marker(hit, "saxon") or hit.entry.kind in ANCHOR_KINDS:
             anchored.add(index)
         if hit.phrase in sets["states"]:
             state.add(index)
@@ -237,7 +388,7 @@ def _foreign_paragraphs(
 def _foreign_authority(text: str, hits: Sequence[Hit], i: int, rules: Rules) -> bool:
     """hits[i] is an authority word followed by a name that is no Saxon place."""
     hit = hits[i]
-    if not is_marker(hit, "authority") or not rules["authority_name"].match(text, hit.end):
+    if not _is_marker(hit, "authority") or not rules["authority_name"].match(text, hit.end):
         return False
     after = hits[i + 1] if i + 1 < len(hits) else None
     saxon = after and after.entry.kind not in NOT_COUNTING and text[hit.end : after.start].isspace()
@@ -278,7 +429,7 @@ def _quarter(text: str, hit: Hit, kept: list[Hit], rules: Rules) -> bool:
         and head.entry.kind == "municipality"
         and not head.entry.loose
         and (hit.entry.loose or not hit.entry.regions <= head.entry.regions)
-        and not rules["connection"].search(text, max(0, head.start - LOOK_BACK), head.start)
+        and not rules["connection"].search(text, max(0, head.start - _LOOK_BACK), head.start)
     ):
         quarter = Entry("locality", head.entry.places, False)  # joins no further quarter
         kept[-1] = head._replace(end=hit.end, phrase=text[head.start : hit.end], entry=quarter)
@@ -289,6 +440,6 @@ def _quarter(text: str, hit: Hit, kept: list[Hit], rules: Rules) -> bool:
 def _has_cue(text: str, hit: Hit, rules: Rules) -> bool:
     """Rule 12: a name right after a place cue (»in Werda«, »OT Weißig«) or before its
     part (»Pöhl, OT Möschwitz«)."""
-    if rules["cue"].search(text, max(0, hit.start - LOOK_BACK), hit.start):
+    if rules["cue"].search(text, max(0, hit.start - _LOOK_BACK), hit.start):
         return True
     return rules["part_cue"].match(text, hit.end) is not None
