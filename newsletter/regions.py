@@ -46,9 +46,9 @@ this order:
 6. *dateline and heading*: at the start of the text or a line, a place followed by
    press agencies in brackets (»Dresden (dpa) –«, »Dresden (dpa/sn) -«), a place in
    CAPITALS followed by ». « or a dash (»LEIPZIG. …«), a slash list followed by a dash
-   (»Görlitz/Zittau –«) or a place and a dash before a lead sentence about the state
-   (»Dresden – Die Gewaltkriminalität in Sachsen …«, »… der Landtag …«) is a dateline
-   and adds nothing; any other single place followed by ». «, »: « or a dash
+   (»Görlitz/Zittau –«) or the seat city and a dash before a lead sentence about the
+   state (»Dresden – Die Gewaltkriminalität in Sachsen …«, »… der Landtag …«) is a
+   dateline and adds nothing; any other single place followed by ». «, »: « or a dash
    (»Wachau. Autodiebe …«, »MEISSEN: …«, »Plauen (ots) –«, »Reichenbach – Unbekannte
    …«) is the heading place and counts like a name after a place cue.
 7. *link*: a locality named with its municipality wins over namesakes (»Gersdorf, ein

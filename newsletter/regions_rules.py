@@ -80,7 +80,8 @@ def find_hits(text: str, gazetteer: Gazetteer) -> tuple[list[Hit], list[Hit]]:
     """Rules 1-12: the hits that count by themselves, and the loose ones."""
     rules = gazetteer.rules
     hits = _scan(text, gazetteer.pattern, gazetteer.entries, rules, gazetteer.sets)
-    hits = _link(text, _datelines(text, _seats(text, hits, rules, gazetteer.sets), rules), rules)
+    sets = gazetteer.sets
+    hits = _link(text, _datelines(text, _seats(text, hits, rules, sets), rules, sets), rules)
     certain: list[Hit] = []
     loose: list[Hit] = []
     for hit in _context_filter(text, _routes(text, hits, rules), rules, gazetteer.sets):
@@ -205,12 +206,12 @@ def _is_marker(hit: Hit, key: str) -> bool:
     return hit.entry.kind == "marker" and hit.entry.tag == key
 
 
-def _datelines(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
+def _datelines(text: str, hits: list[Hit], rules: Rules, sets: Sets) -> list[Hit]:
     """Rule 6: drop datelines, mark heading places as cued (at the start of each line)."""
     result: list[Hit] = []
     i = 0
     while i < len(hits):
-        group = _head_group(text, hits, i, rules)
+        group = _head_group(text, hits, i, rules, sets)
         if group is None:
             result.append(hits[i])
             i += 1
@@ -222,7 +223,9 @@ def _datelines(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
     return result
 
 
-def _head_group(text: str, hits: Sequence[Hit], i: int, rules: Rules) -> tuple[int, bool] | None:
+def _head_group(
+    text: str, hits: Sequence[Hit], i: int, rules: Rules, sets: Sets
+) -> tuple[int, bool] | None:
     """(index after the group, is it a dateline) if hits[i] starts a line's head."""
     first = hits[i]
     lo = hits[i - 1].end if i else 0
@@ -238,8 +241,17 @@ def _head_group(text: str, hits: Sequence[Hit], i: int, rules: Rules) -> tuple[i
     if tag:
         return end, rules["agency"].fullmatch(tag.strip()) is not None
     capitals = all(h.phrase.isupper() for h in hits[i:end])
-    state = separator in "–—-" and rules["state_lead"].match(text, head.end()) is not None
-    return end, separator != ":" and (capitals or end - i > 1 or state)
+    seat = end - i == 1 and first.phrase in sets["seat_cities"]
+    return end, separator != ":" and (
+        capitals or end - i > 1 or (seat and _state_lead(text, head, rules))
+    )
+
+
+def _state_lead(text: str, head: re.Match[str], rules: Rules) -> bool:
+    """»Dresden – Die Gewaltkriminalität in Sachsen …«: the seat city, a dash and a lead
+    sentence about the state (»Grimma – Der Innenminister besuchte …« is Grimma's)."""
+    dash = head.group().strip()[-1] in "–—-"
+    return dash and rules["state_lead"].match(text, head.end()) is not None
 
 
 def _line_start(text: str, lo: int, start: int) -> bool:

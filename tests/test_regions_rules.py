@@ -217,8 +217,8 @@ def test_datelines_make_no_region_heading_places_do(text: str, expected: list[st
         ("Leipzig (epd/KNA) - In Torgau wurde eingebrochen.", [LN]),
         ("Dresden – Die Zahl der Einbrüche in Sachsen ist gesunken.", []),
         ("Dresden - Der Sächsische Landtag debattiert über Einbrüche in Grimma.", [LN]),
-        ("Leipzig – Innenministerin Maier stellt die Bilanz des Freistaats vor.", []),
-        ("Chemnitz – Die Kriminalstatistik zeigt weniger Autodiebstähle.", []),
+        ("Dresden – Innenministerin Maier stellt die Bilanz des Freistaats vor.", []),
+        ("Dresden – Die Kriminalstatistik zeigt weniger Autodiebstähle.", []),
     ],
 )
 def test_agency_lists_and_state_leads_are_datelines(text: str, expected: list[str]) -> None:
@@ -233,6 +233,8 @@ def test_agency_lists_and_state_leads_are_datelines(text: str, expected: list[st
         ("Werdau – Unbekannte brachen in der Nacht in ein Vereinsheim ein.", [ZW]),
         ("Pirna – Einbruch in Gartenlaube. Die Polizei in Sachsen warnt.", [DD]),  # lead only
         ("Dresden: Die Zahl der Einbrüche in Sachsen ist gesunken.", [DD]),  # no dash
+        ("Grimma – Der Innenminister besuchte am Montag das Revier.", [LN]),  # not the seat
+        ("Chemnitz – Die Kriminalstatistik zeigt weniger Autodiebstähle.", [CH]),
     ],
 )
 def test_police_headings_stay_places(text: str, expected: list[str]) -> None:
