@@ -18,7 +18,7 @@ API (used by collect, the CLI ``newsletter regions classify|explain|list|reclass
   area/directorate name.
 - :class:`Ambiguity` (phrase, start, end, candidates, regions): a name that exists in
   several regions and that the text did not resolve; the item gets the union of
-  ``regions`` and a check (rule 12).
+  ``regions`` and a check (rule 13).
 - Offsets refer to the NFC-normalised text (identical for text that already is NFC).
 
 The gazetteer (``newsletter/gazetteer/``) turns the official municipality list and the
@@ -38,31 +38,51 @@ this order:
 4. *article*: an article before a bare ambiguous or risky name makes it a noun or a
    quarter (»die Wachau«, »in der Neustadt«, »beim Bergen«); adjectives may follow one.
 5. *state institution*: a city named as the seat of a state institution (»Landtag in
-   Dresden«, »Dresdner Staatskanzlei«, »Oberverwaltungsgericht in Bautzen«) adds nothing.
-6. *dateline and heading*: at the start of the text or a line, a place followed by a
-   press agency in brackets (»Dresden (dpa) –«), a place in CAPITALS followed by ». « or
-   a dash (»LEIPZIG. …«) or a slash list followed by a dash (»Görlitz/Zittau –«) is a
+   Dresden«, »Dresdner Staatskanzlei«, »Oberverwaltungsgericht in Bautzen«) adds nothing;
+   nor does the seat city (``seat_cities``) after »in« in a sentence where something is
+   said, announced or presented, with a state official or body in it or shortly before
+   (»…, sagte der Innenminister heute in Dresden«, »teilten Innenministerium und
+   Landeskriminalamt am Dienstag in Dresden mit«).
+6. *dateline and heading*: at the start of the text or a line, a place followed by
+   press agencies in brackets (»Dresden (dpa) –«, »Dresden (dpa/sn) -«), a place in
+   CAPITALS followed by ». « or a dash (»LEIPZIG. …«), a slash list followed by a dash
+   (»Görlitz/Zittau –«) or the seat city and a dash before a lead sentence about the
+   state (»Dresden – Die Gewaltkriminalität in Sachsen …«, »… der Landtag …«) is a
    dateline and adds nothing; any other single place followed by ». «, »: « or a dash
-   (»Wachau. Autodiebe …«, »MEISSEN: …«, »Plauen (ots) –«) is the heading place and
-   counts like a name after a place cue.
+   (»Wachau. Autodiebe …«, »MEISSEN: …«, »Plauen (ots) –«, »Reichenbach – Unbekannte
+   …«) is the heading place and counts like a name after a place cue.
 7. *link*: a locality named with its municipality wins over namesakes (»Gersdorf, ein
    Ortsteil von Haselbachtal«, »Oelsnitz, OT Görnitz«, »Dresden-Klotzsche«, »Gersdorf
-   bei Kamenz«): both names keep only the places that fit each other.
+   bei Kamenz«): both names keep only the places that fit each other. A part the
+   locality list does not know is still a part of its whole, whatever else its name
+   names (»Chemnitz, OT Bernsdorf«, »im Chemnitzer Ortsteil Markersdorf«, »Bernsdorf, ein
+   Ortsteil von Chemnitz«): it counts as a locality of the whole.
 8. *foreign qualifier*: a name qualified by a place outside Saxony is that other place
    (»Neustadt an der Weinstraße«, »Bergen auf Rügen«, »Coswig (Anhalt)«); a loose name
    (ambiguous or risky) qualified by »bei X« with X no Saxon place likewise.
-9. *quarter*: a loose name hyphenated to a preceding word is a quarter of that place
-   (»Dresden-Neustadt« counts as Dresden, »Berlin-Lichtenberg« as nothing).
+9. *quarter*: a name hyphenated to a Saxon town is a quarter of that town, also when it
+   is a town elsewhere (»Dresden-Neustadt«, »Dresden-Plauen« count as Dresden), unless
+   the name already fits the town (»Dresden-Klotzsche«) or the pair follows a route word
+   (»Bahnstrecke Leipzig-Dresden«); double names match as themselves first
+   (»Hohenstein-Ernstthal«). A loose name hyphenated to anything else counts as nothing
+   (»Berlin-Lichtenberg«).
 10. *foreign sentence and paragraph*: a loose name in the same sentence as a place
     outside Saxony (»Bernsdorf in Thüringen«) or in the same paragraph as another
     German Land (»Bayern«) is dropped; beside a police or district authority outside
     Saxony (»Polizeipräsidium Ludwigsburg«, »Landkreis Hof«) every town name of the
     paragraph is dropped unless the paragraph also says Sachsen/sächsisch or names a
     Saxon district, directorate or landscape.
-11. *risky names* (ordinary words, surnames, places better known elsewhere, short or
-    widely shared locality names) count after a place cue (»in Werda«, »OT Weißig«),
-    as heading place, or when another place of the same region is named in the text.
-12. *ambiguous names* (»Bernsdorf«, »Auerbach«, »Neustadt«, computed from the data)
+11. *route and direction*: the ends of a motorway route (»BAB 4, Görlitz - Dresden«,
+    »A 72 Hof – Leipzig«, »Richtungsfahrbahn Dresden - Görlitz«) and the names after a
+    direction word (»in Richtung Dresden«, »Fahrtrichtung Görlitz«, »aus Richtung
+    Klingenthal«) are weak: they count only when the text names no other place that
+    counts by itself; the place of the incident (»bei Weißenberg«, »Anschlussstelle
+    Burkau«, »zwischen Stollberg und Chemnitz«) is an ordinary place.
+12. *risky names* (ordinary words, surnames, places better known elsewhere, short or
+    widely shared locality names) count after a place cue (»in Werda«, »OT Weißig«,
+    »Ortslage Sosa«), before its part (»Pöhl, OT Möschwitz«), as heading place, or when
+    another place of the same region is named in the text.
+13. *ambiguous names* (»Bernsdorf«, »Auerbach«, »Neustadt«, computed from the data)
     take the one candidate region that the other places of the text name. Otherwise
     the item gets the union of the candidate regions and ``needs_check`` (»Region
     prüfen«), and the name is reported in ``ambiguous``; a risky ambiguous name without

@@ -1,8 +1,8 @@
 """The context rules of the region classifier, in the order of ``newsletter.regions``.
 
-:func:`find_hits` scans a text with the compiled trie and applies rules 1-11 of the
+:func:`find_hits` scans a text with the compiled trie and applies rules 1-12 of the
 ``newsletter.regions`` docstring; it returns the hits that count by themselves and the
-loose hits (ambiguous or risky) that need the other places of the text (rule 12).
+loose hits (ambiguous or risky) that need the other places of the text (rule 13).
 Pure functions over the text, the hits and the small rule patterns of
 ``newsletter.gazetteer.patterns``.
 """
@@ -30,6 +30,8 @@ _WHITESPACE = re.compile(r"\s+")
 _LOOK_BACK = 25
 _PERSON_LOOK_BACK = 60
 _SEAT_LOOK_BACK = 90
+_SENTENCE_LOOK = 300
+_SPEAKER_LOOK_BACK = 600
 
 
 @dataclass(frozen=True)
@@ -63,28 +65,36 @@ class Entry:
 
 
 class Hit(NamedTuple):
-    """A match of the compiled pattern; ``cued`` after a place cue or as heading place."""
+    """A match of the compiled pattern; ``cued`` after a place cue or as heading place;
+    ``weak`` as the end of a route or a direction (rule 11)."""
 
     start: int
     end: int
     phrase: str
     entry: Entry
     cued: bool = False
+    weak: bool = False
 
 
 def find_hits(text: str, gazetteer: Gazetteer) -> tuple[list[Hit], list[Hit]]:
-    """Rules 1-11: the hits that count by themselves, and the loose ones."""
+    """Rules 1-12: the hits that count by themselves, and the loose ones."""
     rules = gazetteer.rules
     hits = _scan(text, gazetteer.pattern, gazetteer.entries, rules, gazetteer.sets)
-    hits = _link(text, _datelines(text, _seats(text, hits, rules), rules), rules)
+    sets = gazetteer.sets
+    hits = _link(text, _datelines(text, _seats(text, hits, rules, sets), rules, sets), rules)
     certain: list[Hit] = []
     loose: list[Hit] = []
-    for hit in _context_filter(text, hits, rules, gazetteer.sets):
+    for hit in _context_filter(text, _routes(text, hits, rules), rules, gazetteer.sets):
+        if not hit.entry.loose:
+            certain.append(hit)
+            continue
         cued = hit.cued or _has_cue(text, hit, rules)
-        if not hit.entry.loose or (cued and not hit.entry.ambiguous):
+        if cued and not hit.entry.ambiguous:
             certain.append(hit)
         else:
             loose.append(hit._replace(cued=cued))
+    if any(not hit.weak for hit in certain):
+        return [h for h in certain if not h.weak], [h for h in loose if not h.weak]
     return certain, loose
 
 
@@ -133,15 +143,18 @@ def _person(text: str, start: int, rules: Rules, sets: Sets) -> bool:
     return len(words) == 2 and words[0] in sets["roles"] and bool(rules["name"].fullmatch(last))
 
 
-def _seats(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
-    """Rule 5: a town named as the seat of a state institution adds nothing."""
+def _seats(text: str, hits: list[Hit], rules: Rules, sets: Sets) -> list[Hit]:
+    """Rule 5: a town named as the seat of a state institution adds nothing, nor the
+    seat city where a state speaker says something."""
     kept: list[Hit] = []
     for i, hit in enumerate(hits):
         if hit.entry.kind == "adjective" and i + 1 < len(hits):
             after = hits[i + 1]
             if _is_marker(after, "institution") and text[hit.end : after.start].isspace():
                 continue
-        if hit.entry.kind in NAME_KINDS and _seat_of_institution(text, hits, i, rules):
+        if hit.entry.kind in NAME_KINDS and (
+            _seat_of_institution(text, hits, i, rules) or _said_at_seat(text, hit, rules, sets)
+        ):
             continue
         kept.append(hit)
     return kept
@@ -158,17 +171,47 @@ def _seat_of_institution(text: str, hits: Sequence[Hit], i: int, rules: Rules) -
     return False
 
 
+def _said_at_seat(text: str, hit: Hit, rules: Rules, sets: Sets) -> bool:
+    """»…, sagte der Innenminister heute in Dresden«: a seat city after »in«, in a sentence
+    with a verb of saying, and a state speaker in it or shortly before in the paragraph."""
+    if hit.phrase not in sets["seat_cities"]:
+        return False
+    if not rules["in"].search(text, max(0, hit.start - _LOOK_BACK), hit.start):
+        return False
+    start, end = _sentence(text, hit, rules)
+    if not rules["statement"].search(text, start, end):
+        return False
+    before = _last_end(rules["paragraph"], text, max(0, start - _SPEAKER_LOOK_BACK), start)
+    return rules["speaker"].search(text, before, end) is not None
+
+
+def _sentence(text: str, hit: Hit, rules: Rules) -> tuple[int, int]:
+    """The bounds of the sentence around ``hit`` (at most _SENTENCE_LOOK either side)."""
+    ends = rules["sentence_end"]
+    start = _last_end(ends, text, max(0, hit.start - _SENTENCE_LOOK), hit.start)
+    after = ends.search(text, hit.end, hit.end + _SENTENCE_LOOK)
+    return start, after.start() if after else min(len(text), hit.end + _SENTENCE_LOOK)
+
+
+def _last_end(separator: re.Pattern[str], text: str, lo: int, hi: int) -> int:
+    """The end of the last ``separator`` between ``lo`` and ``hi`` (``lo`` if none)."""
+    last = lo
+    for found in separator.finditer(text, lo, hi):
+        last = found.end()
+    return last
+
+
 def _is_marker(hit: Hit, key: str) -> bool:
     """The hit is a context marker word of ``key`` (institution, authority, saxon)."""
     return hit.entry.kind == "marker" and hit.entry.tag == key
 
 
-def _datelines(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
+def _datelines(text: str, hits: list[Hit], rules: Rules, sets: Sets) -> list[Hit]:
     """Rule 6: drop datelines, mark heading places as cued (at the start of each line)."""
     result: list[Hit] = []
     i = 0
     while i < len(hits):
-        group = _head_group(text, hits, i, rules)
+        group = _head_group(text, hits, i, rules, sets)
         if group is None:
             result.append(hits[i])
             i += 1
@@ -180,7 +223,9 @@ def _datelines(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
     return result
 
 
-def _head_group(text: str, hits: Sequence[Hit], i: int, rules: Rules) -> tuple[int, bool] | None:
+def _head_group(
+    text: str, hits: Sequence[Hit], i: int, rules: Rules, sets: Sets
+) -> tuple[int, bool] | None:
     """(index after the group, is it a dateline) if hits[i] starts a line's head."""
     first = hits[i]
     lo = hits[i - 1].end if i else 0
@@ -196,7 +241,17 @@ def _head_group(text: str, hits: Sequence[Hit], i: int, rules: Rules) -> tuple[i
     if tag:
         return end, rules["agency"].fullmatch(tag.strip()) is not None
     capitals = all(h.phrase.isupper() for h in hits[i:end])
-    return end, separator != ":" and (capitals or end - i > 1)
+    seat = end - i == 1 and first.phrase in sets["seat_cities"]
+    return end, separator != ":" and (
+        capitals or end - i > 1 or (seat and _state_lead(text, head, rules))
+    )
+
+
+def _state_lead(text: str, head: re.Match[str], rules: Rules) -> bool:
+    """»Dresden – Die Gewaltkriminalität in Sachsen …«: the seat city, a dash and a lead
+    sentence about the state (»Grimma – Der Innenminister besuchte …« is Grimma's)."""
+    dash = head.group().strip()[-1] in "–—-"
+    return dash and rules["state_lead"].match(text, head.end()) is not None
 
 
 def _line_start(text: str, lo: int, start: int) -> bool:
@@ -210,22 +265,46 @@ def _line_start(text: str, lo: int, start: int) -> bool:
 
 
 def _link(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
-    """Rule 7: a locality named with its municipality keeps only the places that fit."""
+    """Rule 7: a locality named with its municipality keeps only the places that fit; a
+    part the locality list does not know counts as the place it is a part of."""
     linked = list(hits)
     for i in range(len(linked) - 1):
         a, b = linked[i], linked[i + 1]
-        if a.entry.kind not in NAME_KINDS or b.entry.kind not in NAME_KINDS:
+        if a.entry.kind not in MUNICIPALITY_KINDS or b.entry.kind not in NAME_KINDS:
             continue
-        gap = (a.end, b.start)
-        if rules["link_down"].fullmatch(text, *gap) or rules["link_up"].fullmatch(text, *gap):
-            a2, b2 = _restrict(a, b, by_region=False), _restrict(b, a, by_region=False)
-        elif rules["link_near"].fullmatch(text, *gap):
-            a2, b2 = _restrict(a, b, by_region=True), b
-        else:
-            continue
-        if a2 and b2:
-            linked[i], linked[i + 1] = a2, b2
+        pair = _linked_pair(text, a, b, rules) if a.entry.kind in NAME_KINDS else None
+        if pair := pair or _part_pair(text, a, b, rules):
+            linked[i], linked[i + 1] = pair
     return linked
+
+
+def _linked_pair(text: str, a: Hit, b: Hit, rules: Rules) -> tuple[Hit, Hit] | None:
+    """Both names restricted to the places that fit each other, if they are linked."""
+    gap = (a.end, b.start)
+    if rules["link_down"].fullmatch(text, *gap) or rules["link_up"].fullmatch(text, *gap):
+        a2, b2 = _restrict(a, b, by_region=False), _restrict(b, a, by_region=False)
+    elif rules["link_near"].fullmatch(text, *gap):
+        a2, b2 = _restrict(a, b, by_region=True), b
+    else:
+        return None
+    return (a2, b2) if a2 and b2 else None
+
+
+def _part_pair(text: str, a: Hit, b: Hit, rules: Rules) -> tuple[Hit, Hit] | None:
+    """»Chemnitz, OT Bernsdorf«, »im Chemnitzer Ortsteil Markersdorf«, »Wiesa, ein
+    Ortsteil von Thum«: the part counts as its whole, whatever else its name names."""
+    gap = (a.end, b.start)
+    if rules["part_down"].fullmatch(text, *gap):
+        return a, _as_part(b, a)
+    if a.entry.kind in NAME_KINDS and rules["part_up"].fullmatch(text, *gap):
+        return _as_part(a, b), b
+    return None
+
+
+def _as_part(part: Hit, whole: Hit) -> Hit:
+    """``part`` as a locality of the places of ``whole``."""
+    entry = Entry("locality", whole.entry.places, whole.entry.risky)
+    return part._replace(entry=entry, cued=True)
 
 
 def _restrict(hit: Hit, other: Hit, *, by_region: bool) -> Hit | None:
@@ -240,6 +319,23 @@ def _restrict(hit: Hit, other: Hit, *, by_region: bool) -> Hit | None:
         if same:
             return hit._replace(entry=Entry(kind, same, False), cued=True)
     return None
+
+
+def _routes(text: str, hits: list[Hit], rules: Rules) -> list[Hit]:
+    """Rule 11: the names of a motorway route (»BAB 4, Görlitz - Dresden«) or a direction
+    (»in Richtung Dresden«) are weak: they count only if no other place does."""
+    marked = list(hits)
+    covered = 0
+    for i, hit in enumerate(hits):
+        if hit.start < covered or not (_is_marker(hit, "route") or _is_marker(hit, "direction")):
+            continue
+        span = rules[hit.entry.tag].match(text, hit.end)
+        covered = span.end() if span else covered
+        j = i + 1
+        while j < len(marked) and marked[j].start < covered:
+            marked[j] = marked[j]._replace(weak=True)
+            j += 1
+    return marked
 
 
 def _context_filter(text: str, hits: list[Hit], rules: Rules, sets: Sets) -> list[Hit]:
@@ -258,8 +354,7 @@ def _context_filter(text: str, hits: list[Hit], rules: Rules, sets: Sets) -> lis
             continue
         if hit.entry.loose and sentences and sentences.of(hit.start) in foreign_sentences:
             continue
-        if hit.entry.loose and _hyphenated(text, hit.start):
-            _join_quarter(text, hit, kept)
+        if _hyphenated(text, hit.start) and _quarter(text, hit, kept, rules):
             continue
         kept.append(hit)
     return kept
@@ -334,18 +429,29 @@ def _hyphenated(text: str, start: int) -> bool:
     return start > 1 and text[start - 1] == "-" and text[start - 2].isalnum()
 
 
-def _join_quarter(text: str, hit: Hit, kept: list[Hit]) -> None:
-    """Rule 9: »Dresden-Neustadt« extends the Dresden hit; without a Saxon head: dropped."""
+def _quarter(text: str, hit: Hit, kept: list[Hit], rules: Rules) -> bool:
+    """Rule 9: a name hyphenated to a Saxon town is its quarter: the town's hit grows to a
+    locality of the town (»Dresden-Neustadt«, »Dresden-Plauen«), unless the pair is a route (»Bahnstrecke
+    Leipzig-Dresden«) or the name already fits the town (»Dresden-Klotzsche«). True if
+    ``hit`` is used up: joined, or loose without a Saxon head (»Berlin-Lichtenberg«)."""
     head = kept[-1] if kept else None
     if (
         head
         and head.end == hit.start - 1
         and head.entry.kind == "municipality"
         and not head.entry.loose
+        and (hit.entry.loose or not hit.entry.regions <= head.entry.regions)
+        and not rules["connection"].search(text, max(0, head.start - _LOOK_BACK), head.start)
     ):
-        kept[-1] = head._replace(end=hit.end, phrase=text[head.start : hit.end])
+        quarter = Entry("locality", head.entry.places, False)  # joins no further quarter
+        kept[-1] = head._replace(end=hit.end, phrase=text[head.start : hit.end], entry=quarter)
+        return True
+    return hit.entry.loose
 
 
 def _has_cue(text: str, hit: Hit, rules: Rules) -> bool:
-    """Rule 11: a name right after a place cue (»in Werda«, »OT Weißig«)."""
-    return rules["cue"].search(text, max(0, hit.start - _LOOK_BACK), hit.start) is not None
+    """Rule 12: a name right after a place cue (»in Werda«, »OT Weißig«) or before its
+    part (»Pöhl, OT Möschwitz«)."""
+    if rules["cue"].search(text, max(0, hit.start - _LOOK_BACK), hit.start):
+        return True
+    return rules["part_cue"].match(text, hit.end) is not None

@@ -209,6 +209,71 @@ def test_datelines_make_no_region_heading_places_do(text: str, expected: list[st
     assert regions(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dresden (dpa/sn) - Der Landtag berät über Videoschutz.", []),
+        ("Chemnitz (dpa / lsn) – Die Zahl der Taschendiebstähle sinkt.", []),
+        ("Leipzig (epd/KNA) - In Torgau wurde eingebrochen.", [LN]),
+        ("Dresden – Die Zahl der Einbrüche in Sachsen ist gesunken.", []),
+        ("Dresden - Der Sächsische Landtag debattiert über Einbrüche in Grimma.", [LN]),
+        ("Dresden – Innenministerin Maier stellt die Bilanz des Freistaats vor.", []),
+        ("Dresden – Die Kriminalstatistik zeigt weniger Autodiebstähle.", []),
+    ],
+)
+def test_agency_lists_and_state_leads_are_datelines(text: str, expected: list[str]) -> None:
+    assert regions(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Zwickau (ots) - Unbekannte brachen in eine Gartenlaube ein.", [ZW]),
+        ("Leipzig (dpa/ots) - Ein Transporter wurde gestohlen.", [LN]),  # not all agencies
+        ("Werdau – Unbekannte brachen in der Nacht in ein Vereinsheim ein.", [ZW]),
+        ("Pirna – Einbruch in Gartenlaube. Die Polizei in Sachsen warnt.", [DD]),  # lead only
+        ("Dresden: Die Zahl der Einbrüche in Sachsen ist gesunken.", [DD]),  # no dash
+        ("Grimma – Der Innenminister besuchte am Montag das Revier.", [LN]),  # not the seat
+        ("Chemnitz – Die Kriminalstatistik zeigt weniger Autodiebstähle.", [CH]),
+    ],
+)
+def test_police_headings_stay_places(text: str, expected: list[str]) -> None:
+    assert regions(text) == expected
+
+
+# --- statements made at the seat ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die Fallzahlen steigen, sagte der Innenminister heute in Dresden.",
+        "Die Polizei erfasste mehr Straftaten, teilten Innenministerium und"
+        " Landeskriminalamt am Dienstag in Dresden mit.",
+        "Staatssekretärin Kühn warb für mehr Prävention. Das sei nötig, sagte sie in Dresden.",
+        "Die Justizministerin stellte am Montag in Dresden den Bericht vor.",
+        "Der Regierungssprecher erklärte in Dresden, das Kabinett habe entschieden.",
+    ],
+)
+def test_state_speakers_at_the_seat_name_no_region(text: str) -> None:
+    assert regions(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Das Fest war ein Erfolg, sagte der Bürgermeister heute in Dresden.", [DD]),
+        ("Die Innenministerin eröffnete in Dresden ein neues Polizeirevier.", [DD]),
+        ("Die Zahl sinkt, sagte der Innenminister heute in Pirna.", [DD]),
+        ("Der Innenminister sagte, in Dresden werde eingebrochen.\n\nEin Zeuge sagte"
+         " in Dresden aus.", [DD]),
+        ("Die Fallzahlen steigen, sagte der Innenminister in Leipzig.", [LN]),
+    ],
+)  # fmt: skip
+def test_other_speakers_places_and_seats_stay_places(text: str, expected: list[str]) -> None:
+    assert regions(text) == expected
+
+
 # --- state institutions -------------------------------------------------------------
 
 
@@ -261,6 +326,113 @@ def test_locality_named_with_its_municipality_wins(
     assert sorted(result.regions) == expected
     assert kind in {m.kind for m in result.matches if m.phrase == "Gersdorf"}
     assert not result.needs_check
+
+
+# --- motorway routes and directions ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("BAB 4, Görlitz - Dresden, bei Weißenberg: Lkw-Fahrer ohne Führerschein.", [OS]),
+        ("A 72 Hof – Leipzig, zwischen Stollberg und Chemnitz: Auffahrunfall.", [CH]),
+        ("Bundesautobahn 14, Leipzig – Dresden, Anschlussstelle Grimma: Stau.", [LN]),
+        ("BAB 4, Richtungsfahrbahn Dresden - Görlitz, Anschlussstelle Pulsnitz: Unfall.", [OS]),
+        ("Auf der A 4 in Richtung Dresden kam es bei Bautzen zu einem Unfall.", [OS]),
+        ("In Fahrtrichtung Görlitz wurde bei Wilsdruff ein Transporter gestoppt.", [DD]),
+        ("Aus Richtung Plauen kam bei Grimma ein Radfahrer.", [LN]),
+    ],
+)
+def test_route_ends_and_directions_name_no_region(text: str, expected: list[str]) -> None:
+    assert regions(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Auf der Bundesstraße wurde ein Motorrad in Richtung Meißen übersehen.", [DD]),
+        ("Auerbach: Ein Transporter kam aus Richtung Klingenthal.", [ZW]),  # resolves
+        ("Auf der A 4 zwischen Dresden und Bautzen war die Fahrbahn gesperrt.", [DD, OS]),
+        ("Die Autobahn 72 wird bei Zwickau erneuert, sagte die Stadt Plauen.", [ZW]),
+        ("Der Zug aus Leipzig hielt in Riesa.", [DD, LN]),
+    ],
+)
+def test_route_and_direction_names_count_when_nothing_else_does(
+    text: str, expected: list[str]
+) -> None:
+    assert regions(text) == expected
+
+
+# --- parts: »X, OT Y«, »Xer Ortsteil Y«, »X-Y« ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Chemnitz, OT Bernsdorf: Wahlplakate abgerissen.", [CH]),  # Bernsdorf elsewhere
+        ("Zwickau, Ortsteil Markersdorf: Einbruch in Garage.", [ZW]),  # unknown part
+        ("Im Chemnitzer Ortsteil Markersdorf wurde ein Auto gestohlen.", [CH]),
+        ("Im Dresdner Stadtteil Plauen wurde ein Rad gestohlen.", [DD]),
+        ("Bernsdorf, ein Ortsteil von Chemnitz, feiert sein Straßenfest.", [CH]),
+        ("Chemnitz, OT Zentrum: Graffiti am Rathaus.", [CH]),  # generic word adds nothing
+    ],
+)
+def test_a_part_counts_as_its_whole(text: str, expected: list[str]) -> None:
+    result = classify(text, load_gazetteer())
+    assert sorted(result.regions) == expected
+    assert not result.needs_check
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Pöhl, OT Möschwitz: Bungalow abgebrannt.", [ZW]),  # risky name before its part
+        ("Werda, Ortsteil Kottengrün: Scheune brennt.", [ZW]),
+        ("Pöhl wurde gelobt.", []),  # no cue
+        ("Pöhl, der Kapitän, ist verletzt.", []),
+        ("Pöhl, OT-Leiter der Wehr, ist verletzt.", []),  # »OT-« is no part structure
+        ("Chemnitz, Bernsdorf und Plauen laden ein.", [CH, ZW]),  # a list, no part
+    ],
+)
+def test_the_part_structure_is_a_cue_for_the_whole(text: str, expected: list[str]) -> None:
+    assert regions(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase", "expected"),
+    [
+        ("Dresden-Plauen: Ein Kind wurde angesprochen.", "Dresden-Plauen", [DD]),
+        ("In Leipzig-Gohlis brannte ein Auto.", "Leipzig", [LN]),  # a listed locality
+        ("In Chemnitz-Bernsdorf wurde eingebrochen.", "Chemnitz-Bernsdorf", [CH]),
+        ("In Hohenstein-Ernstthal wurde eingebrochen.", "Hohenstein-Ernstthal", [ZW]),
+        ("In Annaberg-Buchholz brannte ein Carport.", "Annaberg-Buchholz", [CH]),
+        ("In Ebersbach-Neugersdorf brannte ein Carport.", "Ebersbach-Neugersdorf", [OS]),
+        ("Die S-Bahn-Linie Dresden-Meißen fährt wieder.", "Dresden", [DD]),
+        ("Die ICE-Strecke Leipzig-Plauen wird gebaut.", "Leipzig", [LN, ZW]),
+    ],
+)
+def test_quarter_after_a_city_double_names_and_routes(
+    text: str, phrase: str, expected: list[str]
+) -> None:
+    result = classify(text, load_gazetteer())
+    assert sorted(result.regions) == expected
+    assert result.matches[0].phrase == phrase
+    assert not result.needs_check
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Diebe zogen durch die Ortslage Sosa.", [CH]),  # risky locality after a cue
+        ("Einbruch im Ortsteil Wiesa.", [CH]),
+        ("Wiesa lädt ein.", []),
+        ("Feuer im OT Sosa.", [CH]),
+        ("Sosa ist ein Nachname.", []),
+        ("Diebe zogen durch die Ortslage Quxdorf.", []),  # unknown stays unknown
+    ],
+)
+def test_locality_cues(text: str, expected: list[str]) -> None:
+    assert regions(text) == expected
 
 
 # --- 7. unresolved ambiguity: union and check --------------------------------------------

@@ -35,8 +35,9 @@ The rules (each a function below):
   with its second part shortened (»Limbach-O.«).
 - *areas, foreign places, stop phrases*: as listed in ``variants.toml``; adjective
   stems (»vogtländisch«) get the endings -e, -en, -er, -es, -em.
-- *markers* (kind ``marker``, key ``institution``, ``authority`` or ``saxon``): words the
-  context rules look for (»Landtag«, »Polizeipräsidium«, »Sachsen«, »sächsischen«); they
+- *markers* (kind ``marker``, key ``institution``, ``authority``, ``saxon``, ``route`` or
+  ``direction``): words the context rules look for (»Landtag«, »Polizeipräsidium«,
+  »Sachsen«, »sächsischen«, »BAB«, »Richtung«); they
   name no place but ride along in the one scan, so the rules need no extra pass.
 """
 
@@ -275,13 +276,16 @@ def area_candidates(variants: Variants) -> Iterator[Candidate]:
 
 
 def marker_candidates(variants: Variants) -> Iterator[Candidate]:
-    """State institutions, authorities and Saxon anchors, as kind ``marker``."""
+    """State institutions, authorities, Saxon anchors, motorways and direction words, as
+    kind ``marker``."""
     words = variants["words"]
     saxon = [*words["saxon"], *inflected(words["saxon_stems"], variants)]
     for key, forms in (
         ("institution", words["institutions"]),
         ("authority", words["authorities"]),
         ("saxon", saxon),
+        ("route", words["motorways"]),
+        ("direction", words["directions"]),
     ):
         yield from ((form, 0, Place("marker", key, ())) for form in forms)
 

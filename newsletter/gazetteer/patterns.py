@@ -13,6 +13,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 PARAGRAPH = r"\n[^\S\n]*\n"
+ENDPOINT = r"[A-ZÄÖÜ][\w-]*"  # of a route or direction: »Hof«, »Dresden-West«
+DASH = r"\s*[-–—/]\s*"
+PART = r"(?:OT|Ortsteil|Stadtteil|Gemeindeteil)"
+# »Y, ein Ortsteil von X«: the name before is part of the name after; »X, OT Y«,
+# »X Ortsteil Y«: the name after is part of the name before
+PART_UP = rf",?\s*(?:(?:ein|einem|im|dem)\s+)?{PART}\s+(?:von|der\s+(?:Gemeinde|Stadt)|des|in)\s+"
+PART_DOWN = rf",?\s*(?:im\s+)?{PART}\s+"
 
 
 def trie_pattern(phrases: Iterable[str]) -> str:
@@ -63,18 +70,38 @@ def rule_patterns(words: Mapping[str, list[str]]) -> dict[str, re.Pattern[str]]:
         "initial": re.compile(r"[A-ZÄÖÜ]\."),
         "heading": re.compile(r"\s*(?:\(([^()\n]{1,25})\)\s*)?(?:[–—:]|-(?=\s)|\.(?=\s))"),
         "slash": re.compile(r"\s*/\s*|,\s*"),
-        "link_up": re.compile(
-            r",?\s*(?:(?:ein|einem|im|dem)\s+)?(?:Ortsteil|Stadtteil|Gemeindeteil|OT)\s+"
-            r"(?:von|der\s+(?:Gemeinde|Stadt)|des|in)\s+|\s+\((?:Gemeinde|Stadt|OT\s+von)?\s*"
+        "link_up": re.compile(rf"{PART_UP}|\s+\((?:Gemeinde|Stadt|OT\s+von)?\s*"),
+        "link_down": re.compile(rf"-|{PART_DOWN}|\s+\((?:OT|Ortsteil)?\s*"),
+        "part_up": re.compile(PART_UP),
+        "part_down": re.compile(PART_DOWN),
+        "part_cue": re.compile(rf",?\s*{PART}\s+(?!(?:von|der|des|in)\s)[A-ZÄÖÜ]"),
+        "route": re.compile(
+            rf"\s*\d+\s*,?\s*(?:(?:{_words(words['directions'])})\s+)?{ENDPOINT}(?:{DASH}{ENDPOINT})+"
         ),
-        "link_down": re.compile(
-            r"-|,?\s*(?:im\s+)?(?:OT|Ortsteil|Stadtteil|Gemeindeteil)\s+|\s+\((?:OT|Ortsteil)?\s*"
+        "direction": re.compile(rf"\s+{ENDPOINT}(?:{DASH}{ENDPOINT})*"),
+        "connection": re.compile(
+            r"(?:(?i:strecke|linie|verbindung|bahn|route)|\b(?:BAB|A|B)\s*\d+)[,\s]+$"
         ),
-        "agency": re.compile(_words(words["agencies"])),
+        "agency": re.compile(r"(?:{0})(?:\s*/\s*(?:{0}))*".format(_words(words["agencies"]))),
+        "state_lead": re.compile(
+            r"[^.!?\n]*?(?:{}|(?<!\w)(?:{})|(?<!\w)(?:{})(?![\w-]))".format(
+                _speaker(words), _words(words["state_topics"]), _words(words["saxon"])
+            )
+        ),
+        "speaker": re.compile(_speaker(words)),
+        "statement": re.compile(r"(?<!\w)(?:{})(?!\w)".format(_words(words["statements"]))),
+        "in": re.compile(r"(?<!\w)in\s+$"),
         "link_near": re.compile(r"\s+(?:bei|b\.|nahe|nahe\s+bei)\s+"),
         "paragraph": re.compile(PARAGRAPH),
         "sentence_end": re.compile(r"[.!?][\"»«“”)]?\s+(?=[\"»«„“(]?[A-ZÄÖÜ0-9])|\n"),
     }
+
+
+def _speaker(words: Mapping[str, list[str]]) -> str:
+    """A state official or body: a listed word start, an institution, or a compound of
+    »-minister…«, »-staatssekretär…« (»Innenministerin«, »Wirtschaftsministerium«)."""
+    starts = _words([*words["state_speakers"], *words["institutions"]])
+    return r"(?<!\w)(?:{})|(?i:{})".format(starts, _words(words["speaker_parts"]))
 
 
 def word_sets(words: Mapping[str, list[str]]) -> dict[str, frozenset[str]]:
@@ -85,4 +112,5 @@ def word_sets(words: Mapping[str, list[str]]) -> dict[str, frozenset[str]]:
         "first_names": frozenset(words["first_names"]),
         "roles": frozenset(words["roles"]),
         "states": frozenset([*states, *(s + "s" for s in states)]),
+        "seat_cities": frozenset(words["seat_cities"]),
     }
