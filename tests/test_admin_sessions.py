@@ -20,6 +20,7 @@ from newsletter.config import load_config
 from newsletter.context import Context
 from newsletter.web import create_app
 from newsletter.web.hashpool import BoundedPool, PoolFull
+from newsletter.web.state import state_of
 from tests._admin import NAME, PASSWORD, csrf, login, make_client
 from tests.livesrv import serve_config
 
@@ -116,7 +117,7 @@ class Clock:
 def _clocked_client(ctx: Context) -> tuple[TestClient, Clock]:
     client = make_client(ctx)
     clock = Clock()
-    client.app.state.clock = clock  # type: ignore[attr-defined]
+    state_of(client.app).clock = clock
     login(client)
     return client, clock
 
@@ -189,7 +190,7 @@ def test_the_pool_queues_a_bounded_number_then_refuses() -> None:
 def test_a_login_is_answered_503_in_german_when_the_pool_is_full(ctx: Context) -> None:
     client = make_client(ctx)
     pool = BoundedPool(1, 0, "test")
-    client.app.state.login_pool = pool  # type: ignore[attr-defined]
+    state_of(client.app).login_pool = pool
     gate = threading.Event()
     blocked = pool.submit(gate.wait, 10)
     answer = client.post(

@@ -15,11 +15,11 @@ from newsletter.context import Context
 from newsletter.curation import add_manual_item
 from newsletter.errors import ConfigError
 from newsletter.health import decide
-from newsletter.metrics import count_feed_request
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import deliveries, digests
 from newsletter.web import create_app
+from newsletter.web.state import state_of
 from tests.feedfixtures import feed_request_count
 
 LOCAL = ("127.0.0.1", 50000)
@@ -90,9 +90,10 @@ def test_metrics_come_from_the_store(ctx: Context) -> None:
             )
         ]
         conn.execute(insert(deliveries), rows)
-    count_feed_request("rss", 200)
-    count_feed_request("rss", 304)
-    answer = TestClient(create_app(ctx), client=LOCAL).get("/metrics")
+    client = TestClient(create_app(ctx), client=LOCAL)
+    state_of(client.app).feed_requests.count("rss", 200)
+    state_of(client.app).feed_requests.count("rss", 304)
+    answer = client.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain; version=")
     text = answer.text
