@@ -12,14 +12,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.store.schema import admins, audit_log
 from newsletter.web import create_app
-from tests._admin import NAME, PASSWORD, csrf, login, make_client
+from tests._admin import NAME, PASSWORD, admin_client, app_client, csrf, make_client
 
 OPEN_ADMIN = {"/admin/anmelden", "/admin/abmelden"}
 OPEN_API = {"/api/v1/openapi.json"}
@@ -51,7 +50,7 @@ def _routes(ctx: Context, prefix: str, open_paths: set[str]) -> list[tuple[str, 
 
 
 def test_every_admin_route_without_a_session_redirects_to_the_login(ctx: Context) -> None:
-    client = TestClient(create_app(ctx), follow_redirects=False)
+    client = app_client(ctx, follow_redirects=False)
     routes = _routes(ctx, "/admin", OPEN_ADMIN)
     assert len(routes) >= 8
     for method, path in routes:
@@ -61,7 +60,7 @@ def test_every_admin_route_without_a_session_redirects_to_the_login(ctx: Context
 
 
 def test_every_api_route_without_a_token_is_401_json(ctx: Context) -> None:
-    client = TestClient(create_app(ctx), follow_redirects=False)
+    client = app_client(ctx, follow_redirects=False)
     routes = _routes(ctx, "/api/v1", OPEN_API)
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer nl_wrong"}, {"Authorization": "Basic eA=="}):
@@ -72,8 +71,7 @@ def test_every_api_route_without_a_token_is_401_json(ctx: Context) -> None:
 
 
 def test_login_sets_a_hardened_session_and_logout_ends_it(ctx: Context) -> None:
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     cookie = next(c for c in client.cookies.jar if c.name == "nl_admin")
     assert cookie.has_nonstandard_attr("HttpOnly")
     assert not cookie.secure  # plain http on the test server
@@ -96,8 +94,7 @@ def test_session_cookie_is_secure_under_https(ctx: Context) -> None:
 
 
 def test_a_tampered_session_cookie_is_no_session(ctx: Context) -> None:
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     value = client.cookies["nl_admin"]
     client.cookies.delete("nl_admin")
     client.cookies.set("nl_admin", value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
@@ -127,8 +124,7 @@ def test_login_without_csrf_token_is_refused(ctx: Context) -> None:
 
 
 def test_admin_post_without_csrf_token_changes_nothing(ctx: Context) -> None:
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     answer = client.post("/admin/quellen/abrufen", data={})
     assert answer.status_code == 403
     wrong = client.post("/admin/quellen/abrufen", data={"csrf_token": "0" * 64})
@@ -176,8 +172,7 @@ def test_login_redirects_only_to_local_admin_paths(ctx: Context) -> None:
 
 def test_password_and_hash_are_never_logged(ctx: Context, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     token = csrf(client, "/admin")
     client.post("/admin/anmelden", data={"csrf_token": token, "name": NAME, "password": "x" * 12})
     with ctx.engine.connect() as conn:

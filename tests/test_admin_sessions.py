@@ -18,10 +18,9 @@ from fastapi.testclient import TestClient
 from newsletter import admins, sessions
 from newsletter.config import load_config
 from newsletter.context import Context
-from newsletter.web import create_app
 from newsletter.web.hashpool import BoundedPool, PoolFull
 from newsletter.web.state import state_of
-from tests._admin import NAME, PASSWORD, csrf, login, make_client
+from tests._admin import NAME, PASSWORD, admin_client, app_client, csrf, login, make_client
 from tests.livesrv import serve_config
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -29,14 +28,13 @@ T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 def _copy(client: TestClient, ctx: Context) -> TestClient:
     """A second browser with a copy of the first one's session cookie."""
-    thief = TestClient(create_app(ctx), follow_redirects=False)
+    thief = app_client(ctx, follow_redirects=False)
     thief.cookies.set("nl_admin", client.cookies["nl_admin"])
     return thief
 
 
 def test_a_copied_cookie_is_refused_after_logout(ctx: Context) -> None:
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     thief = _copy(client, ctx)
     assert thief.get("/admin").status_code == 200
     assert client.post("/admin/abmelden", data={"csrf_token": csrf(client, "/admin")}).is_redirect
@@ -44,8 +42,7 @@ def test_a_copied_cookie_is_refused_after_logout(ctx: Context) -> None:
 
 
 def test_a_copied_cookie_is_refused_after_a_password_change(ctx: Context) -> None:
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     thief = _copy(client, ctx)
     assert admins.set_password(ctx, NAME, "ein-ganz-neues-passwort", actor="test") == 1
     assert thief.get("/admin").status_code == 303
@@ -64,8 +61,7 @@ def cli_admin(tmp_path: Path) -> Iterator[CliAdmin]:
     path = serve_config(tmp_path)
     context = Context(load_config(path, environ={}))
     context.init_db()
-    client = make_client(context)
-    login(client)
+    client = admin_client(context)
     cli = [str(Path(sys.executable).parent / "newsletter"), "--config", str(path), "admin"]
     yield context, cli, client
     context.close()

@@ -74,15 +74,15 @@ def test_a_write_waits_for_the_lock_and_then_succeeds(
 
 
 def test_admin_import_runs_off_the_event_loop_with_progress(
-    ctx: Context, client: TestClient, monkeypatch: pytest.MonkeyPatch
+    ctx: Context, admin_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A large upload answers at once with a progress page (it refreshes itself, no
     JavaScript) while the import runs on its thread; then the dry-run table is there."""
     from newsletter.web.security import CSRF_FIELD
 
     monkeypatch.setattr(admin_subscribers, "QUICK_SECONDS", 0.0)
-    token = csrf(client, "/admin/abonnenten/import")
-    started = client.post(
+    token = csrf(admin_client, "/admin/abonnenten/import")
+    started = admin_client.post(
         "/admin/abonnenten/import",
         data={CSRF_FIELD: token},
         files={"file": ("gross.csv", roster_csv(5000), "text/csv")},
@@ -90,25 +90,16 @@ def test_admin_import_runs_off_the_event_loop_with_progress(
     assert started.status_code == 303
     target = started.headers["location"]
     assert re.fullmatch(r"/admin/abonnenten/import/[\w-]+", target)
-    page = client.get(target)
+    page = admin_client.get(target)
     assert page.status_code == 200
     assert '<meta http-equiv="refresh" content="2">' in page.text
     assert re.search(r"\d+ von (\?|5000) Zeilen bearbeitet", page.text)
     deadline = time.monotonic() + 120
     while '<meta http-equiv="refresh"' in page.text and time.monotonic() < deadline:
         time.sleep(0.2)
-        page = client.get(target)
+        page = admin_client.get(target)
     assert "5000 neu" in page.text and "Noch ist nichts gespeichert" in page.text
-    assert client.get("/admin/abonnenten/import/unbekannt").status_code == 404
-
-
-@pytest.fixture
-def client(ctx: Context) -> TestClient:
-    from tests._admin import login, make_client
-
-    client = make_client(ctx)
-    login(client)
-    return client
+    assert admin_client.get("/admin/abonnenten/import/unbekannt").status_code == 404
 
 
 def _config_file(tmp: Path, db: Path) -> Path:

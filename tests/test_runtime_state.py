@@ -11,13 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from newsletter.context import Background, Context
 from newsletter.metrics import FeedRequests
-from newsletter.web import create_app
 from newsletter.web.import_jobs import ImportJob, ImportJobs
 from newsletter.web.state import state_of
+from tests._admin import app_client
 
 PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 T0 = datetime(2026, 11, 20, 8, tzinfo=UTC)
@@ -169,7 +168,7 @@ def test_import_jobs_added_from_many_threads_are_all_kept() -> None:
 def test_two_apps_on_one_context_share_the_process_state_not_the_web_state(
     ctx: Context,
 ) -> None:
-    first, second = TestClient(create_app(ctx)), TestClient(create_app(ctx))
+    first, second = app_client(ctx), app_client(ctx)
     assert first.get("/feeds/zwickau.rss").status_code == 200
     one, two = state_of(first.app), state_of(second.app)
     assert one.context is two.context is ctx
