@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,6 +17,7 @@ from newsletter.context import Context
 from newsletter.store.schema import admins, audit_log
 from newsletter.web import create_app
 from tests._admin import NAME, PASSWORD, admin_client, app_client, csrf, make_client
+from tests.livesrv import run_cli, write_config
 
 OPEN_ADMIN = {"/admin/anmelden", "/admin/abmelden"}
 OPEN_API = {"/api/v1/openapi.json"}
@@ -187,40 +186,24 @@ def test_password_and_hash_are_never_logged(ctx: Context, caplog: pytest.LogCapt
 
 
 def test_admin_cli_adds_lists_and_makes_a_token(tmp_path: Path, config: Config) -> None:
-    config_file = tmp_path / "cli.toml"
-    config_file.write_text(
-        f'[storage]\ndatabase_url = "sqlite:///{tmp_path / "cli.db"}"\ndata_dir = "{tmp_path}"\n'
-        '[web]\nsecret_key = "test-secret-key-not-for-production"\n',
-        encoding="utf-8",
-    )
-    cli = [str(Path(sys.executable).parent / "newsletter"), "--config", str(config_file), "admin"]
-    added = subprocess.run(
-        [*cli, "add", "bert", "--email", "bert@example.org", "--password-stdin"],
-        input="ein-passwort-mit-laenge\n",
-        capture_output=True,
-        text=True,
-        check=False,
+    database_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    config_file = write_config(tmp_path, database_url, name="cli.toml")
+    added = run_cli(
+        config_file,
+        *("admin", "add", "bert", "--email", "bert@example.org", "--password-stdin"),
+        stdin="ein-passwort-mit-laenge\n",
     )
     assert added.returncode == 0, added.stderr
-    short = subprocess.run(
-        [*cli, "add", "carl", "--password-stdin"],
-        input="kurz\n",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    short = run_cli(config_file, "admin", "add", "carl", "--password-stdin", stdin="kurz\n")
     assert short.returncode == 65 and "mindestens 10 Zeichen" in short.stderr
-    made = subprocess.run([*cli, "token", "bert"], capture_output=True, text=True, check=True)
+    made = run_cli(config_file, "admin", "token", "bert")
+    assert made.returncode == 0, made.stderr
     token = next(line for line in made.stdout.splitlines() if line.startswith("nl_"))
-    listed = subprocess.run([*cli, "list"], capture_output=True, text=True, check=True)
+    listed = run_cli(config_file, "admin", "list")
     assert "bert@example.org" in listed.stdout and "ja" in listed.stdout
     context = Context(
         config.model_copy(
-            update={
-                "storage": config.storage.model_copy(
-                    update={"database_url": f"sqlite:///{tmp_path / 'cli.db'}"}
-                )
-            }
+            update={"storage": config.storage.model_copy(update={"database_url": database_url})}
         )
     )
     from newsletter.admins import admin_for_token

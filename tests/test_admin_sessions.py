@@ -21,7 +21,7 @@ from newsletter.context import Context
 from newsletter.web.hashpool import BoundedPool, PoolFull
 from newsletter.web.state import state_of
 from tests._admin import NAME, PASSWORD, admin_client, app_client, csrf, login, make_client
-from tests.livesrv import serve_config
+from tests.livesrv import run_cli, write_config
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
@@ -51,24 +51,23 @@ def test_a_copied_cookie_is_refused_after_a_password_change(ctx: Context) -> Non
     assert client.get("/admin").status_code == 200
 
 
-CliAdmin = tuple[Context, list[str], TestClient]
+CliAdmin = tuple[Context, Path, TestClient]
 
 
 @pytest.fixture
 def cli_admin(tmp_path: Path) -> Iterator[CliAdmin]:
     """A context on a config file, the ``newsletter admin`` command line for it and a
     client logged in as the admin."""
-    path = serve_config(tmp_path)
+    path = write_config(tmp_path)
     context = Context(load_config(path, environ={}))
     context.init_db()
     client = admin_client(context)
-    cli = [str(Path(sys.executable).parent / "newsletter"), "--config", str(path), "admin"]
-    yield context, cli, client
+    yield context, path, client
     context.close()
 
 
-def _run(cli: list[str], *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run([*cli, *args], input=stdin, capture_output=True, text=True, check=False)
+def _run(config: Path, *args: str, stdin: str | None = None) -> str:
+    done = run_cli(config, "admin", *args, stdin=stdin)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
