@@ -286,3 +286,38 @@ def test_fresh_feeds_are_answered_before_the_framework(
 def _count(app: Any, fmt: str, status: int) -> float:
     """``newsletter_feed_requests_total`` as the app's /metrics would show it."""
     return feed_request_count(metrics.render(state_of(app).metrics).decode(), fmt, status)
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("GET", {}),
+        ("GET", {"Accept-Encoding": "gzip"}),
+        ("HEAD", {"Accept-Encoding": "gzip"}),
+        ("GET", {"If-None-Match": "ETAG"}),
+        ("GET", {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}),
+    ],
+)
+def test_feeds_first_answers_byte_for_byte_what_the_framework_answers(
+    ctx: Context, method: str, headers: dict[str, str]
+) -> None:
+    """The invariant FeedsFirst relies on: skipping the framework changes nothing a
+    client sees (status, every header, body) for a fresh feed."""
+    import asyncio
+
+    store_items(ctx, sample_items())
+    app = create_app(ctx)
+
+    async def both() -> list[httpx.Response]:
+        answers = []
+        for target in (app, FeedsFirst(app)):
+            transport = httpx.ASGITransport(app=target)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                etag = (await client.get("/feeds/zwickau.atom")).headers["etag"]
+                sent = {k: etag if v == "ETAG" else v for k, v in headers.items()}
+                answers.append(await client.request(method, "/feeds/zwickau.atom", headers=sent))
+        return answers
+
+    framework, first = asyncio.run(both())
+    assert first.status_code == framework.status_code
+    assert first.headers.raw == framework.headers.raw and first.content == framework.content

@@ -2,8 +2,13 @@
 
 The hot path is :class:`FeedsFirst`, an ASGI wrapper in front of the whole application:
 a GET or HEAD of a known feed whose bytes are fresh in :class:`FeedCache` is answered
-right there, before the framework's middleware and router (they cost two thirds of a
-request, measured in ``bench/bench_feeds.py``). Everything else (unknown feeds, a feed
+right there, before the framework's middleware and router. Measured gain: the server's
+CPU time per cached feed request is 103 µs with it and 200 µs without (gzip 200), 97
+against 160 µs (304) — ``newsletter serve`` with and without the wrapper, 3,000
+keep-alive requests, median of three runs; a server answers about 1.7–1.9 times as many
+feed requests. The invariant, that skipping the framework changes nothing a client sees,
+is checked by ``tests/test_feeds_http.py::test_feeds_first_answers_byte_for_byte_what_the_framework_answers``.
+Everything else (unknown feeds, a feed
 that needs its store version checked, errors) goes through the application and its
 plain ASGI route :class:`FeedEndpoint`. The cache lives on the app
 (:class:`newsletter.web.state.WebState`). The cache asks the store for its version (newest
