@@ -45,7 +45,7 @@ from newsletter.context import Context  # noqa: E402
 from newsletter.models import Item  # noqa: E402
 from newsletter.store import items as item_store  # noqa: E402
 from newsletter.store.db import transaction  # noqa: E402
-from tests.livesrv import free_port, stop_process  # noqa: E402
+from tests.livesrv import free_port, newsletter_serve, stop_process, write_config  # noqa: E402
 
 REGION = "leipzig-nordsachsen"
 FEED_PATH = f"/feeds/{REGION}.rss"
@@ -83,23 +83,6 @@ http {{
     }}
 }}
 """
-
-
-def write_config(tmp: Path) -> Path:
-    """A minimal config: storage and secret in ``tmp``, the five regions of config.toml."""
-    source = (ROOT / "config.toml").read_text(encoding="utf-8")
-    blocks = re.findall(r"^\[\[regions\]\]\n(?:[^\[\n].*\n)*", source, flags=re.MULTILINE)
-    text = (
-        "[storage]\n"
-        f'database_url = "sqlite:///{tmp / "bench.db"}"\n'
-        f'data_dir = "{tmp / "var"}"\n'
-        "[web]\n"
-        'secret_key = "bench-secret-key-0123456789"\n\n'
-        + "\n".join(b.strip() + "\n" for b in blocks)
-    )
-    path = tmp / "bench.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def make_items(count: int, start: int = 0) -> list[Item]:
@@ -178,7 +161,7 @@ def wrk(url: str, headers: dict[str, str], seconds: float) -> float:
 
 def measure_serving(tmp: Path, seconds: float, rounds: int) -> None:
     """App full GET, app 304 and nginx, interleaved in ``rounds`` rounds; medians."""
-    config_path = write_config(tmp)
+    config_path = write_config(tmp, name="bench.toml")
     seed(load_config(config_path, environ={}), 50)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
     export = tmp / "export"
@@ -189,14 +172,11 @@ def measure_serving(tmp: Path, seconds: float, rounds: int) -> None:
         capture_output=True,
         timeout=60,
     )
-    port = free_port()
-    app_url = f"http://127.0.0.1:{port}{FEED_PATH}"
-    serve = [NEWSLETTER, "--config", str(config_path), "serve"]
-    serve += ["--host", "127.0.0.1", "--port", str(port), "--no-scheduler"]
     with (
-        running(serve, f"http://127.0.0.1:{port}/healthz"),
+        newsletter_serve(config_path, tmp / "serve.log") as served,
         nginx_serving(tmp, export) as nginx,
     ):
+        app_url = served.url + FEED_PATH
         first = httpx.get(app_url, headers=GZIP)
         first.raise_for_status()
         etag = first.headers["etag"]
@@ -280,7 +260,7 @@ def nginx_serving(tmp: Path, export: Path) -> Iterator[str | None]:
 def measure_rebuild(total: int, repeats: int = 5) -> float:
     """Median seconds: latest 50 of the region, rendered as RSS, Atom and JSON once."""
     with tempfile.TemporaryDirectory() as name:
-        config = load_config(write_config(Path(name)), environ={})
+        config = load_config(write_config(Path(name), name="bench.toml"), environ={})
         seed(config, total)
         info = feeds.feed_info(config, config.region(REGION))
         ctx = Context(config)

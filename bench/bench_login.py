@@ -30,14 +30,14 @@ from bench_feeds import FEED_PATH, seed  # noqa: E402
 from newsletter import admins  # noqa: E402
 from newsletter.config import load_config  # noqa: E402
 from newsletter.context import Context  # noqa: E402
-from tests.livesrv import newsletter_serve, serve_config  # noqa: E402
+from tests.livesrv import newsletter_serve, write_config  # noqa: E402
 from tests.loginburst import Attackers, poll_during  # noqa: E402
 
 NAME = "anna"
 
 
 def prepare(tmp: Path) -> Path:
-    config_path = serve_config(tmp)
+    config_path = write_config(tmp)
     config = load_config(config_path, environ={})
     seed(config, 50)
     ctx = Context(config)
@@ -56,7 +56,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        with newsletter_serve(prepare(tmp), tmp / "serve.log") as base:
+        with newsletter_serve(prepare(tmp), tmp / "serve.log") as served:
+            base = served.url
             urls = [base + FEED_PATH, base + "/healthz"]
             quiet, _ = poll_during(urls, lambda: time.sleep(args.quiet))
             attackers = Attackers(base, args.clients)

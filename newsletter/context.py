@@ -1,9 +1,14 @@
 """The running service's shared state: config, database engine, gazetteer.
 
-Built once at start (CLI command or web app) and passed down explicitly. Building it
-opens no connection and imports nothing a command may not need: the gazetteer, the
-secret key and its token signer, the DKIM key and the »Jetzt senden« state (which imports
-the send path) are made on first use.
+Built once at start (CLI command or web app) and passed down explicitly. The process's
+runtime state lives here too, never in module globals: the send pace, the manual sends
+(:class:`newsletter.mail.sendstate.ManualSends`) and the background scheduler
+(:class:`Background`); each is guarded by its own lock where threads share it. The web
+app's own state (caches, pools, import jobs) is one object on the app:
+:class:`newsletter.web.state.WebState`.
+
+Building it opens no connection; the gazetteer, the secret key and its token signer and
+the DKIM key are made on first use.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import contextlib
 import os
 import secrets
 import tempfile
+import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Engine
 
@@ -34,6 +41,48 @@ if TYPE_CHECKING:
     from newsletter.regions import Gazetteer
 
 
+class Running(Protocol):
+    """What :class:`Background` needs of a scheduler (APScheduler's has it)."""
+
+    @property
+    def running(self) -> bool: ...
+
+
+class Background:
+    """The scheduler this process runs for a context, and since when.
+
+    Set and cleared by :func:`newsletter.scheduler.start_background` on the event loop,
+    read by the health checks and the dashboard from worker threads: guarded by a lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scheduler: Running | None = None
+        self._expected = False
+        self._started_at: datetime | None = None
+
+    def start(self, scheduler: Running, *, expected: bool, at: datetime) -> None:
+        """Record the scheduler (``expected``: the config enables it); RuntimeError if one
+        is recorded already, since two would run every job twice."""
+        with self._lock:
+            if self._scheduler is not None:
+                raise RuntimeError("this context runs its background jobs already")
+            self._scheduler, self._expected, self._started_at = scheduler, expected, at
+
+    def stop(self) -> None:
+        with self._lock:
+            self._scheduler, self._expected, self._started_at = None, False, None
+
+    def state(self) -> tuple[str, datetime | None]:
+        """``running``, ``stopped`` (expected but not running) or ``disabled``, and the
+        start time (None when nothing was started)."""
+        with self._lock:
+            scheduler, expected, started_at = self._scheduler, self._expected, self._started_at
+        if scheduler is None or not expected:
+            return "disabled", started_at
+        return ("running" if scheduler.running else "stopped"), started_at
+
+
 @dataclass
 class Context:
     config: Config
@@ -41,12 +90,14 @@ class Context:
 
     send_pace: RateLimit = field(init=False)
     manual_sends: ManualSends = field(init=False, repr=False)
+    background: Background = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.config.database_url())
         # one pace for every drain of this process: mail.rate_per_second holds in total
         self.send_pace = RateLimit(self.config.mail.rate_per_second)
         self.manual_sends = ManualSends()  # the regions whose »Jetzt senden« runs here
+        self.background = Background()  # the scheduler, while start_background runs it
 
     @cached_property
     def gazetteer(self) -> Gazetteer:

@@ -21,6 +21,7 @@ processes. What only a process knows (feed requests served, 304s) is a process c
 from __future__ import annotations
 
 import collections
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -35,15 +36,26 @@ from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
 
 RATE_WINDOW = timedelta(minutes=5)
-_FEED_REQUESTS: collections.Counter[tuple[str, int]] = collections.Counter()
 
 
-def count_feed_request(fmt: str, status: int) -> None:
-    """Called once per feed response (``status`` 200 or 304), on the event loop's thread.
+class FeedRequests:
+    """The feed responses one web app served, by format and status (200 or 304).
 
-    A plain count, exported at scrape time: a ``prometheus_client`` counter takes a lock
-    on every increment and cost a quarter of a cached feed response."""
-    _FEED_REQUESTS[fmt, status] += 1
+    Counted on the event loop's thread, read at scrape time from a worker thread, so
+    guarded by a lock. A plain count, exported at scrape time: a ``prometheus_client``
+    counter with labels cost a quarter of a cached feed response."""
+
+    def __init__(self) -> None:
+        self._counts: collections.Counter[tuple[str, int]] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def count(self, fmt: str, status: int) -> None:
+        with self._lock:
+            self._counts[fmt, status] += 1
+
+    def snapshot(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return dict(self._counts)
 
 
 class StoreCollector(Collector):
@@ -68,13 +80,16 @@ class StoreCollector(Collector):
 class _Process(Collector):
     """What only this process knows: the feed responses it served."""
 
+    def __init__(self, feed_requests: FeedRequests) -> None:
+        self.feed_requests = feed_requests
+
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
             "newsletter_feed_requests",
             "Feed responses served by this process, by format and HTTP status.",
             labels=["format", "status"],
         )
-        for (fmt, status), count in sorted(_FEED_REQUESTS.items()):
+        for (fmt, status), count in sorted(self.feed_requests.snapshot().items()):
             family.add_metric([fmt, str(status)], count)
         yield family
 
@@ -160,11 +175,11 @@ def _queue_metrics(depth: int, sent_recently: int) -> Iterator[Metric]:
     )
 
 
-def registry_for(ctx: Context) -> CollectorRegistry:
+def registry_for(ctx: Context, feed_requests: FeedRequests) -> CollectorRegistry:
     """A registry with the store's metrics of ``ctx`` and this process's counters."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(ctx))
-    registry.register(_Process())
+    registry.register(_Process(feed_requests))
     return registry
 
 

@@ -193,28 +193,13 @@ def catch_up(jobs: Jobs, config: Config, now: datetime) -> list[tuple[str, datet
 # --- the running scheduler ------------------------------------------------------------
 
 
-@dataclass
-class _Background:
-    scheduler: AsyncIOScheduler
-    expected: bool
-    tasks: set[asyncio.Task[Any]]
-    started_at: datetime
-
-
-_running: dict[int, _Background] = {}
-
-
 def scheduler_state(ctx: Context) -> str:
     """``running``, ``stopped`` (expected but not running) or ``disabled``."""
-    state = _running.get(id(ctx))
-    if state is None or not state.expected:
-        return "disabled"
-    return "running" if state.scheduler.running else "stopped"
+    return ctx.background.state()[0]
 
 
 def scheduler_started_at(ctx: Context) -> datetime | None:
-    state = _running.get(id(ctx))
-    return None if state is None else state.started_at
+    return ctx.background.state()[1]
 
 
 def build_scheduler(ctx: Context, jobs: Jobs | None = None) -> AsyncIOScheduler:
@@ -261,18 +246,18 @@ async def start_background(ctx: Context) -> Callable[[], Awaitable[None]]:
     logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)  # no per-job chatter
     scheduler = build_scheduler(ctx)
     enabled = ctx.config.schedule.enabled
-    state = _Background(scheduler, enabled, set(), utcnow())
-    _running[id(ctx)] = state
+    ctx.background.start(scheduler, expected=enabled, at=utcnow())  # refuses a second one
+    tasks: set[asyncio.Task[Any]] = set()  # held here so the loop does not drop them
     if enabled:
         scheduler.start()
-        state.tasks.add(asyncio.get_running_loop().create_task(_catch_up_task(ctx)))
+        tasks.add(asyncio.get_running_loop().create_task(_catch_up_task(ctx)))
     worker = _start_worker(ctx)
 
     async def stop() -> None:
         if scheduler.running:
             scheduler.shutdown(wait=False)
         await _stop_worker(worker)
-        _running.pop(id(ctx), None)
+        ctx.background.stop()
 
     return stop
 

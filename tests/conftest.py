@@ -1,5 +1,6 @@
 """Shared fixtures: a config in a temp dir, a migrated database (SQLite file, and
-PostgreSQL in a schema of its own when NEWSLETTER_TEST_DATABASE_URL is set)."""
+PostgreSQL in a schema of its own when NEWSLETTER_TEST_DATABASE_URL is set), and test
+browsers on the app of that database (``client``, ``admin_client``, ``api``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from newsletter.config import Config
 from newsletter.context import Context
+from tests import _admin
 from tests.configs import service_config
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -42,6 +45,25 @@ def ctx(config: Config) -> Iterator[Context]:
     context.init_db()
     yield context
     context.close()
+
+
+@pytest.fixture
+def client(ctx: Context) -> TestClient:
+    """The app on ``ctx`` in an anonymous browser."""
+    return _admin.app_client(ctx)
+
+
+@pytest.fixture
+def admin_client(ctx: Context) -> TestClient:
+    """The app on ``ctx`` in the browser of the admin ``anna``, logged in; redirects are
+    answered, not followed."""
+    return _admin.admin_client(ctx)
+
+
+@pytest.fixture
+def api(ctx: Context) -> TestClient:
+    """The JSON API of the app on ``ctx`` with a bearer token of the admin ``robot``."""
+    return _admin.api_client(ctx)
 
 
 @pytest.fixture(scope="session")

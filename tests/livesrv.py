@@ -1,16 +1,21 @@
-"""Run an ASGI app on a real uvicorn server on a free loopback port, in a thread."""
+"""Real servers and commands for tests, on loopback: an ASGI app on uvicorn in a thread
+(:func:`serve_app`), and the real ``newsletter`` command on a config file written by
+:func:`write_config` — run to its end (:func:`run_cli`), in the background
+(:func:`start_cli`) or as a server (:func:`newsletter_serve`, :func:`serving`)."""
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +62,8 @@ CHROMIUM_ARGS = [
 ]
 
 
-def stop_process(process: subprocess.Popen[bytes], seconds: float = 10) -> None:
-    """SIGTERM, wait up to ``seconds``, then SIGKILL; nothing if it already ended."""
+def stop_process(process: subprocess.Popen[bytes], seconds: float = 10) -> int:
+    """SIGTERM, wait up to ``seconds``, then SIGKILL; its exit status (also if it had ended)."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -66,24 +71,86 @@ def stop_process(process: subprocess.Popen[bytes], seconds: float = 10) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    return process.returncode
 
 
-def start_serve(config: Path, port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
-    """A real ``newsletter --config CONFIG serve --port PORT`` process, output into ``log``."""
-    cli = Path(sys.executable).parent / "newsletter"
-    command = [str(cli), "--config", str(config), "serve", "--port", str(port), *extra]
-    with log.open("wb") as out:  # the child keeps its own descriptor
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+# --- the real `newsletter` command on a config file ------------------------------------
+
+CLI = str(Path(sys.executable).parent / "newsletter")
+SECRET_KEY = "test-secret-key-not-for-production"
+_REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+REGIONS: list[dict[str, Any]] = tomllib.loads(_REPO_CONFIG.read_text(encoding="utf-8"))["regions"]
 
 
-def write_serve_config(path: Path, url: str, sections: str) -> Path:
-    """A config file for ``serve`` processes on the database ``url``, plus ``sections``."""
-    path.write_text(
-        f'[storage]\ndatabase_url = "{url}"\ndata_dir = "{path.parent / "var"}"\n'
-        f'[web]\nsecret_key = "test-secret-key-not-for-production"\n{sections}',
-        encoding="utf-8",
-    )
+def write_config(
+    tmp: Path, database_url: str | None = None, *, name: str = "config.toml", **sections: Any
+) -> Path:
+    """``tmp/name`` for the real command: SQLite in ``tmp/var`` (or ``database_url``), a
+    Maildir in ``tmp/mail``, a fixed secret key and the regions of the repo's config.toml;
+    each keyword is a section merged over that (``regions=[...]`` replaces the regions)."""
+    data: dict[str, Any] = {
+        "storage": {
+            "database_url": database_url or f"sqlite:///{tmp / 'var' / 'newsletter.db'}",
+            "data_dir": str(tmp / "var"),
+        },
+        "mail": {"maildir": str(tmp / "mail")},
+        "web": {"secret_key": SECRET_KEY},
+        "regions": REGIONS,
+    }
+    for section, values in sections.items():
+        merge = isinstance(values, dict) and section in data
+        data[section] = data[section] | values if merge else values
+    path = tmp / name
+    path.write_text(_toml(data), encoding="utf-8")
     return path
+
+
+def _toml(data: dict[str, Any]) -> str:
+    """Tables and arrays of tables; a JSON string, number, boolean or list is TOML too."""
+    lines: list[str] = []
+    for section, values in data.items():
+        tables = values if isinstance(values, list) else [values]
+        header = f"[[{section}]]" if isinstance(values, list) else f"[{section}]"
+        for table in tables:
+            lines.append(header)
+            lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def line_of(path: Path, key: str) -> int:
+    """The line number of ``key = …`` in the config file at ``path``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(n for n, line in enumerate(lines, 1) if line.startswith(f"{key} = "))
+
+
+def run_cli(
+    config: Path, *args: str, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``newsletter --config CONFIG ARGS`` to its end (extra environment in ``env``)."""
+    return subprocess.run(
+        [CLI, "--config", str(config), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=os.environ | env,
+    )
+
+
+def start_cli(
+    config: Path, *args: str, log: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``newsletter --config CONFIG ARGS`` in the background; output into ``log`` (else
+    dropped); ``env`` is added to the environment without the tester's NEWSLETTER_*."""
+    command = [CLI, "--config", str(config), *args]
+    with log.open("wb") if log else open(os.devnull, "wb") as out:  # the child keeps its own
+        return subprocess.Popen(command, env=_env(env), stdout=out, stderr=subprocess.STDOUT)
+
+
+def _env(extra: dict[str, str] | None) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    return clean | (extra or {})
 
 
 def wait_for(check: Callable[[], bool], seconds: float, every: float = 0.1) -> bool:
@@ -96,39 +163,32 @@ def wait_for(check: Callable[[], bool], seconds: float, every: float = 0.1) -> b
     return False
 
 
-def serve_config(tmp: Path, database_url: str | None = None, web: str = "") -> Path:
-    """A config file for ``newsletter serve``: storage in ``tmp``, the regions of the repo's
-    config.toml, a fixed secret key and any further ``[web]`` lines."""
-    source = (Path(__file__).resolve().parent.parent / "config.toml").read_text(encoding="utf-8")
-    regions = re.findall(r"^\[\[regions\]\]\n(?:[^\[\n].*\n)*", source, flags=re.MULTILINE)
-    url = database_url or f"sqlite:///{tmp / 'serve.db'}"
-    text = (
-        "[storage]\n"
-        f'database_url = "{url}"\n'
-        f'data_dir = "{tmp / "var"}"\n'
-        "[web]\n"
-        'secret_key = "serve-secret-key-0123456789"\n'
-        f"{web}\n\n" + "\n".join(block.strip() + "\n" for block in regions)
-    )
-    path = tmp / "serve.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+@dataclass
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
 
 
 @contextmanager
-def newsletter_serve(config: Path, log: Path, seconds: float = 30) -> Iterator[str]:
-    """``newsletter serve --no-scheduler`` in a subprocess on a free loopback port; yields
-    the base URL once ``/healthz`` answers; stdout and stderr go to ``log``."""
+def newsletter_serve(
+    config: Path,
+    log: Path,
+    *extra: str,
+    scheduler: bool = False,
+    env: dict[str, str] | None = None,
+    seconds: float = 30,
+) -> Iterator[Served]:
+    """``newsletter serve`` (``--no-scheduler`` unless ``scheduler``) in a subprocess on a
+    free loopback port; yields its URL and process once ``/healthz`` answers, stops it
+    (SIGTERM) at the end; output goes to ``log``."""
     port = free_port()
-    cli = Path(sys.executable).parent / "newsletter"
-    command = [str(cli), "--config", str(config), "serve", "--no-scheduler"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    command = [CLI, "--config", str(config), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += [*extra] if scheduler else ["--no-scheduler", *extra]
     with (
         log.open("wb") as out,
-        serving(command, port, env=env, output=out, seconds=seconds) as base,
+        serving(command, port, env=_env(env), output=out, seconds=seconds) as served,
     ):
-        yield base
+        yield served
 
 
 @contextmanager
@@ -140,8 +200,9 @@ def serving(
     env: dict[str, str] | None = None,
     output: Any = None,
     seconds: float = 30,
-) -> Iterator[str]:
-    """Run ``command`` (a ``newsletter serve``) until its /healthz answers; yield its URL.
+) -> Iterator[Served]:
+    """Run ``command`` (a ``newsletter serve``) until its /healthz answers; yield its URL
+    and process; stop it at the end.
 
     Its output goes to ``output`` (a file), else to a pipe that is read only when it fails
     to start, so the error names the cause."""
@@ -156,7 +217,7 @@ def serving(
                 said = process.stdout.read().decode(errors="replace") if process.stdout else ""
                 raise RuntimeError(f"serve did not start: {said[-2000:] or output}")
             time.sleep(0.1)
-        yield url
+        yield Served(url, process)
     finally:
         stop_process(process)
         if process.stdout:

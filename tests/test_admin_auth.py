@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.store.schema import admins, audit_log
 from newsletter.web import create_app
-from tests._admin import NAME, PASSWORD, csrf, login, make_client
+from tests._admin import NAME, PASSWORD, admin_client, app_client, csrf, make_client
+from tests.livesrv import run_cli, write_config
 
 OPEN_ADMIN = {"/admin/anmelden", "/admin/abmelden"}
 OPEN_API = {"/api/v1/openapi.json"}
@@ -51,7 +49,7 @@ def _routes(ctx: Context, prefix: str, open_paths: set[str]) -> list[tuple[str, 
 
 
 def test_every_admin_route_without_a_session_redirects_to_the_login(ctx: Context) -> None:
-    client = TestClient(create_app(ctx), follow_redirects=False)
+    client = app_client(ctx, follow_redirects=False)
     routes = _routes(ctx, "/admin", OPEN_ADMIN)
     assert len(routes) >= 8
     for method, path in routes:
@@ -61,7 +59,7 @@ def test_every_admin_route_without_a_session_redirects_to_the_login(ctx: Context
 
 
 def test_every_api_route_without_a_token_is_401_json(ctx: Context) -> None:
-    client = TestClient(create_app(ctx), follow_redirects=False)
+    client = app_client(ctx, follow_redirects=False)
     routes = _routes(ctx, "/api/v1", OPEN_API)
     for method, path in routes:
         for headers in ({}, {"Authorization": "Bearer nl_wrong"}, {"Authorization": "Basic eA=="}):
@@ -72,8 +70,7 @@ def test_every_api_route_without_a_token_is_401_json(ctx: Context) -> None:
 
 
 def test_login_sets_a_hardened_session_and_logout_ends_it(ctx: Context) -> None:
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     cookie = next(c for c in client.cookies.jar if c.name == "nl_admin")
     assert cookie.has_nonstandard_attr("HttpOnly")
     assert not cookie.secure  # plain http on the test server
@@ -96,8 +93,7 @@ def test_session_cookie_is_secure_under_https(ctx: Context) -> None:
 
 
 def test_a_tampered_session_cookie_is_no_session(ctx: Context) -> None:
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     value = client.cookies["nl_admin"]
     client.cookies.delete("nl_admin")
     client.cookies.set("nl_admin", value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
@@ -127,8 +123,7 @@ def test_login_without_csrf_token_is_refused(ctx: Context) -> None:
 
 
 def test_admin_post_without_csrf_token_changes_nothing(ctx: Context) -> None:
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     answer = client.post("/admin/quellen/abrufen", data={})
     assert answer.status_code == 403
     wrong = client.post("/admin/quellen/abrufen", data={"csrf_token": "0" * 64})
@@ -176,8 +171,7 @@ def test_login_redirects_only_to_local_admin_paths(ctx: Context) -> None:
 
 def test_password_and_hash_are_never_logged(ctx: Context, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     token = csrf(client, "/admin")
     client.post("/admin/anmelden", data={"csrf_token": token, "name": NAME, "password": "x" * 12})
     with ctx.engine.connect() as conn:
@@ -192,40 +186,24 @@ def test_password_and_hash_are_never_logged(ctx: Context, caplog: pytest.LogCapt
 
 
 def test_admin_cli_adds_lists_and_makes_a_token(tmp_path: Path, config: Config) -> None:
-    config_file = tmp_path / "cli.toml"
-    config_file.write_text(
-        f'[storage]\ndatabase_url = "sqlite:///{tmp_path / "cli.db"}"\ndata_dir = "{tmp_path}"\n'
-        '[web]\nsecret_key = "test-secret-key-not-for-production"\n',
-        encoding="utf-8",
-    )
-    cli = [str(Path(sys.executable).parent / "newsletter"), "--config", str(config_file), "admin"]
-    added = subprocess.run(
-        [*cli, "add", "bert", "--email", "bert@example.org", "--password-stdin"],
-        input="ein-passwort-mit-laenge\n",
-        capture_output=True,
-        text=True,
-        check=False,
+    database_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    config_file = write_config(tmp_path, database_url, name="cli.toml")
+    added = run_cli(
+        config_file,
+        *("admin", "add", "bert", "--email", "bert@example.org", "--password-stdin"),
+        stdin="ein-passwort-mit-laenge\n",
     )
     assert added.returncode == 0, added.stderr
-    short = subprocess.run(
-        [*cli, "add", "carl", "--password-stdin"],
-        input="kurz\n",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    short = run_cli(config_file, "admin", "add", "carl", "--password-stdin", stdin="kurz\n")
     assert short.returncode == 65 and "mindestens 10 Zeichen" in short.stderr
-    made = subprocess.run([*cli, "token", "bert"], capture_output=True, text=True, check=True)
+    made = run_cli(config_file, "admin", "token", "bert")
+    assert made.returncode == 0, made.stderr
     token = next(line for line in made.stdout.splitlines() if line.startswith("nl_"))
-    listed = subprocess.run([*cli, "list"], capture_output=True, text=True, check=True)
+    listed = run_cli(config_file, "admin", "list")
     assert "bert@example.org" in listed.stdout and "ja" in listed.stdout
     context = Context(
         config.model_copy(
-            update={
-                "storage": config.storage.model_copy(
-                    update={"database_url": f"sqlite:///{tmp_path / 'cli.db'}"}
-                )
-            }
+            update={"storage": config.storage.model_copy(update={"database_url": database_url})}
         )
     )
     from newsletter.admins import admin_for_token

@@ -18,24 +18,23 @@ from fastapi.testclient import TestClient
 from newsletter import admins, sessions
 from newsletter.config import load_config
 from newsletter.context import Context
-from newsletter.web import create_app
 from newsletter.web.hashpool import BoundedPool, PoolFull
-from tests._admin import NAME, PASSWORD, csrf, login, make_client
-from tests.livesrv import serve_config
+from newsletter.web.state import state_of
+from tests._admin import NAME, PASSWORD, admin_client, app_client, csrf, login, make_client
+from tests.livesrv import run_cli, write_config
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 
 def _copy(client: TestClient, ctx: Context) -> TestClient:
     """A second browser with a copy of the first one's session cookie."""
-    thief = TestClient(create_app(ctx), follow_redirects=False)
+    thief = app_client(ctx, follow_redirects=False)
     thief.cookies.set("nl_admin", client.cookies["nl_admin"])
     return thief
 
 
 def test_a_copied_cookie_is_refused_after_logout(ctx: Context) -> None:
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     thief = _copy(client, ctx)
     assert thief.get("/admin").status_code == 200
     assert client.post("/admin/abmelden", data={"csrf_token": csrf(client, "/admin")}).is_redirect
@@ -43,8 +42,7 @@ def test_a_copied_cookie_is_refused_after_logout(ctx: Context) -> None:
 
 
 def test_a_copied_cookie_is_refused_after_a_password_change(ctx: Context) -> None:
-    client = make_client(ctx)
-    login(client)
+    client = admin_client(ctx)
     thief = _copy(client, ctx)
     assert admins.set_password(ctx, NAME, "ein-ganz-neues-passwort", actor="test") == 1
     assert thief.get("/admin").status_code == 303
@@ -53,25 +51,23 @@ def test_a_copied_cookie_is_refused_after_a_password_change(ctx: Context) -> Non
     assert client.get("/admin").status_code == 200
 
 
-CliAdmin = tuple[Context, list[str], TestClient]
+CliAdmin = tuple[Context, Path, TestClient]
 
 
 @pytest.fixture
 def cli_admin(tmp_path: Path) -> Iterator[CliAdmin]:
     """A context on a config file, the ``newsletter admin`` command line for it and a
     client logged in as the admin."""
-    path = serve_config(tmp_path)
+    path = write_config(tmp_path)
     context = Context(load_config(path, environ={}))
     context.init_db()
-    client = make_client(context)
-    login(client)
-    cli = [str(Path(sys.executable).parent / "newsletter"), "--config", str(path), "admin"]
-    yield context, cli, client
+    client = admin_client(context)
+    yield context, path, client
     context.close()
 
 
-def _run(cli: list[str], *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run([*cli, *args], input=stdin, capture_output=True, text=True, check=False)
+def _run(config: Path, *args: str, stdin: str | None = None) -> str:
+    done = run_cli(config, "admin", *args, stdin=stdin)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -116,7 +112,7 @@ class Clock:
 def _clocked_client(ctx: Context) -> tuple[TestClient, Clock]:
     client = make_client(ctx)
     clock = Clock()
-    client.app.state.clock = clock  # type: ignore[attr-defined]
+    state_of(client.app).clock = clock
     login(client)
     return client, clock
 
@@ -189,7 +185,7 @@ def test_the_pool_queues_a_bounded_number_then_refuses() -> None:
 def test_a_login_is_answered_503_in_german_when_the_pool_is_full(ctx: Context) -> None:
     client = make_client(ctx)
     pool = BoundedPool(1, 0, "test")
-    client.app.state.login_pool = pool  # type: ignore[attr-defined]
+    state_of(client.app).login_pool = pool
     gate = threading.Event()
     blocked = pool.submit(gate.wait, 10)
     answer = client.post(

@@ -9,18 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from newsletter import admins
 from newsletter.context import Context
 from newsletter.curation import add_manual_item
 from newsletter.store.schema import audit_log
-from newsletter.web import create_app
-
-
-@pytest.fixture
-def api(ctx: Context) -> TestClient:
-    admins.create(ctx, "robot", "", "ein-langes-passwort", actor="test")
-    token = admins.new_api_token(ctx, "robot", actor="test")
-    return TestClient(create_app(ctx), headers={"Authorization": f"Bearer {token}"})
 
 
 @pytest.fixture
@@ -70,12 +61,8 @@ def test_sources_and_collect(api: TestClient) -> None:
     assert result.status_code == 200 and result.json()["sources"] == 0
 
 
-def test_session_cookie_does_not_open_the_api(ctx: Context) -> None:
-    from tests._admin import login, make_client
-
-    client = make_client(ctx)
-    login(client)
-    assert client.get("/api/v1/items").status_code == 401
+def test_session_cookie_does_not_open_the_api(admin_client: TestClient) -> None:
+    assert admin_client.get("/api/v1/items").status_code == 401
 
 
 def _documented(spec: dict[str, Any]) -> list[tuple[str, str, set[str]]]:
@@ -101,10 +88,10 @@ def test_openapi_documents_every_route_with_its_error_statuses(api: TestClient) 
 
 
 def test_every_documented_route_answers_with_a_documented_status(
-    api: TestClient, item_id: str
+    api: TestClient, client: TestClient, item_id: str
 ) -> None:
     spec = api.get("/api/v1/openapi.json").json()
-    anonymous = TestClient(api.app)
+    anonymous = client
     for method, path, codes in _documented(spec):
         if "/send" in path or path.endswith("/collect"):
             continue  # side effects: covered by their own tests

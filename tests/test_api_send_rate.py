@@ -8,14 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi.testclient import TestClient
-
-from newsletter import admins
 from newsletter.config import Config
 from newsletter.mail import sending
 from newsletter.mail.outbox import run_worker_blocking
 from newsletter.store.db import utcnow
-from newsletter.web import create_app
+from tests._admin import api_client
 from tests.delivery_helpers import Sink, add_subscriber, smtp_context, smtp_sink
 
 RATE = 20.0
@@ -43,9 +40,7 @@ def test_api_send_keeps_the_rate_beside_the_worker_and_counts_at_enqueue(
             add_subscriber(ctx, f"p{n}@example.org", {"zwickau": "confirmed"})
         planned = sending.plan(ctx, "zwickau", utcnow())
         assert planned is not None
-        admins.create(ctx, "robot", "", "ein-langes-passwort", actor="test")
-        token = admins.new_api_token(ctx, "robot", actor="test")
-        api = TestClient(create_app(ctx), headers={"Authorization": f"Bearer {token}"})
+        api = api_client(ctx)
         stop = threading.Event()
         worker = threading.Thread(target=run_worker_blocking, args=(ctx, stop, "w", 0.05))
         worker.start()

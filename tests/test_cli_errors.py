@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clirun import run_cli, write_config
+from tests.livesrv import line_of, run_cli, write_config
 
 
 def _one_german_line(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
@@ -25,19 +25,21 @@ def _one_german_line(result: subprocess.CompletedProcess[str], code: int, *words
 
 
 @pytest.mark.parametrize(
-    ("values", "words"),
+    ("section", "key", "value", "words"),
     [
-        ({"timezone": "Mars/Base"}, ["»site.timezone«", "Zeile 3", "keine bekannte Zeitzone"]),
-        ({"from_address": "bad"}, ["»mail.from_address«", "Zeile 9", "keine E-Mail-Adresse"]),
-        ({"secret_key": "short"}, ["»web.secret_key«", "zu kurz"]),
-        ({"database_url": "garbage"}, ["»storage.database_url«", "keine Datenbank-Adresse"]),
-        ({"database_url": "mysql://db/x"}, ["»storage.database_url«"]),
+        ("site", "timezone", "Mars/Base", ["»site.timezone«", "keine bekannte Zeitzone"]),
+        ("mail", "from_address", "bad", ["»mail.from_address«", "keine E-Mail-Adresse"]),
+        ("web", "secret_key", "short", ["»web.secret_key«", "zu kurz"]),
+        ("storage", "database_url", "garbage", ["»storage.database_url«", "keine Datenbank"]),
+        ("storage", "database_url", "mysql://db/x", ["»storage.database_url«"]),
     ],
 )
 def test_bad_settings_give_one_german_line(
-    tmp_path: Path, values: dict[str, str], words: list[str]
+    tmp_path: Path, section: str, key: str, value: str, words: list[str]
 ) -> None:
-    _one_german_line(run_cli(write_config(tmp_path, **values), "items", "list"), 78, *words)
+    config = write_config(tmp_path, **{section: {key: value}})
+    where = f"Zeile {line_of(config, key)}"
+    _one_german_line(run_cli(config, "items", "list"), 78, *words, where)
 
 
 def test_line_break_in_reply_to_is_refused(tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 import stat
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,9 +14,8 @@ import pytest
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.errors import DatabaseMissingError
-from tests.clirun import CLI, run_cli, write_config
 from tests.delivery_helpers import add_subscriber
-from tests.livesrv import free_port, stop_process
+from tests.livesrv import newsletter_serve, run_cli, write_config
 
 
 def _mode(path: Path) -> int:
@@ -64,22 +61,8 @@ def config_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def served(config_file: Path, tmp_path: Path) -> Iterator[str]:
     assert run_cli(config_file, "init-db").returncode == 0
-    port = free_port()
-    command = [CLI, "--config", str(config_file), "serve", "--port", str(port), "--no-scheduler"]
-    with (tmp_path / "serve.log").open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    try:
-        yield base
-    finally:
-        stop_process(process)
+    with newsletter_serve(config_file, tmp_path / "serve.log") as server:
+        yield server.url
 
 
 def test_deleting_the_database_while_serving_is_noticed(

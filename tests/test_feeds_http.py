@@ -17,6 +17,7 @@ from newsletter.store import items as item_store
 from newsletter.store.db import transaction
 from newsletter.web import create_app
 from newsletter.web.feeds import FeedCache, FeedsFirst, accepts_gzip
+from newsletter.web.state import state_of
 from tests.feedfixtures import feed_request_count, sample_items, store_items
 from tests.livesrv import serve_app
 
@@ -48,7 +49,7 @@ def live(make_config: Callable[..., Config]) -> Iterator[tuple[Context, str, Clo
     ctx.init_db()
     store_items(ctx, sample_items())
     app, clock = create_app(ctx), Clock()
-    app.state.feed_cache = FeedCache(ctx.config, clock=clock)
+    state_of(app).feed_cache = FeedCache(ctx.config, clock=clock)
     with serve_app(FeedsFirst(app)) as url:  # as `newsletter serve` runs it
         yield ctx, url, clock
     ctx.close()
@@ -271,17 +272,52 @@ def test_fresh_feeds_are_answered_before_the_framework(
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             return [await client.get(path) for path in paths]
 
-    before = _count(ctx, "rss", 200)
+    before = _count(app, "rss", 200)
     first, second, missing = asyncio.run(
         fetch(["/feeds/zwickau.rss", "/feeds/zwickau.rss", "/feeds/nirgendwo.rss"])
     )
     assert seen == ["/feeds/zwickau.rss", "/feeds/nirgendwo.rss"]
-    assert _count(ctx, "rss", 200) == before + 2  # both paths count for /metrics
+    assert _count(app, "rss", 200) == before + 2  # both paths count for /metrics
     assert second.content == first.content and second.headers == first.headers
     assert missing.status_code == 404 and "gibt es nicht" in missing.text
     ctx.close()
 
 
-def _count(ctx: Context, fmt: str, status: int) -> float:
-    """``newsletter_feed_requests_total`` as /metrics would show it."""
-    return feed_request_count(metrics.render(metrics.registry_for(ctx)).decode(), fmt, status)
+def _count(app: Any, fmt: str, status: int) -> float:
+    """``newsletter_feed_requests_total`` as the app's /metrics would show it."""
+    return feed_request_count(metrics.render(state_of(app).metrics).decode(), fmt, status)
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("GET", {}),
+        ("GET", {"Accept-Encoding": "gzip"}),
+        ("HEAD", {"Accept-Encoding": "gzip"}),
+        ("GET", {"If-None-Match": "ETAG"}),
+        ("GET", {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}),
+    ],
+)
+def test_feeds_first_answers_byte_for_byte_what_the_framework_answers(
+    ctx: Context, method: str, headers: dict[str, str]
+) -> None:
+    """The invariant FeedsFirst relies on: skipping the framework changes nothing a
+    client sees (status, every header, body) for a fresh feed."""
+    import asyncio
+
+    store_items(ctx, sample_items())
+    app = create_app(ctx)
+
+    async def both() -> list[httpx.Response]:
+        answers = []
+        for target in (app, FeedsFirst(app)):
+            transport = httpx.ASGITransport(app=target)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                etag = (await client.get("/feeds/zwickau.atom")).headers["etag"]
+                sent = {k: etag if v == "ETAG" else v for k, v in headers.items()}
+                answers.append(await client.request(method, "/feeds/zwickau.atom", headers=sent))
+        return answers
+
+    framework, first = asyncio.run(both())
+    assert first.status_code == framework.status_code
+    assert first.headers.raw == framework.headers.raw and first.content == framework.content

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
 from newsletter.web.admin import subscribers as admin_subscribers
 from tests._admin import csrf
-from tests.livesrv import free_port, stop_process, wait_for
+from tests.livesrv import newsletter_serve, run_cli, start_cli, stop_process, wait_for, write_config
 
 
 def roster_csv(size: int, domain: str = "amt.example") -> bytes:
@@ -74,15 +72,15 @@ def test_a_write_waits_for_the_lock_and_then_succeeds(
 
 
 def test_admin_import_runs_off_the_event_loop_with_progress(
-    ctx: Context, client: TestClient, monkeypatch: pytest.MonkeyPatch
+    ctx: Context, admin_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A large upload answers at once with a progress page (it refreshes itself, no
     JavaScript) while the import runs on its thread; then the dry-run table is there."""
     from newsletter.web.security import CSRF_FIELD
 
     monkeypatch.setattr(admin_subscribers, "QUICK_SECONDS", 0.0)
-    token = csrf(client, "/admin/abonnenten/import")
-    started = client.post(
+    token = csrf(admin_client, "/admin/abonnenten/import")
+    started = admin_client.post(
         "/admin/abonnenten/import",
         data={CSRF_FIELD: token},
         files={"file": ("gross.csv", roster_csv(5000), "text/csv")},
@@ -90,53 +88,27 @@ def test_admin_import_runs_off_the_event_loop_with_progress(
     assert started.status_code == 303
     target = started.headers["location"]
     assert re.fullmatch(r"/admin/abonnenten/import/[\w-]+", target)
-    page = client.get(target)
+    page = admin_client.get(target)
     assert page.status_code == 200
     assert '<meta http-equiv="refresh" content="2">' in page.text
     assert re.search(r"\d+ von (\?|5000) Zeilen bearbeitet", page.text)
     deadline = time.monotonic() + 120
     while '<meta http-equiv="refresh"' in page.text and time.monotonic() < deadline:
         time.sleep(0.2)
-        page = client.get(target)
+        page = admin_client.get(target)
     assert "5000 neu" in page.text and "Noch ist nichts gespeichert" in page.text
-    assert client.get("/admin/abonnenten/import/unbekannt").status_code == 404
-
-
-@pytest.fixture
-def client(ctx: Context) -> TestClient:
-    from tests._admin import login, make_client
-
-    client = make_client(ctx)
-    login(client)
-    return client
+    assert admin_client.get("/admin/abonnenten/import/unbekannt").status_code == 404
 
 
 def _config_file(tmp: Path, db: Path) -> Path:
-    path = tmp / "busy.toml"
-    path.write_text(
-        f"""
-[storage]
-database_url = "sqlite:///{db}"
-data_dir = "{tmp / "var"}"
-[mail]
-transport = "maildir"
-maildir = "{tmp / "mail"}"
-[schedule]
-collect_minutes = 600
-[web]
-secret_key = "test-secret-key-not-for-production"
-[[regions]]
-key = "dresden"
-name = "Dresden"
-districts = ["14612"]
-[[regions]]
-key = "zwickau"
-name = "Zwickau"
-districts = ["14524"]
-""",
-        encoding="utf-8",
+    regions = [
+        {"key": "dresden", "name": "Dresden", "districts": ["14612"]},
+        {"key": "zwickau", "name": "Zwickau", "districts": ["14524"]},
+    ]
+    schedule = {"collect_minutes": 600}
+    return write_config(
+        tmp, f"sqlite:///{db}", name="busy.toml", schedule=schedule, regions=regions
     )
-    return path
 
 
 @pytest.mark.slow
@@ -146,35 +118,20 @@ def test_public_subscription_during_a_cli_import_is_stored(tmp_path: Path) -> No
     db = tmp_path / "busy.db"
     config = _config_file(tmp_path, db)
     (tmp_path / "gross.csv").write_bytes(roster_csv(30_000))
-    cli = str(Path(sys.executable).parent / "newsletter")
-    env = dict(os.environ)
-    subprocess.run([cli, "--config", str(config), "init-db"], check=True, env=env)
-    port = free_port()
-    with (tmp_path / "serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            [cli, "--config", str(config), "serve", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    assert run_cli(config, "init-db").returncode == 0
     importer: subprocess.Popen[bytes] | None = None
-    base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=60) as web:
-
-            def ready() -> bool:
-                try:
-                    return web.get("/abonnieren").status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            assert wait_for(ready, 30), (tmp_path / "serve.log").read_text()
+        with (
+            newsletter_serve(config, tmp_path / "serve.log", scheduler=True) as server,
+            httpx.Client(base_url=server.url, timeout=60) as web,
+        ):
             form = web.get("/abonnieren").text
             token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form)
             assert token
-            with (tmp_path / "import.log").open("wb") as log:
-                importer = subprocess.Popen(
-                    [cli, "--config", str(config), "subscribers", "import", "gross.csv"],
-                    cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-                )  # fmt: skip
+            importer = start_cli(
+                config, "subscribers", "import", str(tmp_path / "gross.csv"),
+                log=tmp_path / "import.log",
+            )  # fmt: skip
             reader = sqlite3.connect(db)
             count = "SELECT count(*) FROM subscribers"
             assert wait_for(lambda: reader.execute(count).fetchone()[0] > 0, 60)
@@ -197,6 +154,5 @@ def test_public_subscription_during_a_cli_import_is_stored(tmp_path: Path) -> No
     finally:
         if importer is not None:
             stop_process(importer)
-        stop_process(server)
     ctx_count = sqlite3.connect(db).execute("SELECT count(*) FROM subscribers").fetchone()[0]
     assert ctx_count == 30_001

@@ -15,7 +15,7 @@ from newsletter.config import load_config
 from newsletter.context import Context
 from newsletter.logs import setup_logging
 from newsletter.store.schema import audit_log
-from tests.livesrv import newsletter_serve, serve_config
+from tests.livesrv import newsletter_serve, write_config
 from tests.loginburst import Attackers
 
 TOKEN = "Zm9vYmFyLXNlY3JldC10b2tlbi0xMjM0NTY3ODkw"
@@ -23,12 +23,13 @@ TYPED_PASSWORD = "mein-geheimes-passwort-im-namensfeld"
 
 
 def test_a_real_server_logs_no_tokens_and_no_mistyped_passwords(tmp_path: Path) -> None:
-    config_path = serve_config(tmp_path, web="access_log = true")
+    config_path = write_config(tmp_path, web={"access_log": True})
     ctx = Context(load_config(config_path, environ={}))
     ctx.init_db()
     admins.create(ctx, "anna", "", "ein-langes-geheimes-passwort", actor="test")
     log_file = tmp_path / "serve.log"
-    with newsletter_serve(config_path, log_file) as base:
+    with newsletter_serve(config_path, log_file) as served:
+        base = served.url
         for path in ("bestaetigen", "einstellungen", "abmelden"):
             httpx.get(f"{base}/{path}/{TOKEN}?quelle=mail")
         attackers = Attackers(base, 1)

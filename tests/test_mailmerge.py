@@ -8,13 +8,14 @@ import random
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 import pytest
 
 from newsletter.config import Config
 from newsletter.errors import InvalidAddressError
-from newsletter.mail.mailmerge import list_unsubscribe, prepare
-from newsletter.mail.messages import Content, ListInfo, build_message, to_bytes
+from newsletter.mail.mailmerge import _encode_line, list_unsubscribe, prepare
+from newsletter.mail.messages import BODY_POLICY, Content, ListInfo, build_message, to_bytes
 from newsletter.mail.personalise import Personal, Placeholders, personalise
 
 WHEN = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
@@ -191,3 +192,30 @@ def test_placeholders_are_new_per_render_and_bound_to_the_digest() -> None:
     replayed = new_placeholders(key, "zwickau", ["a", "b"]).of("MANAGE_URL")
     with pytest.raises(InvalidInputError, match="eindeutig"):  # two genuine nonces: refuse
         find_placeholders(key, "zwickau", ["a", "b"], body + replayed)
+
+
+def _library_line(line: str) -> bytes:
+    """One line as the email library encodes a text part (quoted-printable, CRLF)."""
+    message = EmailMessage(policy=BODY_POLICY)
+    message.set_content(line + "\n", charset="utf-8", cte="quoted-printable")
+    return message.as_bytes().partition(b"\r\n\r\n")[2]
+
+
+def _awkward_lines() -> list[str]:
+    """Lines around the 76-octet limit with escapes, multi-byte characters, spaces and
+    tabs at the break, and random lines of such characters."""
+    tails = ["=", "ä", " ", "\t", "🔒", "x", ". ", "= "]
+    lines = ["x" * n + tail for n in range(70, 80) for tail in tails]
+    rng = random.Random(48)
+    alphabet = "ab =\tä€🔒.<>\"'&"
+    lines += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 200))) for _ in range(200)
+    ]
+    return lines
+
+
+def test_quoprimime_still_encodes_a_line_as_the_email_library_does() -> None:
+    """The merge encodes lines with the undocumented ``email.quoprimime``; this is the
+    invariant it relies on: the library's own body encoding gives the same bytes."""
+    for line in _awkward_lines():
+        assert _encode_line(line.encode("utf-8")) == _library_line(line), line

@@ -15,11 +15,11 @@ from newsletter.context import Context
 from newsletter.curation import add_manual_item
 from newsletter.errors import ConfigError
 from newsletter.health import decide
-from newsletter.metrics import count_feed_request
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import deliveries, digests
-from newsletter.web import create_app
+from newsletter.web.state import state_of
+from tests._admin import app_client
 from tests.feedfixtures import feed_request_count
 
 LOCAL = ("127.0.0.1", 50000)
@@ -48,8 +48,7 @@ def test_a_stale_collect_makes_a_settled_scheduler_unready() -> None:
     assert stale.to_dict(NOW)["last_collect_age_seconds"] == 51 * 60
 
 
-def test_readyz_and_healthz_answer_json(ctx: Context) -> None:
-    client = TestClient(create_app(ctx))
+def test_readyz_and_healthz_answer_json(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["database"] is True and ready.json()["scheduler"] == "disabled"
@@ -90,9 +89,10 @@ def test_metrics_come_from_the_store(ctx: Context) -> None:
             )
         ]
         conn.execute(insert(deliveries), rows)
-    count_feed_request("rss", 200)
-    count_feed_request("rss", 304)
-    answer = TestClient(create_app(ctx), client=LOCAL).get("/metrics")
+    client = app_client(ctx, client=LOCAL)
+    state_of(client.app).feed_requests.count("rss", 200)
+    state_of(client.app).feed_requests.count("rss", 304)
+    answer = client.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain; version=")
     text = answer.text
@@ -113,7 +113,7 @@ def test_metrics_come_from_the_store(ctx: Context) -> None:
 
 
 def test_feed_requests_and_304s_are_counted(ctx: Context) -> None:
-    client = TestClient(create_app(ctx), client=LOCAL)
+    client = app_client(ctx, client=LOCAL)
     before = client.get("/metrics").text
     first = client.get("/feeds/dresden.atom")
     assert first.status_code == 200
@@ -143,7 +143,7 @@ def test_feed_requests_and_304s_are_counted(ctx: Context) -> None:
 def test_metrics_are_for_local_scrapers_by_default(
     ctx: Context, client: tuple[str, int], headers: dict[str, str], status: int
 ) -> None:
-    answer = TestClient(create_app(ctx), client=client).get("/metrics", headers=headers)
+    answer = app_client(ctx, client=client).get("/metrics", headers=headers)
     assert answer.status_code == status
     if status == 403:
         assert "web.metrics_token" in answer.text and "newsletter_" not in answer.text
@@ -154,7 +154,7 @@ def test_metrics_token_admits_any_network_and_only_the_right_token(
 ) -> None:
     ctx = Context(make_config(web={"metrics_token": "s3cr3t-scrape-token"}))
     ctx.init_db()
-    client = TestClient(create_app(ctx), client=("203.0.113.9", 50000))
+    client = app_client(ctx, client=("203.0.113.9", 50000))
     good = client.get("/metrics", headers={"Authorization": "Bearer s3cr3t-scrape-token"})
     assert good.status_code == 200 and "newsletter_items" in good.text
     for headers in [
@@ -164,7 +164,7 @@ def test_metrics_token_admits_any_network_and_only_the_right_token(
     ]:
         refused = client.get("/metrics", headers=headers)
         assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
-    local = TestClient(create_app(ctx), client=LOCAL).get("/metrics")
+    local = app_client(ctx, client=LOCAL).get("/metrics")
     assert local.status_code == 401  # with a token set, the token decides everywhere
     ctx.close()
 
@@ -175,7 +175,7 @@ def test_proxy_headers_need_the_token_even_with_trusted_proxies(
     config = make_config(web={"trusted_proxies": ["127.0.0.1"]})
     ctx = Context(config)
     ctx.init_db()
-    client = TestClient(create_app(ctx), client=LOCAL)
+    client = app_client(ctx, client=LOCAL)
     assert client.get("/metrics").status_code == 200
     assert client.get("/metrics", headers={"X-Real-IP": "203.0.113.9"}).status_code == 403
     ctx.close()

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
 
-from newsletter import admins, curation
+from newsletter import curation
 from newsletter.cli import base
 from newsletter.collect import collect_all
 from newsletter.config import load_config
@@ -25,8 +25,8 @@ from newsletter.region_cases import Case, cases_from_corrections, evaluate, pars
 from newsletter.store import corrections as correction_store
 from newsletter.store import items as item_store
 from newsletter.store.db import transaction
-from newsletter.web import create_app
-from tests._admin import login, make_client, post
+from tests import _admin
+from tests._admin import post
 from tests.test_cli_collect import _run
 from tests.test_collect import RSS, _add, _rss
 
@@ -193,50 +193,40 @@ def test_reclassify_clears_a_flag_the_classifier_no_longer_needs(db_ctx: Context
 # --- admin pages and API -------------------------------------------------------------
 
 
-@pytest.fixture
-def client(ctx: Context) -> TestClient:
-    client = make_client(ctx)
-    login(client)
-    return client
-
-
 def test_dashboard_counts_and_the_list_filters_flagged_items(
-    ctx: Context, client: TestClient
+    ctx: Context, admin_client: TestClient
 ) -> None:
     guess = _manual(ctx, "Einbruch gemeldet", AMBIGUOUS)
     _manual(ctx, CERTAIN)
-    dashboard = client.get("/admin").text
+    dashboard = admin_client.get("/admin").text
     assert '<a href="/admin/meldungen?pruefen=ja">1 Meldung: Region prüfen</a>' in dashboard
-    flagged = client.get("/admin/meldungen?pruefen=ja").text
+    flagged = admin_client.get("/admin/meldungen?pruefen=ja").text
     assert "Einbruch gemeldet" in flagged and CERTAIN not in flagged
     assert 'class="check-badge"' in flagged and 'name="pruefen" value="ja" checked' in flagged
-    everything = client.get("/admin/meldungen").text
+    everything = admin_client.get("/admin/meldungen").text
     assert "Einbruch gemeldet" in everything and CERTAIN in everything
     assert everything.count('class="check-badge"') == 1
 
-    page = client.get(f"/admin/meldungen/{guess.id}").text
+    page = admin_client.get(f"/admin/meldungen/{guess.id}").text
     assert "»Bernsdorf« ist mehrdeutig" in page and "bitte prüfen" in page
-    post(client, f"/admin/meldungen/{guess.id}/regionen",
+    post(admin_client, f"/admin/meldungen/{guess.id}/regionen",
          {"mode": "regions", "region": ["ostsachsen"]}, page=f"/admin/meldungen/{guess.id}")  # fmt: skip
-    assert "Region prüfen" not in client.get("/admin").text
-    assert "Einbruch gemeldet" not in client.get("/admin/meldungen?pruefen=ja").text
+    assert "Region prüfen" not in admin_client.get("/admin").text
+    assert "Einbruch gemeldet" not in admin_client.get("/admin/meldungen?pruefen=ja").text
     assert [c.actor for c in _corrections(ctx)] == ["anna"]
 
 
-def test_digest_preview_notes_items_to_check(ctx: Context, client: TestClient) -> None:
+def test_digest_preview_notes_items_to_check(ctx: Context, admin_client: TestClient) -> None:
     guess = _manual(ctx, "Einbruch gemeldet", AMBIGUOUS)
     region = guess.regions[0]
-    page = client.get(f"/admin/newsletter/{region}").text
+    page = admin_client.get(f"/admin/newsletter/{region}").text
     assert "Region prüfen:" in page and f'href="/admin/meldungen/{guess.id}"' in page
     assert "»Bernsdorf« ist mehrdeutig" in page
     set_item_regions(ctx, guess.id, [region])
-    assert "Region prüfen:" not in client.get(f"/admin/newsletter/{region}").text
+    assert "Region prüfen:" not in admin_client.get(f"/admin/newsletter/{region}").text
 
 
-def test_api_override_is_a_correction_by_the_token_owner(ctx: Context) -> None:
-    admins.create(ctx, "robot", "", "ein-langes-passwort", actor="test")
-    token = admins.new_api_token(ctx, "robot", actor="test")
-    api = TestClient(create_app(ctx), headers={"Authorization": f"Bearer {token}"})
+def test_api_override_is_a_correction_by_the_token_owner(ctx: Context, api: TestClient) -> None:
     guess = _manual(ctx, "Einbruch gemeldet", AMBIGUOUS)
     listed = api.get("/api/v1/items", params={"region_check": True}).json()
     assert [i["id"] for i in listed] == [guess.id] and listed[0]["region_check_reasons"]
@@ -273,8 +263,7 @@ def test_round_trip_admin_corrections_export_and_check(
 ) -> None:
     guess = _manual(file_ctx, "Einbruch gemeldet", AMBIGUOUS)
     certain = _manual(file_ctx, CERTAIN)
-    client = make_client(file_ctx)
-    login(client)
+    client = _admin.admin_client(file_ctx)
     for item_id, regions in ((guess.id, ["zwickau"]), (certain.id, ["dresden"]),
                              (guess.id, ["ostsachsen"])):  # fmt: skip
         answer = post(client, f"/admin/meldungen/{item_id}/regionen",

@@ -517,5 +517,11 @@ def test_classification_time_grows_linearly(pieces: list[str]) -> None:
     small = unit * max(1, 40_000 // len(unit))
     once = max(_fastest(small, 1, runs=1), 1e-6)
     loops = max(1, round(0.005 / once))  # at least ~5 ms, so the clock does not decide
-    ratio = _fastest(small * 8, loops) / _fastest(small, loops)
+    # The least of up to three measurements: a busy machine can slow one of them down,
+    # not all three, while a text that really takes more than linear time stays over.
+    ratio = float("inf")
+    for _ in range(3):
+        ratio = min(ratio, _fastest(small * 8, loops) / _fastest(small, loops))
+        if ratio < 12:
+            break
     assert ratio < 12, f"time(8n)/time(n) = {ratio:.1f} for {unit!r}"

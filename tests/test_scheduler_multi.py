@@ -10,17 +10,14 @@ one delivery and one mail each; SIGTERM must stop both cleanly. Takes up to ~75 
 from __future__ import annotations
 
 import mailbox
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -33,25 +30,15 @@ from newsletter.store.db import utcnow
 from newsletter.store.schema import deliveries, digests, items
 from tests.conftest import _truncate
 from tests.delivery_helpers import add_subscriber
-from tests.livesrv import free_port, write_serve_config
+from tests.livesrv import newsletter_serve, wait_for, write_config
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 ZWICKAU = {"key": "zwickau", "name": "Zwickau", "districts": ["14524", "14523"]}
 
 
 def _config_file(tmp: Path, url: str) -> Path:
-    sections = """
-[mail]
-transport = "maildir"
-[schedule]
-digest_cron = "* * * * *"
-collect_minutes = 600
-[[regions]]
-key = "zwickau"
-name = "Zwickau"
-districts = ["14524", "14523"]
-"""
-    return write_serve_config(tmp / "multi.toml", url, sections)
+    schedule = {"digest_cron": "* * * * *", "collect_minutes": 600}
+    return write_config(tmp, url, name="multi.toml", schedule=schedule, regions=[ZWICKAU])
 
 
 def _backdate(ctx: Context, item_id: str, minutes: int) -> None:
@@ -72,25 +59,6 @@ def _prepare(ctx: Context) -> None:
     _backdate(ctx, second.id, 90)
 
 
-def _serve(config: Path, tmp: Path, n: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    env = os.environ | {"NEWSLETTER_MAIL__MAILDIR": str(tmp / f"mail{n}")}
-    cli = Path(sys.executable).parent / "newsletter"
-    command = [str(cli), "--config", str(config), "serve", "--port", str(port)]
-    with (tmp / f"serve{n}.log").open("wb") as log:  # the child keeps its own descriptor
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return proc, port
-
-
-def _wait_for(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_two_processes_send_one_digest_per_period(
     tmp_path: Path, make_config: Callable[..., Config], postgres_url: str | None
 ) -> None:
@@ -101,31 +69,29 @@ def test_two_processes_send_one_digest_per_period(
     _truncate(ctx)
     _prepare(ctx)
     config = _config_file(tmp_path, postgres_url)
-    procs = [_serve(config, tmp_path, n) for n in (1, 2)]
-
-    def ready() -> bool:
-        try:
-            return all(
-                httpx.get(f"http://127.0.0.1:{p}/readyz").status_code == 200 for _, p in procs
-            )
-        except httpx.HTTPError:
-            return False
 
     def digest_rows() -> list[object]:
         with ctx.engine.connect() as conn:
             return list(conn.execute(select(digests).where(digests.c.region == "zwickau")))
 
-    try:
-        assert _wait_for(ready, 30), (tmp_path / "serve1.log").read_text()
-        assert _wait_for(lambda: len(digest_rows()) >= 2, 20)  # the catch-up on start
+    with ExitStack() as stack:
+        served = [
+            stack.enter_context(
+                newsletter_serve(
+                    config,
+                    tmp_path / f"serve{n}.log",
+                    scheduler=True,
+                    env={"NEWSLETTER_MAIL__MAILDIR": str(tmp_path / f"mail{n}")},
+                )
+            )
+            for n in (1, 2)
+        ]
+        assert wait_for(lambda: len(digest_rows()) >= 2, 20, 0.2)  # the catch-up on start
         add_manual_item(ctx, title="Dritte Meldung aus Reichenbach", text="Zwickau")
         # both cron jobs fire at the next full minute, at the same moment
-        assert _wait_for(lambda: len(digest_rows()) >= 3, 75)
+        assert wait_for(lambda: len(digest_rows()) >= 3, 75, 0.2)
         time.sleep(2)  # room for a duplicate to appear, if the guard failed
-    finally:
-        for proc, _ in procs:
-            proc.send_signal(signal.SIGTERM)
-        codes = [proc.wait(timeout=30) for proc, _ in procs]
+    codes = [server.process.returncode for server in served]  # stopped with SIGTERM
     logs = [(tmp_path / f"serve{n}.log").read_text() for n in (1, 2)]
     # uvicorn finishes the lifespan shutdown, then re-raises SIGTERM for the exit status
     assert all(code in (0, -signal.SIGTERM) for code in codes), logs

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.store.db import migrations_dir, newest_revision
-from tests.clirun import run_cli, write_config
+from tests.livesrv import run_cli, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 # runs the CLI in-process and reports what it imported and which non-code files it opened

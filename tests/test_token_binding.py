@@ -22,7 +22,7 @@ from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers
 from newsletter.store.schema import subscriptions as subscriptions_table
 from newsletter.subscriptions import privacy
-from newsletter.web import create_app
+from tests._admin import app_client
 from tests.delivery_helpers import add_subscriber
 from tests.feedfixtures import sample_items, store_items
 
@@ -63,7 +63,7 @@ def test_forgotten_subscribers_links_never_reach_the_next_one(db_ctx: Context) -
     store_items(db_ctx, sample_items())
     a = add_subscriber(db_ctx, "a@example.org", {"zwickau": "confirmed"})
     links = digest_links(db_ctx, "zwickau")
-    client = TestClient(create_app(db_ctx))
+    client = app_client(db_ctx)
     assert "a@example.org" in client.get(links[0]).text  # the links work while A exists
     assert privacy.forget(db_ctx, "a@example.org", "test")
     b = add_subscriber(db_ctx, "b@example.org", {"zwickau": "confirmed"})
@@ -81,14 +81,14 @@ def test_links_are_bound_even_if_an_id_came_back(db_ctx: Context) -> None:
         conn.execute(insert(subscribers).values(id=a, email="b@example.org", created_at=now))
         values = {"subscriber_id": a, "region": "zwickau", "status": "confirmed"}
         conn.execute(insert(subscriptions_table).values(**values, requested_at=now))
-    assert_links_dead_for(db_ctx, TestClient(create_app(db_ctx)), links, a, id_reused=True)
+    assert_links_dead_for(db_ctx, app_client(db_ctx), links, a, id_reused=True)
 
 
 def test_unsubscribe_links_of_a_living_subscriber_keep_working(db_ctx: Context) -> None:
     store_items(db_ctx, sample_items())
     a = add_subscriber(db_ctx, "a@example.org", {"zwickau": "confirmed"})
     _manage, unsubscribe = digest_links(db_ctx, "zwickau")
-    client = TestClient(create_app(db_ctx))
+    client = app_client(db_ctx)
     for _ in range(2):  # idempotent (RFC 8058)
         assert client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     with transaction(db_ctx.engine) as conn:

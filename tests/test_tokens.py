@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -53,13 +52,22 @@ def test_other_secret_is_refused() -> None:
 
 
 def test_expired_token_says_so() -> None:
-    signer = TokenSigner(SECRET)
+    now = [1_800_000_000]
+    signer = TokenSigner(SECRET, clock=lambda: now[0])
     token = signer.make(Purpose.CONFIRM, 1, link_key=KEY)
-    time.sleep(1.1)
+    now[0] += 3600
+    assert signer.read(token, Purpose.CONFIRM, max_age_seconds=3600).subscriber_id == 1
+    now[0] += 1
     with pytest.raises(TokenError) as info:
-        signer.read(token, Purpose.CONFIRM, max_age_seconds=0)
+        signer.read(token, Purpose.CONFIRM, max_age_seconds=3600)
     assert info.value.expired
     assert "abgelaufen" in info.value.message
+
+
+def test_the_clock_dates_the_token() -> None:
+    signer = TokenSigner(SECRET, clock=lambda: 1_800_000_000)
+    data = signer.read(signer.make(Purpose.MANAGE, 1, link_key=KEY), Purpose.MANAGE)
+    assert data.issued_at == datetime.fromtimestamp(1_800_000_000, UTC)
 
 
 def test_new_generation_revokes_old_tokens() -> None:

@@ -10,30 +10,21 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from newsletter import admins
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.web import create_app
-from tests._admin import csrf, login, make_client
+from tests._admin import app_client, csrf
 from tests.livesrv import serve_app
 
 MB = 1024 * 1024
 
 
-@pytest.fixture
-def api(ctx: Context) -> TestClient:
-    admins.create(ctx, "robot", "", "ein-langes-passwort", actor="test")
-    token = admins.new_api_token(ctx, "robot", actor="test")
-    return TestClient(create_app(ctx), headers={"Authorization": f"Bearer {token}"})
-
-
-def test_the_token_is_checked_before_the_body(ctx: Context) -> None:
-    anonymous = TestClient(create_app(ctx))
-    broken = anonymous.post(
+def test_the_token_is_checked_before_the_body(client: TestClient) -> None:
+    broken = client.post(
         "/api/v1/subscribers", content=b"{kaputt", headers={"Content-Type": "application/json"}
     )
     assert broken.status_code == 401 and "API-Schlüssel" in broken.json()["error"]["message"]
-    put = anonymous.put("/api/v1/items/x/regions", json={"unbekannt": 1})
+    put = client.put("/api/v1/items/x/regions", json={"unbekannt": 1})
     assert put.status_code == 401
 
 
@@ -46,8 +37,7 @@ def test_an_api_body_over_one_megabyte_is_a_german_413(api: TestClient) -> None:
     assert answer.json()["error"]["message"] == "Die Anfrage ist zu groß (höchstens 1 MB)."
 
 
-def test_a_form_over_one_megabyte_is_a_german_413_page(ctx: Context) -> None:
-    client = TestClient(create_app(ctx))
+def test_a_form_over_one_megabyte_is_a_german_413_page(client: TestClient) -> None:
     token = csrf(client, "/abonnieren")
     data = {"csrf_token": token, "email": "a@example.org", "name": "x" * (2 * MB)}
     answer = client.post("/abonnieren", data=data)
@@ -69,9 +59,8 @@ def test_a_streamed_body_is_counted_without_content_length(ctx: Context) -> None
     assert answer.status_code == 413 and "Die Anfrage ist zu groß" in answer.text
 
 
-def test_csv_uploads_may_be_ten_megabytes(ctx: Context) -> None:
-    admin = make_client(ctx)
-    login(admin)
+def test_csv_uploads_may_be_ten_megabytes(admin_client: TestClient) -> None:
+    admin = admin_client
     token = csrf(admin, "/admin/abonnenten/import")
     for size, refused in ((5 * MB, False), (11 * MB, True)):
         files = {"datei": ("liste.csv", b"email\n" + b"a" * size, "text/csv")}
@@ -79,9 +68,8 @@ def test_csv_uploads_may_be_ten_megabytes(ctx: Context) -> None:
         assert (answer.status_code == 413) is refused, (size, answer.status_code)
 
 
-def test_an_oversized_form_field_is_reported_in_german(ctx: Context) -> None:
-    admin = make_client(ctx)
-    login(admin)
+def test_an_oversized_form_field_is_reported_in_german(admin_client: TestClient) -> None:
+    admin = admin_client
     token = csrf(admin, "/admin/abonnenten/import")
     data = {"csrf_token": token, "notiz": "x" * (2 * MB)}
     files = {"datei": ("liste.csv", b"email\n", "text/csv")}
@@ -90,8 +78,7 @@ def test_an_oversized_form_field_is_reported_in_german(ctx: Context) -> None:
     assert "Das Formular ließ sich nicht lesen" in answer.text and "exceeded" not in answer.text
 
 
-def test_no_swagger_ui_but_the_openapi_document(ctx: Context) -> None:
-    client = TestClient(create_app(ctx))
+def test_no_swagger_ui_but_the_openapi_document(client: TestClient) -> None:
     assert client.get("/api/v1/docs").status_code == 404
     assert client.get("/api/v1/openapi.json").json()["info"]["title"]
 
@@ -107,7 +94,7 @@ def test_an_https_site_reached_over_http_warns_once(
 ) -> None:
     ctx = Context(make_config(site={"base_url": base_url}))
     ctx.init_db()
-    client = TestClient(create_app(ctx), base_url="http://testserver")
+    client = app_client(ctx, base_url="http://testserver")
     with caplog.at_level(logging.WARNING, logger="newsletter.web"):
         client.get("/healthz")
         client.get("/")

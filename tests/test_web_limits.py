@@ -20,7 +20,8 @@ from newsletter.store import outbox as queue
 from newsletter.store import ratelimits
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import rate_limits
-from newsletter.web import create_app, limits
+from newsletter.web import limits
+from tests._admin import app_client
 from tests.delivery_helpers import add_subscriber
 
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -34,7 +35,7 @@ def _away_from_a_minute_boundary() -> None:
 
 
 def _client(ctx: Context, ip: str) -> tuple[TestClient, str]:
-    client = TestClient(create_app(ctx), client=(ip, 40000))
+    client = app_client(ctx, client=(ip, 40000))
     found = _CSRF.search(client.get("/abonnieren").text)
     assert found
     return client, found.group(1)
@@ -177,7 +178,7 @@ def test_admin_logins_are_limited_per_network(make_config: Callable[..., Config]
     _away_from_a_minute_boundary()
     codes = []
     for n in range(1, 11):
-        client = TestClient(create_app(context), client=(f"127.0.0.{n}", 40000))
+        client = app_client(context, client=(f"127.0.0.{n}", 40000))
         token = _CSRF.search(client.get("/admin/anmelden").text)
         assert token
         data = {"csrf_token": token.group(1), "name": "anna", "password": "falsch-falsch"}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -16,36 +16,15 @@ from newsletter.store import outbox as queue
 from newsletter.store.db import transaction
 from newsletter.web import limits
 from tests.conftest import _truncate
-from tests.livesrv import free_port, start_serve, stop_process, write_serve_config
+from tests.livesrv import newsletter_serve, write_config
 
 pytestmark = pytest.mark.slow
 
 
 def _config_file(tmp: Path, url: str) -> Path:
-    sections = f"""
-[mail]
-transport = "maildir"
-maildir = "{tmp / "mail"}"
-[subscriptions]
-rate_limit_per_hour = 50
-[[regions]]
-key = "dresden"
-name = "Dresden"
-districts = ["14612"]
-"""
-    return write_serve_config(tmp / "two.toml", url, sections)
-
-
-def _ready(port: int, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    return False
+    dresden = {"key": "dresden", "name": "Dresden", "districts": ["14612"]}
+    limit = {"rate_limit_per_hour": 50}
+    return write_config(tmp, url, name="two.toml", subscriptions=limit, regions=[dresden])
 
 
 def _subscribe(client: httpx.Client, email: str) -> int:
@@ -69,20 +48,13 @@ def test_the_address_limit_holds_across_two_serve_processes(
     if database == "postgres":
         _truncate(ctx)
     config = _config_file(tmp_path, url)
-    ports = [free_port(), free_port()]
-    procs = [
-        start_serve(config, port, tmp_path / f"serve{n}.log", "--no-scheduler")
-        for n, port in enumerate(ports)
-    ]
-    try:
-        assert all(_ready(port) for port in ports), (tmp_path / "serve0.log").read_text()
-        clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for port in ports]
+    with ExitStack() as stack:
+        servers = [
+            stack.enter_context(newsletter_serve(config, tmp_path / f"serve{n}.log"))
+            for n in range(2)
+        ]
+        clients = [stack.enter_context(httpx.Client(base_url=s.url)) for s in servers]
         codes = [_subscribe(clients[n % 2], "same@example.org") for n in range(8)]
-        for client in clients:
-            client.close()
-    finally:
-        for proc in procs:
-            stop_process(proc)
     assert codes == [200] * 8  # the same page every time
     with transaction(ctx.engine) as conn:
         mails = [m for m in queue.list_deliveries(conn) if m.kind == "confirm"]

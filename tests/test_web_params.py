@@ -13,10 +13,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from newsletter import admins
 from newsletter.context import Context
 from newsletter.web import create_app
-from tests._admin import login, make_client
+from tests._admin import admin_client, api_client
 
 HUGE = "99999999999999999999999"
 STRING_IDS = {("/admin/meldungen", "source")}  # filters that carry an id as free text
@@ -55,12 +54,7 @@ def _url(path: str, where: str, name: str) -> str:
 
 @pytest.fixture
 def clients(ctx: Context) -> tuple[TestClient, TestClient]:
-    admin = make_client(ctx)
-    login(admin)
-    admins.create(ctx, "robot", "", "ein-langes-passwort", actor="test")
-    token = admins.new_api_token(ctx, "robot", actor="test")
-    api = TestClient(create_app(ctx), headers={"Authorization": f"Bearer {token}"})
-    return admin, api
+    return admin_client(ctx), api_client(ctx)
 
 
 def test_every_integer_parameter_is_bounded(
@@ -87,8 +81,7 @@ def test_every_integer_parameter_is_bounded(
             assert "Diese Seite gibt es nicht" in body or "ungültig" in body, (path, body)
 
 
-def test_pages_past_the_range_are_a_german_400(ctx: Context) -> None:
-    client = TestClient(create_app(ctx))
+def test_pages_past_the_range_are_a_german_400(client: TestClient) -> None:
     answer = client.get(f"/regionen/dresden?seite={HUGE}")
     assert answer.status_code == 400 and "Die Eingabe ist ungültig (seite)" in answer.text
     assert "text/html" in answer.headers["content-type"]
@@ -96,8 +89,6 @@ def test_pages_past_the_range_are_a_german_400(ctx: Context) -> None:
     assert client.get("/regionen/dresden?seite=2").status_code == 200
 
 
-def test_a_huge_path_id_is_a_german_404(ctx: Context) -> None:
-    admin = make_client(ctx)
-    login(admin)
-    answer = admin.get(f"/admin/abonnenten/{HUGE}")
+def test_a_huge_path_id_is_a_german_404(admin_client: TestClient) -> None:
+    answer = admin_client.get(f"/admin/abonnenten/{HUGE}")
     assert answer.status_code == 404 and "Diese Seite gibt es nicht" in answer.text

@@ -18,14 +18,9 @@ from newsletter.store.db import transaction
 from newsletter.subscriptions import privacy, rules
 from newsletter.subscriptions import service as subscriptions
 from newsletter.subscriptions.tokens import Purpose
-from newsletter.web import create_app
+from tests._admin import app_client
 from tests.delivery_helpers import add_subscriber, token_for
 from tests.feedfixtures import sample_items, store_items
-
-
-@pytest.fixture
-def client(ctx: Context) -> TestClient:
-    return TestClient(create_app(ctx))
 
 
 def csrf(client: TestClient, path: str) -> str:
@@ -145,7 +140,7 @@ def test_rate_limit_per_address(client: TestClient) -> None:
 def test_one_click_unsubscribe_needs_no_cookie_and_is_idempotent(ctx: Context) -> None:
     sid = add_subscriber(ctx, "a@example.org", {"zwickau": "confirmed", "dresden": "confirmed"})
     token = token_for(ctx, sid, Purpose.UNSUBSCRIBE, "zwickau")
-    fresh = TestClient(create_app(ctx))
+    fresh = app_client(ctx)
     assert "Ja, abbestellen" in fresh.get(f"/abmelden/{token}").text
     with transaction(ctx.engine) as conn:
         assert store.get(conn, sid).subscriptions["zwickau"] == "confirmed"  # GET changed nothing

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import collections
-import os
 import signal
 import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,33 +20,17 @@ from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers, subscriptions
 from tests.delivery_helpers import Sink, smtp_sink
 from tests.feedfixtures import sample_items, store_items
+from tests.livesrv import start_cli, wait_for, write_config
 
 RECIPIENTS = 500
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_config(tmp_path: Path, port: int, database_url: str | None = None) -> Path:
-    database_url = database_url or f"sqlite:///{tmp_path / 'crash.db'}"
-    regions = (ROOT / "config.toml").read_text(encoding="utf-8").split("[[regions]]", 1)[1]
-    text = f"""
-[storage]
-database_url = "{database_url}"
-[web]
-secret_key = "crash-test-secret-0123456789"
-[mail]
-transport = "smtp"
-smtp_host = "127.0.0.1"
-smtp_port = {port}
-smtp_tls = "none"
-rate_per_second = 100000.0
-batch_size = 20
-lease_seconds = 10
-[[regions]]{regions.split("[[sources]]")[0]}
-"""
-    path = tmp_path / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+def crash_config(tmp_path: Path, port: int, database_url: str | None = None) -> Path:
+    """SMTP to the sink on ``port``, fast and in small batches with short leases."""
+    mail = {"transport": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_tls": "none"}
+    mail |= {"rate_per_second": 100000.0, "batch_size": 20, "lease_seconds": 10}
+    return write_config(tmp_path, database_url, mail=mail)
 
 
 def seed(ctx: Context) -> None:
@@ -85,35 +66,20 @@ def seed(ctx: Context) -> None:
 
 
 def start_worker(config: Path) -> subprocess.Popen[bytes]:
-    cli = [sys.executable, "-c", "from newsletter.cli import main; main()"]
-    return subprocess.Popen(
-        [*cli, "--config", str(config), "worker", "--poll", "0.2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-
-
-def wait_for(condition: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.01)
-    return False
+    return start_cli(config, "worker", "--poll", "0.2", env={"PYTHONUNBUFFERED": "1"})
 
 
 @pytest.mark.slow
 def test_kill_9_mid_run_then_restart_delivers_everyone_exactly_once(tmp_path: Path) -> None:
     sink = Sink()
     with smtp_sink(sink) as port:
-        config_path = write_config(tmp_path, port)
+        config_path = crash_config(tmp_path, port)
         ctx = Context(load_config(config_path, environ={}))
         ctx.init_db()
         seed(ctx)
         first = start_worker(config_path)
         try:
-            assert wait_for(lambda: len(sink.messages) >= RECIPIENTS // 5, 30), (
+            assert wait_for(lambda: len(sink.messages) >= RECIPIENTS // 5, 30, 0.01), (
                 "worker sent nothing"
             )
         finally:
@@ -128,7 +94,7 @@ def test_kill_9_mid_run_then_restart_delivers_everyone_exactly_once(tmp_path: Pa
                 with transaction(ctx.engine) as conn:
                     return queue.pending_count(conn) == 0
 
-            assert wait_for(drained, 60), "the restarted worker did not finish the queue"
+            assert wait_for(drained, 60, 0.01), "the restarted worker did not finish the queue"
         finally:
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=20) == 0
@@ -151,7 +117,7 @@ def test_two_workers_on_postgres_send_each_mail_once(
         pytest.skip("NEWSLETTER_TEST_DATABASE_URL not set")
     sink = Sink()
     with smtp_sink(sink) as port:
-        config_path = write_config(tmp_path, port, postgres_url)
+        config_path = crash_config(tmp_path, port, postgres_url)
         ctx = Context(load_config(config_path, environ={}))
         ctx.init_db()
         from tests.conftest import _truncate
@@ -165,7 +131,7 @@ def test_two_workers_on_postgres_send_each_mail_once(
                 with transaction(ctx.engine) as conn:
                     return queue.pending_count(conn) == 0
 
-            assert wait_for(drained, 60), "the workers did not finish the queue"
+            assert wait_for(drained, 60, 0.01), "the workers did not finish the queue"
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)

@@ -20,6 +20,17 @@ for the same recipient (a test compares them), except for ``List-Unsubscribe``: 
 first URL stays on the header's line and the header is never turned into RFC 2047
 encoded-words (the library does that to a URL longer than a line, and then no mail
 client finds the URL).
+
+Measured gain (``bench/bench_send.py``, 2,000 subscribers, SQLite, aiosmtpd on loopback,
+two passes of three runs): sending runs at 1.16 and 1.35 times the raw SMTP rate with the
+merge and at 0.30 and 0.31 times when each recipient's message is built by the email
+library instead: the merge makes the send path about four times faster.
+
+Invariants, each with its test in ``tests/test_mailmerge.py``: the merged bytes equal
+:func:`~newsletter.mail.messages.build_message`'s for the same recipient
+(``test_merged_bytes_equal_the_library_bytes``), and the undocumented
+``email.quoprimime.body_encode`` still encodes a line as the library's quoted-printable
+body encoding does (``test_quoprimime_still_encodes_a_line_as_the_email_library_does``).
 """
 
 from __future__ import annotations

@@ -10,9 +10,16 @@ after a refused transaction and reconnects after a 421 or a socket error.
 
 The message is bytes, or a callable that builds them. The SMTP transport calls it after
 sending ``MAIL FROM`` and before reading the reply, so building a personal message
-overlaps the server's round trip instead of adding to it (a worker's build costs about a
-tenth of a loopback transaction, and nothing on a real network). An exception from the
-callable abandons the transaction (``RSET``) and reaches the caller unchanged.
+overlaps the server's round trip instead of adding to it. An exception from the callable
+abandons the transaction (``RSET``) and reaches the caller unchanged.
+
+Measured gain: 6 % less time per message (1,516 against 1,607 µs on loopback to an
+aiosmtpd sink, a personal digest build of 178 µs; median of ten interleaved rounds of
+400 messages, nine of them in favour); ``bench/bench_send.py`` showed service ÷ raw
+1.16 and 1.35 with it, 1.02 and 1.06 without. On a real network the round trip is
+longer, so the whole build hides in it. The invariant (the build runs between sending
+``MAIL FROM`` and reading its reply) is checked by
+``tests/test_send_tricks.py::test_the_message_is_built_between_mail_from_and_its_reply``.
 """
 
 from __future__ import annotations

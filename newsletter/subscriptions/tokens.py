@@ -15,12 +15,20 @@ kills all its links even if its id came back. Tokens issued before the key exist
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from itsdangerous import BadSignature, Serializer, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    Serializer,
+    SignatureExpired,
+    Signer,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+)
 from itsdangerous.encoding import base64_encode
 
 from newsletter.errors import TokenError
@@ -63,18 +71,32 @@ class _UncompressedSerializer(URLSafeTimedSerializer):
     """Never tries zlib: a payload of a few bytes never shrinks, and trying costs more
     than the signature (two tokens per mail). Compressed tokens are still read."""
 
+    def __init__(self, secret: str, salt: str, clock: Callable[[], int] | None = None) -> None:
+        super().__init__(secret, salt=salt)
+        self._clock = clock
+
     def dump_payload(self, obj: Any) -> bytes:
         return base64_encode(Serializer.dump_payload(self, obj))
 
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        """itsdangerous' signer, on ``clock`` (whole seconds since the epoch) if given."""
+        signer = super().make_signer(salt)
+        if self._clock is not None and isinstance(signer, TimestampSigner):
+            signer.get_timestamp = self._clock  # type: ignore[method-assign]
+        return signer
+
 
 class TokenSigner:
-    """Makes and reads tokens with one secret; ``generation`` revokes older tokens."""
+    """Makes and reads tokens with one secret; ``generation`` revokes older tokens;
+    ``clock`` (whole seconds since the epoch) replaces the time for tests."""
 
-    def __init__(self, secret: str, generation: int = 1) -> None:
+    def __init__(
+        self, secret: str, generation: int = 1, clock: Callable[[], int] | None = None
+    ) -> None:
         if len(secret) < 16:
             raise ValueError("token secret too short")
         self._serializers = {
-            purpose: _UncompressedSerializer(secret, salt=f"newsletter-{purpose.value}")
+            purpose: _UncompressedSerializer(secret, f"newsletter-{purpose.value}", clock)
             for purpose in Purpose
         }
         self._generation = generation

@@ -10,14 +10,18 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from newsletter import __version__
+from newsletter import __version__, metrics
 from newsletter.context import Context
 from newsletter.errors import NewsletterError
 from newsletter.templating import templates_dir
 from newsletter.web import admin, api, feeds, public, subscribe
+from newsletter.web.auth import login_pool
 from newsletter.web.bodylimit import MB, BodyLimit
+from newsletter.web.feeds import FeedCache
+from newsletter.web.import_jobs import ImportJobs
 from newsletter.web.rendering import render
 from newsletter.web.schemecheck import PlainHttpWarning
+from newsletter.web.state import WebState
 
 log = logging.getLogger(__name__)
 UPLOAD_LIMITS = {"/admin/abonnenten/import": 10 * MB}  # CSV rosters; every other body 1 MB
@@ -32,7 +36,7 @@ def create_app(context: Context) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
-    app.state.context = context
+    app.state.web = _state(context)
     app.mount("/static", StaticFiles(directory=templates_dir() / "static"), name="static")
     for module in (public, feeds, subscribe, admin, api):
         app.include_router(module.router)
@@ -43,6 +47,19 @@ def create_app(context: Context) -> FastAPI:
     app.add_middleware(BodyLimit, refuse=error_response, default=MB, paths=UPLOAD_LIMITS)
     app.add_middleware(PlainHttpWarning, base_url=context.config.site.base_url)
     return app
+
+
+def _state(context: Context) -> WebState:
+    """Everything the app keeps between requests, made once here."""
+    feed_requests = metrics.FeedRequests()
+    return WebState(
+        context=context,
+        feed_cache=FeedCache(context.config),
+        login_pool=login_pool(),
+        imports=ImportJobs(),
+        feed_requests=feed_requests,
+        metrics=metrics.registry_for(context, feed_requests),
+    )
 
 
 def wants_json(request: Request) -> bool:

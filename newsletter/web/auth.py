@@ -16,7 +16,6 @@ login is answered 503 at once. A failed login's name is logged only if it is an 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -29,10 +28,11 @@ from newsletter import admins, sessions
 from newsletter.context import Context
 from newsletter.store import audit
 from newsletter.store.admins import Admin
-from newsletter.store.db import transaction, utcnow
+from newsletter.store.db import transaction
 from newsletter.web.hashpool import BoundedPool, PoolFull
 from newsletter.web.rendering import context_of, render
 from newsletter.web.security import checked_form, client_ip, rate_verdict
+from newsletter.web.state import state_of
 
 log = logging.getLogger("newsletter.web.auth")
 
@@ -54,9 +54,8 @@ def _serializer(ctx: Context) -> URLSafeTimedSerializer:
 
 
 def now_of(request: Request) -> datetime:
-    """The time for session decisions: ``app.state.clock`` if a test set one, else now."""
-    clock: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
-    return clock() if clock is not None else utcnow()
+    """The time for session decisions: the app's clock (a test may set its own)."""
+    return state_of(request.app).clock()
 
 
 def _session_id(request: Request) -> str | None:
@@ -150,7 +149,9 @@ async def login(request: Request) -> Response:
     target = safe_next(str(form.get("weiter", "")))
     password = str(form.get("password", ""))
     try:
-        started = await _pool(request).run(_attempt, ctx, name, password, ip, now_of(request))
+        started = await state_of(request.app).login_pool.run(
+            _attempt, ctx, name, password, ip, now_of(request)
+        )
     except PoolFull:
         log.warning("admin login refused, password checks busy ip=%s", ip)
         raise HTTPException(503, BUSY, headers={"Retry-After": "5"}) from None
@@ -170,13 +171,9 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _pool(request: Request) -> BoundedPool:
-    state = request.app.state
-    pool: BoundedPool | None = getattr(state, "login_pool", None)
-    if pool is None:
-        pool = BoundedPool(LOGIN_WORKERS, LOGIN_WAITING, "login")
-        state.login_pool = pool
-    return pool
+def login_pool() -> BoundedPool:
+    """The pool for password checks, one per app (:class:`newsletter.web.state.WebState`)."""
+    return BoundedPool(LOGIN_WORKERS, LOGIN_WAITING, "login")
 
 
 def _attempt(ctx: Context, name: str, password: str, ip: str, now: datetime) -> str | None:

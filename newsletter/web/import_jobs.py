@@ -2,8 +2,9 @@
 
 A job holds its file, its progress (lines done of lines in the file) and, when finished,
 the line report or the error. The page that started it polls it (a page that refreshes
-itself, no JavaScript). Jobs live in this process; finished ones are forgotten after an
-hour.
+itself, no JavaScript). Jobs live in this app's :class:`ImportJobs` (on
+:class:`newsletter.web.state.WebState`, guarded by a lock: requests run on several
+threads); finished ones are forgotten after an hour.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from newsletter.context import Context
@@ -45,28 +47,41 @@ class ImportJob:
         return int(100 * self.done / self.total) if self.total else 0
 
 
-_jobs: dict[str, ImportJob] = {}
-_lock = threading.Lock()
+class ImportJobs:
+    """The imports of one app, by id; a finished one is kept for ``keep`` seconds."""
+
+    def __init__(
+        self, keep: float = KEEP_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._jobs: dict[str, ImportJob] = {}
+        self._lock = threading.Lock()
+        self._keep = keep
+        self._clock = clock
+
+    def start(self, ctx: Context, job: ImportJob) -> ImportJob:
+        """Register ``job`` and run it on its own thread."""
+        self.add(job)
+        name = f"import-{job.id[:6]}"
+        threading.Thread(target=_run, args=(ctx, job, self._clock), name=name, daemon=True).start()
+        return job
+
+    def add(self, job: ImportJob) -> None:
+        """Register ``job``, forgetting those that ended more than ``keep`` seconds ago."""
+        with self._lock:
+            now = self._clock()
+            for key, old in list(self._jobs.items()):
+                if old.ended_at is not None and now - old.ended_at > self._keep:
+                    del self._jobs[key]
+            self._jobs[job.id] = job
+
+    def get(self, job_id: str, admin: str) -> ImportJob | None:
+        """The job, if it exists and was started by ``admin``."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        return job if job is not None and job.admin == admin else None
 
 
-def start(ctx: Context, job: ImportJob) -> ImportJob:
-    """Register ``job`` and run it on its own thread."""
-    with _lock:
-        now = time.monotonic()
-        for key in [k for k, j in _jobs.items() if j.ended_at and now - j.ended_at > KEEP_SECONDS]:
-            del _jobs[key]
-        _jobs[job.id] = job
-    threading.Thread(target=_run, args=(ctx, job), name=f"import-{job.id[:6]}", daemon=True).start()
-    return job
-
-
-def get(job_id: str, admin: str) -> ImportJob | None:
-    """The job, if it exists and was started by ``admin``."""
-    job = _jobs.get(job_id)
-    return job if job is not None and job.admin == admin else None
-
-
-def _run(ctx: Context, job: ImportJob) -> None:
+def _run(ctx: Context, job: ImportJob, clock: Callable[[], float]) -> None:
     def progress(done: int, total: int) -> None:
         job.done, job.total = done, total
 
@@ -86,5 +101,5 @@ def _run(ctx: Context, job: ImportJob) -> None:
     except Exception as exc:  # shown to the admin who started it (German for our errors)
         job.error = exc
     finally:
-        job.ended_at = time.monotonic()
+        job.ended_at = clock()
         job.finished.set()

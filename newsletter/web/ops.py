@@ -20,25 +20,18 @@ from collections.abc import Mapping
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from newsletter.config import WebConfig
-from newsletter.metrics import registry_for, render
+from newsletter.metrics import render
 from newsletter.web.rendering import context_of
+from newsletter.web.state import state_of
 
 router = APIRouter()
 # Headers a relaying proxy sets; the peer address is then the proxy's, not the scraper's.
 PROXY_HEADERS = frozenset(
     ("forwarded", "x-real-ip", "x-client-ip", "true-client-ip", "cf-connecting-ip")
 )
-
-
-def _registry(request: Request) -> CollectorRegistry:
-    registry: CollectorRegistry | None = getattr(request.app.state, "metrics_registry", None)
-    if registry is None:
-        registry = registry_for(context_of(request))
-        request.app.state.metrics_registry = registry
-    return registry
 
 
 def metrics_refusal(
@@ -85,5 +78,5 @@ async def metrics(request: Request) -> Response:
         status, reason = refused
         challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
         return PlainTextResponse(reason, status, headers=challenge | {"Cache-Control": "no-store"})
-    body = await asyncio.to_thread(render, _registry(request))
+    body = await asyncio.to_thread(render, state_of(request.app).metrics)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

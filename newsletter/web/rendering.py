@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse
 from newsletter.context import Context
 from newsletter.templating import environment
 from newsletter.web.security import CSRF_FIELD, csrf_cookie_value, csrf_token, set_csrf_cookie
+from newsletter.web.state import state_of
 
 
 def context_of(request: Request) -> Context:
-    ctx: Context = request.app.state.context
-    return ctx
+    return state_of(request.app).context
 
 
 def render(

@@ -19,11 +19,11 @@ from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from newsletter.context import Context
 from newsletter.errors import PermissionDeniedError
 from newsletter.store import ratelimits
 from newsletter.store.db import transaction, utcnow
 from newsletter.web import limits
+from newsletter.web.state import state_of
 
 CSRF_COOKIE = "nl_csrf"
 CSRF_FIELD = "csrf_token"
@@ -72,7 +72,7 @@ async def checked_form(request: Request, secret: str) -> FormData:
 
 def rate_verdict(request: Request, action: limits.Action, target: str) -> limits.Verdict:
     """Count this request against the limits of ``action`` (in the database) and judge it."""
-    ctx: Context = request.app.state.context
+    ctx = state_of(request.app).context
     counted = limits.counters(
         action,
         limits.rules(action, ctx.config),

@@ -27,6 +27,7 @@ from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PathId
 from newsletter.web.rendering import context_of
 from newsletter.web.security import checked_form
+from newsletter.web.state import state_of
 
 router = APIRouter(prefix="/abonnenten")
 MAX_UPLOAD = 5_000_000
@@ -101,7 +102,7 @@ async def import_upload(request: Request) -> Response:
         data, filename = await _upload(form.get("file"), field(form, "data"))
     finally:
         await form.close()
-    job = import_jobs.start(
+    job = state_of(request.app).imports.start(
         ctx,
         import_jobs.ImportJob(
             admin=current_admin(request).name,
@@ -118,7 +119,7 @@ async def import_upload(request: Request) -> Response:
 
 @router.get("/import/{job_id}", response_class=HTMLResponse, include_in_schema=False)
 def import_progress(request: Request, job_id: str) -> Response:
-    job = import_jobs.get(job_id, current_admin(request).name)
+    job = state_of(request.app).imports.get(job_id, current_admin(request).name)
     if job is None:
         raise NotFoundError("Diesen Import gibt es nicht (mehr); bitte die Datei neu hochladen.")
     if job.finished.is_set():

@@ -1,0 +1,128 @@
+"""The invariants the send path's speed tricks rely on.
+
+``SmtpTransport.send`` builds the message after ``MAIL FROM`` went out and before its reply
+is read (:mod:`newsletter.mail.transports`). The drain hands each "250" to the
+:class:`~newsletter.mail.recorder.SentRecorder` and flushes it before it gives rows back
+(a stop, a paused transport): a row whose mail was accepted is never released.
+"""
+
+from __future__ import annotations
+
+import functools
+import smtplib
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from newsletter.config import Config
+from newsletter.context import Context
+from newsletter.errors import TransportUnavailableError
+from newsletter.mail import outbox
+from newsletter.mail.recorder import SentRecorder
+from newsletter.mail.transports import MemoryTransport, MessageSource, open_transport
+from newsletter.store import outbox as store_outbox
+from tests.delivery_helpers import (
+    Sink,
+    add_subscriber,
+    deliveries,
+    enqueue_only,
+    smtp_context,
+    smtp_sink,
+)
+from tests.feedfixtures import sample_items, store_items
+
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+
+def test_the_message_is_built_between_mail_from_and_its_reply(
+    make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    putcmd, getreply = smtplib.SMTP.putcmd, smtplib.SMTP.getreply
+
+    def recorded_putcmd(self: smtplib.SMTP, cmd: str, args: str = "") -> None:
+        events.append(f"send {cmd}")
+        putcmd(self, cmd, args)
+
+    def recorded_getreply(self: smtplib.SMTP) -> tuple[int, bytes]:
+        events.append("reply")
+        return getreply(self)
+
+    def build() -> bytes:
+        events.append("build")
+        return b"Subject: x\r\n\r\nok\r\n"
+
+    monkeypatch.setattr(smtplib.SMTP, "putcmd", recorded_putcmd)
+    monkeypatch.setattr(smtplib.SMTP, "getreply", recorded_getreply)
+    sink = Sink()
+    with smtp_sink(sink) as port:
+        ctx = smtp_context(make_config, port)
+        transport = open_transport(ctx.config)
+        try:
+            assert transport.send("from@example.org", "a@example.org", build).startswith("250")
+        finally:
+            transport.close()
+            ctx.close()
+    mail = events.index("send mail")
+    assert events[mail : mail + 3] == ["send mail", "build", "reply"], events
+    assert [rcpts for rcpts, _ in sink.messages] == [["a@example.org"]]
+
+
+class _StopAfterFirst(MemoryTransport):
+    """Accepts one message, then asks the drain to stop (as SIGTERM does)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self.stop = stop
+
+    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
+        reply = super().send(envelope_from, recipient, message)
+        self.stop.set()
+        return reply
+
+
+class _UnavailableAfterFirst(MemoryTransport):
+    """Accepts one message, then the relay is gone."""
+
+    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
+        if self.sent:
+            raise TransportUnavailableError("weg", address=recipient)
+        return super().send(envelope_from, recipient, message)
+
+
+@pytest.fixture
+def store_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the store is asked, in order: ``sent`` (the recorder's write), ``release``
+    and ``postpone`` (rows given back). The drain's recorder lingers half a second, so an
+    accepted mail's mark is still pending when the drain comes to give rows back."""
+    calls: list[str] = []
+    for name, event in (("mark_sent", "sent"), ("release", "release"), ("postpone", "postpone")):
+        real = getattr(store_outbox, name)
+
+        def recorded(*args: Any, _real: Any = real, _event: str = event) -> Any:
+            calls.append(_event)
+            return _real(*args)
+
+        monkeypatch.setattr(store_outbox, name, recorded)
+    monkeypatch.setattr(outbox, "SentRecorder", functools.partial(SentRecorder, linger=0.5))
+    return calls
+
+
+@pytest.mark.parametrize("why", ["stop", "unavailable"])
+def test_an_accepted_mail_is_recorded_before_the_drain_gives_rows_back(
+    ctx: Context, store_calls: list[str], why: str
+) -> None:
+    store_items(ctx, sample_items())
+    for n in range(4):
+        add_subscriber(ctx, f"p{n}@example.org", {"zwickau": "confirmed"})
+    enqueue_only(ctx, "zwickau", NOW)
+    stop = threading.Event()
+    transport: Any = _StopAfterFirst(stop) if why == "stop" else _UnavailableAfterFirst()
+    outbox.drain(ctx, transport, "worker", stop=stop)
+    given_back = "release" if why == "stop" else "postpone"
+    assert store_calls == ["sent", given_back], store_calls  # never the other way round
+    statuses = sorted(row["status"] for row in deliveries(ctx))
+    assert statuses == ["queued", "queued", "queued", "sent"]
