@@ -124,5 +124,5 @@ def test_an_accepted_mail_is_recorded_before_the_drain_gives_rows_back(
     outbox.drain(ctx, transport, "worker", stop=stop)
     given_back = "release" if why == "stop" else "postpone"
     assert store_calls == ["sent", given_back], store_calls  # never the other way round
-    statuses = sorted(row["status"] for row in deliveries(ctx))
+    statuses = sorted(row.status for row in deliveries(ctx))
     assert statuses == ["queued", "queued", "queued", "sent"]
