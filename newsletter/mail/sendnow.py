@@ -3,9 +3,9 @@
 The same path as the schedule and the CLI (:mod:`newsletter.mail.sending`), under the
 region's advisory lock like the scheduler's, so a manual send in another process waits
 and then finds nothing new instead of building an overlapping digest. Which regions are
-being sent by hand in this process is runtime state kept on the :class:`Context`
-(:class:`~newsletter.mail.sendstate.ManualSends`, guarded by a lock): a second »send now« for the same region gets
-»läuft bereits« until the first has ended, also when it ended with an error.
+being sent by hand in this process is runtime state on the Context
+(:class:`~newsletter.mail.sendstate.ManualSends`, guarded by a lock): a second »send now«
+for the same region gets »läuft bereits« until the first has ended, also with an error.
 """
 
 from __future__ import annotations
