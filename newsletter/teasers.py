@@ -187,25 +187,34 @@ def _block(tag: str, node: LexborNode) -> _Block:
 
 def _bounded_list(lead_html: str, lead_text: str, node: LexborNode, more: bool) -> Teaser:
     """The lead paragraph and at most LIST_ENTRIES entries of the list (LIST_CHARS in all)."""
-    tag = node.tag or "ul"
     entries = [e for e in node.iter() if e.tag == "li" and plain_text(e.inner_html or "")]
-    kept_html: list[str] = []
-    kept_text: list[str] = []
-    used = len(lead_text)
+    if not entries:  # a list without entries announces nothing
+        return _paragraph_text(_drop_announcement(lead_text), cut=True) if lead_text else EMPTY
+    kept = _kept_entries(entries)
+    left_out = len(kept) < len(entries)
+    if left_out:
+        kept.append((ELLIPSIS, ELLIPSIS))
+    elif kept[-1][1].endswith(":"):  # the last entry announces more
+        more = True
+        ended = f"{kept[-1][1][:-1].rstrip()} {ELLIPSIS}"
+        kept[-1] = (html_lib.escape(ended, quote=False), ended)
+    tag = node.tag or "ul"
+    html = lead_html + f"<{tag}>" + "".join(f"<li>{h}</li>" for h, _ in kept) + f"</{tag}>"
+    text = "\n".join(([lead_text] if lead_text else []) + [f"- {t}" for _, t in kept])
+    return Teaser(html, text, more or left_out)
+
+
+def _kept_entries(entries: list[LexborNode]) -> list[tuple[str, str]]:
+    """(html, text) of the first entries, within LIST_ENTRIES and LIST_CHARS (one at least)."""
+    kept: list[tuple[str, str]] = []
+    used = 0
     for entry in entries[:LIST_ENTRIES]:
         entry_html, entry_text = _entry(entry)
-        if kept_html and used + len(entry_text) > LIST_CHARS + len(lead_text):
+        if kept and used + len(entry_text) > LIST_CHARS:
             break
-        kept_html.append(f"<li>{entry_html}</li>")
-        kept_text.append(f"- {entry_text}")
+        kept.append((entry_html, entry_text))
         used += len(entry_text)
-    left_out = len(kept_html) < len(entries)
-    if left_out:
-        kept_html.append(f"<li>{ELLIPSIS}</li>")
-        kept_text.append(f"- {ELLIPSIS}")
-    html = f"{lead_html}<{tag}>{''.join(kept_html)}</{tag}>"
-    text = "\n".join(([lead_text] if lead_text else []) + kept_text)
-    return Teaser(html, text, more or left_out)
+    return kept
 
 
 def _entry(entry: LexborNode) -> tuple[str, str]:
@@ -235,7 +244,7 @@ def _drop_announcement(text: str) -> str:
     ends = _sentence_ends(body)
     if ends:
         return body[: ends[-1]]
-    return f"{body} {ELLIPSIS}"
+    return f"{body} {ELLIPSIS}".strip()
 
 
 def _sentence_ends(text: str) -> list[int]:
