@@ -30,6 +30,7 @@ from newsletter.teasers import (
     teaser,
     teaser_of,
 )
+from tests.digestfixtures import longest_items
 from tests.feedfixtures import sample_items
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -194,3 +195,16 @@ def test_an_item_without_text_keeps_its_title_as_description(config: Config) -> 
     info = feeds.feed_info(config, config.region("zwickau"))
     (entry,) = feedparser.parse(feeds.render("rss", info, [item], config, NOW)).entries
     assert entry.summary == html.escape(item.title, quote=False) and "content" not in entry
+
+
+def test_fifty_longest_teasers_stay_within_the_size_budget(config: Config) -> None:
+    """Every teaser at its bounds, 50 items: the HTML part stays under 90 KB (STANDARDS §5;
+    Gmail clips at about 102 KB). ``bench/bench_digest_size.py`` prints the bytes."""
+    region = config.region("zwickau")
+    assert region is not None
+    items = longest_items(50)
+    assert all(teaser(i).text.endswith("- …") for i in items)  # really at the bounds
+    slots = Placeholders("0123456789abcdef" + "0" * 24)
+    digest = build_digest(region, items, None, NOW, config, slots)
+    assert len(digest.html.encode()) < 90_000
+    assert all(len(line) <= 72 or "://" in line for line in digest.text.splitlines())
