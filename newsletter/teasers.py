@@ -45,29 +45,12 @@ _BLOCKS = _HEADINGS | _LISTS | _CONTAINERS | {"p", "pre", "dl", "hr", "table", "
 # a full stop after a number (»am 25. November«) or an abbreviation ends none.
 _SENTENCE_END = re.compile(r"([.!?…])[»«\"'“”)\]]?(?=\s+(\S))")
 _WORD_BEFORE = re.compile(r"(\w+)$")
-_ABBREVIATIONS = frozenset(
-    [
-        "abs",
-        "bzw",
-        "ca",
-        "dr",
-        "evtl",
-        "ggf",
-        "inkl",
-        "nr",
-        "prof",
-        "str",
-        "tel",
-        "usw",
-        "vgl",
-        "zb",
-        "ua",
-        "uvm",
-        "sog",
-        "bspw",
-        "etc",
-    ]
-)
+# fmt: off
+_ABBREVIATIONS = frozenset({
+    "abs", "bspw", "bzw", "ca", "dr", "etc", "evtl", "ggf", "inkl", "nr", "prof", "sog",
+    "str", "tel", "ua", "usw", "uvm", "vgl",
+})
+# fmt: on
 
 
 @dataclass(frozen=True)
