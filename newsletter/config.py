@@ -167,6 +167,7 @@ class FetchConfig(_Section):
     """How sources are fetched."""
 
     timeout_seconds: float = Field(default=20.0, gt=0)
+    deadline_seconds: float = Field(default=60.0, gt=0)  # whole fetch, against trickling servers
     max_bytes: int = Field(default=10_000_000, ge=1024)
     max_redirects: int = Field(default=5, ge=0, le=20)
     concurrency: int = Field(default=10, ge=1)
