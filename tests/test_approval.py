@@ -154,3 +154,21 @@ def test_test_send_is_marked_and_never_counted(manual: Context, sink: Sink) -> N
     assert deliveries(manual) == []  # not a delivery, not a digest: counted nowhere
     assert "Noch kein Newsletter verschickt." in browser.get("/admin/newsletter").text
     assert "noch kein Newsletter verschickt" in browser.get("/newsletter/zwickau").text
+
+
+def test_previews_show_the_waiting_drafts_period(manual: Context) -> None:
+    browser = admin_client(manual)
+    assert approval.draft_slot(manual, "zwickau", datetime(2026, 11, 20, 12, tzinfo=UTC)) == (
+        DraftStatus.DRAFTED
+    )
+    late = replace(sample_items()[1], id="late", title="Später gesammelt", collected_at=utcnow())
+    store_items(manual, [late])
+    for path in (
+        "/admin/newsletter/zwickau",
+        "/admin/vorschau/zwickau.html",
+        "/admin/redaktion/zwickau",
+        "/admin/redaktion/vorschau/zwickau.html",
+    ):
+        page = browser.get(path).text
+        assert "Fahrräder codieren" in page, path
+        assert "Später gesammelt" not in page, path  # after the slot: the next period's

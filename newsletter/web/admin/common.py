@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -102,3 +103,10 @@ def waiting_drafts(request: Request, region: str | None = None) -> list[Draft]:
     """Drafted digests waiting for »Freigeben und senden« (``schedule.approval = manual``)."""
     with transaction(context_of(request).engine) as conn:
         return draft_store.waiting(conn, region)
+
+
+def draft_cutoff(request: Request, region: str) -> datetime | None:
+    """The cut-off of the region's newest waiting draft: what »Freigeben und senden« sends,
+    so previews show that period (None: no draft waits, preview up to now)."""
+    waiting = waiting_drafts(request, region)
+    return waiting[-1].period_end if waiting else None

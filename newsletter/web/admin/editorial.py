@@ -10,6 +10,7 @@ The word is checked and stored by :mod:`newsletter.editor`; approval goes throug
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -25,7 +26,7 @@ from newsletter.store import digests as digest_store
 from newsletter.store import drafts as draft_store
 from newsletter.store import items as item_store
 from newsletter.store.db import transaction, utcnow
-from newsletter.web.admin.common import admin_page, field, redirect
+from newsletter.web.admin.common import admin_page, draft_cutoff, field, redirect
 from newsletter.web.auth import current_admin
 from newsletter.web.params import PathId
 from newsletter.web.rendering import context_of
@@ -59,11 +60,12 @@ def _preview_region(ctx: Context, scope: str, wanted: str | None) -> Region:
     return region
 
 
-def _next_items(ctx: Context, region: str) -> list[Item]:
-    """The items the region's next digest would hold before the editor's choices."""
+def _next_items(ctx: Context, region: str, until: datetime | None) -> list[Item]:
+    """The items the region's next digest would hold before the editor's choices (up to a
+    waiting draft's cut-off, else up to now)."""
     with transaction(ctx.engine) as conn:
         cutoff = digest_store.last_cutoff(conn, region)
-        return item_store.collected_between(conn, region, cutoff, utcnow())
+        return item_store.collected_between(conn, region, cutoff, until or utcnow())
 
 
 @router.get("/redaktion/{slug}", response_class=HTMLResponse, include_in_schema=False)
@@ -80,7 +82,7 @@ def editorial_page(request: Request, slug: str, vorschau: str | None = None) -> 
         "word": word,
         "in_use": word.updated_at is not None and editor.in_use(ctx, word, region.key),
         "preview_region": region,
-        "items": _next_items(ctx, region.key),
+        "items": _next_items(ctx, region.key, draft_cutoff(request, region.key)),
         "max_chars": MAX_INTRO_CHARS,
         "frame": f"/admin/redaktion/vorschau/{region.key}.html",
     }
@@ -113,7 +115,7 @@ def preview_frame(request: Request, region_key: str, modus: str = "hell") -> Res
     ctx = context_of(request)
     if ctx.config.region(region_key) is None:
         raise NotFoundError(f"Die Region »{region_key}« gibt es nicht.")
-    digest = sending.preview(ctx, region_key)
+    digest = sending.preview(ctx, region_key, draft_cutoff(request, region_key))
     if digest is None:
         body = "<!doctype html><html lang=de><p>Noch keine Meldungen für diese Region.</p></html>"
     else:
