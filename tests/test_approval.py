@@ -75,6 +75,7 @@ def test_nothing_goes_out_before_approval_then_each_subscriber_once(
     assert notice["subject"] == "Freigabe erbeten: Newsletter Zwickau"
     text = notice.get_body(("plain",)).get_content()
     assert "http://127.0.0.1:8000/admin/newsletter/zwickau" in text
+    assert "http://127.0.0.1:8000/admin/redaktion/zwickau" in text
     with transaction(manual.engine) as conn:
         (draft,) = draft_store.waiting(conn)
     assert [d.kind for d in deliveries(manual)] == ["approval"]

@@ -84,6 +84,7 @@ def _notify_admins(ctx: Context, conn: Connection, digest: Digest) -> None:
         "items": len(digest.item_ids),
         "period_end": german_long(digest.period_end, tz),
         "link": f"{ctx.config.site.base_url}/admin/newsletter/{digest.region}",
+        "editorial_link": f"{ctx.config.site.base_url}/admin/redaktion/{digest.region}",
     }
     env = environment("email")
     text = env.get_template("approval.txt").render(**values)
