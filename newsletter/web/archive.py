@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from newsletter.archive import archive_url, period_key_of, period_slug
-from newsletter.digests import sections, teaser
+from newsletter.digests import sections
 from newsletter.errors import NotFoundError
 from newsletter.localtime import german_long
 from newsletter.models import Region
@@ -23,6 +23,7 @@ from newsletter.store import archive as archive_store
 from newsletter.store import editorials as editorial_store
 from newsletter.store import items as item_store
 from newsletter.store.db import transaction
+from newsletter.teasers import teaser
 from newsletter.web.rendering import context_of, render
 
 router = APIRouter()
