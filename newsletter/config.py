@@ -405,6 +405,7 @@ _MESSAGES = {
     "extra_forbidden": "ist kein bekannter Schlüssel",
     "missing": "fehlt",
     "literal_error": "hat einen unzulässigen Wert",
+    "enum": "hat einen unzulässigen Wert",
     "int_parsing": "muss eine ganze Zahl sein",
     "float_parsing": "muss eine Zahl sein",
     "bool_parsing": "muss true oder false sein",

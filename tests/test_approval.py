@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -173,3 +174,15 @@ def test_previews_show_the_waiting_drafts_period(manual: Context) -> None:
         page = browser.get(path).text
         assert "Fahrräder codieren" in page, path
         assert "Später gesammelt" not in page, path  # after the slot: the next period's
+
+
+def test_a_wrong_approval_mode_stops_start_up_in_german(tmp_path: Path) -> None:
+    from newsletter.config import load_config
+    from newsletter.errors import ConfigError
+
+    path = tmp_path / "config.toml"
+    path.write_text('[schedule]\napproval = "sometimes"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, environ={})
+    assert "schedule.approval" in str(raised.value)
+    assert "hat einen unzulässigen Wert (erlaubt: 'auto' or 'manual')" in str(raised.value)
