@@ -141,7 +141,8 @@ def test_phone_type_and_tap_targets(
     )
     assert body_sizes and min(body_sizes) >= 16
     targets = page.locator("a.item-link, a.button, a.tap")
-    assert targets.count() == len(layout_items()) - 3 + 1 + 4  # items of Zwickau, button, footer
+    # items of Zwickau, button, footer, »Im Browser ansehen«
+    assert targets.count() == len(layout_items()) - 3 + 1 + 4 + 1
     for n in range(targets.count()):
         box = targets.nth(n).bounding_box()
         assert box is not None and box["height"] >= 44, targets.nth(n).inner_text()

@@ -313,3 +313,11 @@ def _aware(value: datetime) -> datetime:
     result = as_utc(value)
     assert result is not None
     return result
+
+
+def visible_by_ids(conn: Connection, ids: Sequence[str]) -> list[Item]:
+    """Those of the items ``ids`` that still exist and are not hidden (the web archive)."""
+    if not ids:
+        return []
+    query = _base().where(items.c.id.in_(list(ids)), items.c.hidden.is_(False))
+    return _items(conn, query.order_by(items.c.published_at.desc(), items.c.id))
