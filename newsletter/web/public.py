@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from newsletter.errors import NotFoundError
+from newsletter.regionmap import region_map
 from newsletter.store import items as item_store
 from newsletter.store import runs
 from newsletter.store.db import check_ready, transaction
@@ -20,8 +21,14 @@ def start_page(request: Request) -> HTMLResponse:
     """The regions with their latest items and feed links."""
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
-        latest = {r.key: item_store.latest(conn, r.key, limit=5) for r in ctx.config.region_list()}
-    return render(request, "index.html", {"latest": latest})
+        latest = {r.key: item_store.latest_own(conn, r.key) for r in ctx.config.region_list()}
+        statewide = item_store.latest_own(conn, None)
+    values = {
+        "latest": latest,
+        "statewide": statewide,
+        "region_map": region_map(ctx.config.region_list()),
+    }
+    return render(request, "index.html", values)
 
 
 PAGE_SIZE = 20
@@ -93,3 +100,22 @@ def readyz(request: Request) -> JSONResponse:
     now = utcnow()
     state = readiness(context_of(request), now)
     return JSONResponse(state.to_dict(now), status_code=200 if state.ready else 503)
+
+
+@router.get("/feed/{key}", response_class=HTMLResponse, include_in_schema=False)
+def feed_help(request: Request, key: str) -> HTMLResponse:
+    """What the »RSS« links open: a German page on feeds with the address to copy."""
+    from urllib.parse import quote
+
+    ctx = context_of(request)
+    region = ctx.config.region(key)
+    if region is None and key != "sachsen":
+        raise NotFoundError(f"Einen Feed »{key}« gibt es nicht.")
+    feed_url = f"{ctx.config.site.base_url}/feeds/{key}.rss"
+    values = {
+        "feed_key": key,
+        "feed_name": region.name if region else "Sachsen (alle Regionen)",
+        "feed_url": feed_url,
+        "quoted_url": quote(feed_url, safe=""),
+    }
+    return render(request, "feed_help.html", values)
