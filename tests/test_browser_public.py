@@ -250,3 +250,9 @@ def test_every_public_page_passes_axe_at_1280_and_390(site: Any, browser: Browse
         findings += _check(page, "thanks", width)
         page.close()
     assert findings == []
+
+
+def test_the_axe_check_reports_what_it_should(page: Page) -> None:
+    """The harness itself: a field without a label is a critical finding."""
+    page.set_content('<html lang="de"><title>t</title><main><input type="text"></main></html>')
+    assert [f.split(": ")[1].split(" ")[0] for f in _check(page, "canary", 0)] == ["label"]

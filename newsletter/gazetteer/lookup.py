@@ -23,6 +23,7 @@ class Place:
     municipality: str  # the municipality it belongs to (itself for a municipality)
     district: str  # 5-digit district key
     kind: str  # »Gemeinde«, »Ortsteil«, »Stadtteil«, …
+    district_name: str = ""  # »Vogtlandkreis«, »Landkreis Bautzen«, »Kreisfreie Stadt Leipzig«
 
     @property
     def is_municipality(self) -> bool:
@@ -40,12 +41,18 @@ def key(text: str) -> str:
 def places() -> tuple[Place, ...]:
     """Every known place, municipalities first, each (name, municipality) once."""
     found: dict[tuple[str, str], Place] = {}
-    for m in load_municipalities():
+    munis = load_municipalities()
+    districts = {m.district: m.district_name for m in munis}
+    for m in munis:
         for name in (m.short_name, m.name.split(",")[0]):
-            found.setdefault((key(name), m.ags), Place(name, m.short_name, m.district, "Gemeinde"))
+            place = Place(name, m.short_name, m.district, "Gemeinde", m.district_name)
+            found.setdefault((key(name), m.ags), place)
     for file in ("sachsen-ortsteile.csv", "sachsen-stadtteile.csv"):
         for row in _csv(file):
-            place = Place(row["name"], row["municipality"], row["ags"][:5], row["kind"])
+            district = row["ags"][:5]
+            place = Place(
+                row["name"], row["municipality"], district, row["kind"], districts.get(district, "")
+            )
             found.setdefault((key(row["name"]), row["ags"]), place)
     return tuple(found.values())
 
@@ -59,18 +66,22 @@ def _index() -> dict[str, tuple[Place, ...]]:
 
 
 def find(query: str) -> list[Place]:
-    """The places called ``query`` (any case); else those whose name starts with it."""
+    """The places called ``query`` (any case); else those whose name starts with it, or
+    with its first word (a qualifier written another way: »Reichenbach i.V.«)."""
     wanted = key(query)
     if not wanted:
         return []
     exact = _index().get(wanted)
     if exact:
         return list(exact)[:MAX_HITS]
-    starts = sorted(
-        (p for k, ps in _index().items() if k.startswith(wanted) for p in ps),
-        key=lambda p: (not p.is_municipality, p.name),
-    )
-    return starts[:MAX_HITS]
+    for prefix in (wanted, re.split(r"[ /(]", wanted)[0]):  # »Reichenbach i.V.« -> »reichenbach«
+        starts = sorted(
+            (p for k, ps in _index().items() if k.startswith(prefix) for p in ps),
+            key=lambda p: (not p.is_municipality, p.name),
+        )
+        if starts:
+            return starts[:MAX_HITS]
+    return []
 
 
 @cache
