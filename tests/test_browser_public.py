@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from newsletter.config import Config
 from newsletter.context import Context
@@ -23,7 +23,7 @@ from newsletter.subscriptions.rules import Request as Who
 from newsletter.subscriptions.tokens import Purpose
 from newsletter.web import create_app
 from tests.feedfixtures import sample_items, store_items
-from tests.livesrv import CHROMIUM, CHROMIUM_ARGS, serve_app
+from tests.livesrv import chromium, serve_app
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -48,12 +48,8 @@ def site(make_config: Callable[..., Config]) -> Iterator[tuple[Context, str]]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

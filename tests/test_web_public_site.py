@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from newsletter.config import load_config
 from newsletter.context import Context
@@ -24,9 +26,8 @@ from tests.feedfixtures import sample_items, store_items
 from tests.test_web_subscribe import csrf
 
 
-def form_post(client: TestClient, **data: object) -> str:
-    response = client.post("/abonnieren", data={"csrf_token": csrf(client, "/abonnieren"), **data})
-    return response.text
+def form_post(client: TestClient, **data: object) -> Response:
+    return client.post("/abonnieren", data={"csrf_token": csrf(client, "/abonnieren"), **data})
 
 
 # --- the map -----------------------------------------------------------------------
@@ -127,7 +128,7 @@ def test_lookup_button_keeps_everything_and_sends_nothing(ctx: Context, client: 
         regions=["zwickau"],
         ort="Pirna",
         action="ort_suchen",
-    )
+    ).text
     assert "gehört zur Region <strong>Dresden</strong>" in page
     assert 'value="a@pirna.example"' in page and 'value="Stadt Pirna"' in page
     assert 'value="zwickau" checked' in page and 'value="dresden" checked' in page
@@ -139,15 +140,12 @@ def test_lookup_button_keeps_everything_and_sends_nothing(ctx: Context, client: 
 
 
 def test_every_error_at_once_and_every_value_kept(client: TestClient) -> None:
-    response = client.post(
-        "/abonnieren",
-        data={
-            "csrf_token": csrf(client, "/abonnieren"),
-            "email": "kein-at-zeichen",
-            "name": "Anna\u202eSchmidt",
-            "organisation": "Stadt Pirna",
-            "consent": "ja",
-        },
+    response = form_post(
+        client,
+        email="kein-at-zeichen",
+        name="Anna\u202eSchmidt",
+        organisation="Stadt Pirna",
+        consent="ja",
     )
     assert response.status_code == 400
     summary = response.text.split('class="error-summary"')[1].split("</div>")[0]
@@ -161,7 +159,7 @@ def test_every_error_at_once_and_every_value_kept(client: TestClient) -> None:
 
 
 def test_an_empty_form_names_all_four_mistakes(client: TestClient) -> None:
-    page = form_post(client, email="")
+    page = form_post(client, email="").text
     summary = page.split('class="error-summary"')[1].split("</div>")[0]
     assert summary.count("<li>") == 3
     assert "Bitte geben Sie Ihre E-Mail-Adresse ein." in summary
@@ -181,7 +179,7 @@ def test_thank_you_page_says_how_long_the_link_is_valid(tmp_path: Path) -> None:
     ctx.init_db()
     try:
         client = app_client(ctx)
-        page = form_post(client, email="a@pirna.example", regions=["dresden"], consent="ja")
+        page = form_post(client, email="a@pirna.example", regions=["dresden"], consent="ja").text
         assert "Bitte bestätigen Sie Ihre Anmeldung" in page
         assert "<strong>3 Tage</strong> gültig" in page
     finally:
@@ -272,3 +270,18 @@ def test_rss_links_open_the_feed_page(ctx: Context, client: TestClient) -> None:
         .headers["content-type"]
         .startswith("application/rss+xml")
     )  # the feed itself stays the feed
+
+
+def test_latest_own_separates_statewide_from_named(db_ctx: Context) -> None:
+    from newsletter.store import items as item_store
+    from newsletter.store.db import transaction
+
+    items = sample_items()
+    store_items(db_ctx, [*items, replace(items[0], id="hidden1", hidden=True)])
+    with transaction(db_ctx.engine) as conn:
+        own = item_store.latest_own(conn, "ostsachsen")
+        statewide = item_store.latest_own(conn, None)
+        dresden = item_store.latest_own(conn, "dresden", limit=1)
+    assert [i.id for i in own] == ["item01"]
+    assert [i.id for i in statewide] == ["item03"]
+    assert [i.id for i in dresden] == ["item05"]
