@@ -199,6 +199,20 @@ def test_confirmation_page_says_when_the_first_newsletter_comes(
     assert "die letzte Ausgabe" in page
 
 
+def test_without_a_scheduler_the_confirmation_names_no_date(tmp_path: Path) -> None:
+    ctx = Context(service_config(tmp_path, None, schedule={"enabled": False}))
+    ctx.init_db()
+    try:
+        client = app_client(ctx)
+        sid = add_subscriber(ctx, "a@pirna.example", {"dresden": "pending"})
+        path = f"/bestaetigen/{token_for(ctx, sid, Purpose.CONFIRM)}"
+        page = client.post(path, data={"csrf_token": csrf(client, path)}).text
+        assert "Mit der nächsten Ausgabe, die die Redaktion versendet" in page
+        assert "Uhr" not in page
+    finally:
+        ctx.close()
+
+
 def test_unsubscribe_page_names_address_and_regions(ctx: Context, client: TestClient) -> None:
     sid = add_subscriber(ctx, "a@pirna.example", {"dresden": "confirmed", "zwickau": "confirmed"})
     page = client.get(f"/abmelden/{token_for(ctx, sid, Purpose.UNSUBSCRIBE, 'zwickau')}").text

@@ -189,6 +189,8 @@ def _next_digests(ctx: Context, regions: Sequence[str]) -> list[tuple[str, str]]
     from newsletter.scheduler import region_cron
     from newsletter.store.db import utcnow
 
+    if not ctx.config.schedule.enabled:
+        return []  # no scheduler: the editors send by hand
     tz, now = ZoneInfo(ctx.config.site.timezone), utcnow()
     found = (ctx.config.region(key) for key in regions)
     return [
