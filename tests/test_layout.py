@@ -117,6 +117,7 @@ def test_inner_layers_never_import_the_web_or_the_cli(layer: str) -> None:
         "newsletter.regions",
         "newsletter.feeds",
         "newsletter.digests",
+        "newsletter.teasers",
         "newsletter.dedup",
         "newsletter.subscriptions.rules",
         "newsletter.models",

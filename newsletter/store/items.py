@@ -108,7 +108,7 @@ def set_hidden(conn: Connection, item_id: str, hidden: bool) -> None:
 def get(conn: Connection, item_id: str) -> Item:
     row = conn.execute(_base().where(items.c.id == item_id)).first()
     if row is None:
-        raise NotFoundError(f"Meldung »{item_id}« gibt es nicht")
+        raise NotFoundError.of("item", item_id)
     return _item(conn, row._mapping)
 
 
