@@ -232,7 +232,10 @@ def test_statewide_items_once_with_teasers(ctx: Context, client: TestClient) -> 
     assert page.count("Sicher im Netz &lt;Teil 2&gt;") == 2  # its link and its teaser, once
     sachsen = page.split('id="region-sachsen"')[1].split("</section>")[0]
     assert "Sicher im Netz" in sachsen and "Enkeltrick" not in sachsen
-    assert '<p class="teaser">Enkeltrick in Görlitz: Polizei warnt Senioren – Details.</p>' in page
+    assert (
+        '<div class="teaser"><p>Enkeltrick in Görlitz: Polizei warnt Senioren – Details.</p></div>'
+        in page
+    )
 
 
 def test_logo_and_publisher(tmp_path: Path, client: TestClient) -> None:
@@ -299,3 +302,17 @@ def test_latest_own_separates_statewide_from_named(db_ctx: Context) -> None:
     assert [i.id for i in own] == ["item01"]
     assert [i.id for i in statewide] == ["item03"]
     assert [i.id for i in dresden] == ["item05"]
+
+
+def test_teasers_follow_the_one_teaser_rule(ctx: Context, client: TestClient) -> None:
+    from newsletter.teasers import teaser
+
+    long_text = (
+        "<p>" + " ".join(["Der Präventionsrat informiert über Einbruchschutz."] * 20) + "</p>"
+    )
+    item = replace(sample_items()[0], id="long01", summary_html=long_text)
+    store_items(ctx, [item])
+    expected = teaser(item)
+    assert expected.cut and len(expected.text) < len(long_text)
+    assert f'<div class="teaser">{expected.html}</div>' in client.get("/").text
+    assert f'<div class="teaser">{expected.html}</div>' in client.get("/regionen/ostsachsen").text
