@@ -316,3 +316,12 @@ def test_teasers_follow_the_one_teaser_rule(ctx: Context, client: TestClient) ->
     assert expected.cut and len(expected.text) < len(long_text)
     assert f'<div class="teaser">{expected.html}</div>' in client.get("/").text
     assert f'<div class="teaser">{expected.html}</div>' in client.get("/regionen/ostsachsen").text
+
+
+def test_preferences_page_has_the_map_and_ticks_the_confirmed(
+    ctx: Context, client: TestClient
+) -> None:
+    sid = add_subscriber(ctx, "a@pirna.example", {"dresden": "confirmed", "zwickau": "pending"})
+    page = client.get(f"/einstellungen/{token_for(ctx, sid, Purpose.MANAGE)}").text
+    assert '<label for="region-zwickau" class="map-layer map-zwickau"' in page
+    assert 'value="dresden" checked' in page and 'value="zwickau" checked' not in page

@@ -18,6 +18,7 @@ from newsletter.context import Context
 from newsletter.errors import InvalidInputError, TokenError
 from newsletter.gazetteer import lookup
 from newsletter.gazetteer.lookup import Place
+from newsletter.models import Subscriber
 from newsletter.regionmap import region_map
 from newsletter.subscriptions import rules
 from newsletter.subscriptions import service as subscriptions
@@ -212,11 +213,7 @@ def manage_page(request: Request, token: str) -> HTMLResponse:
         return _token_error(request, exc)
     with transaction(ctx.engine) as conn:
         subscriber = store.get(conn, data.subscriber_id)
-    return render(
-        request,
-        "manage.html",
-        {"subscriber": subscriber, "token": token, "saved": False, "errors": {}},
-    )
+    return _manage_page(request, subscriber, token, saved=False)
 
 
 @router.post("/einstellungen/{token}", response_class=HTMLResponse)
@@ -239,11 +236,21 @@ async def manage(request: Request, token: str) -> HTMLResponse:
         organisation=str(form.get("organisation", ""))[:MAX_FIELD],
         request=_who(request),
     )
-    return render(
-        request,
-        "manage.html",
-        {"subscriber": subscriber, "token": token, "saved": True, "errors": {}},
-    )
+    return _manage_page(request, subscriber, token, saved=True)
+
+
+def _manage_page(
+    request: Request, subscriber: Subscriber, token: str, *, saved: bool
+) -> HTMLResponse:
+    """The preferences form, with the map that ticks regions like the subscribe form's."""
+    values = {
+        "subscriber": subscriber,
+        "token": token,
+        "saved": saved,
+        "errors": {},
+        "region_map": region_map(context_of(request).config.region_list()),
+    }
+    return render(request, "manage.html", values)
 
 
 @router.get("/abmelden/{token}", response_class=HTMLResponse)
