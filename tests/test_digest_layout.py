@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from newsletter.config import Config
 from newsletter.mail import sending
@@ -20,7 +20,7 @@ from newsletter.models import Item
 from tests.configs import service_config
 from tests.delivery_helpers import Sink, add_subscriber, sending_context
 from tests.feedfixtures import sample_items, store_items
-from tests.livesrv import CHROMIUM, CHROMIUM_ARGS
+from tests.livesrv import chromium
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -82,12 +82,8 @@ def sent_html(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
