@@ -175,7 +175,7 @@ def test_nginx_serves_exported_feeds_gzipped_from_disk(
     assert zipped.content == (feeds / "zwickau.rss").read_bytes()  # httpx decoded the .gz
     assert (feeds / "zwickau.rss.gz").read_bytes() != (feeds / "zwickau.rss").read_bytes()
     assert gzip.decompress((feeds / "zwickau.rss.gz").read_bytes()) == plain.content
-    assert b"Werdau" in plain.content and "Plauen".encode() not in plain.content
+    assert b"Werdau" in plain.content and b"Plauen" not in plain.content
     assert opml.status_code == 200 and opml.content == (feeds / "feeds.opml").read_bytes()
     assert unknown.status_code == 404 and "zwickau" in unknown.text  # the app's page
     app_feed = httpx.get(log.read_text().split("serving on ")[1].split()[0] + "/feeds/zwickau.rss")
