@@ -6,8 +6,9 @@ temporary directory with the Dockerfile's own ENV values, and ``newsletter init-
 the data directory (compose: ``read_only: true`` plus the volume). The Dockerfile's
 HEALTHCHECK command must then report the service ready.
 
-The venv is the wheel test's (``tests/test_wheel.py``: the wheel built as a user would,
-installed with the test environment's dependencies on a path entry).
+The wheel is built and installed the way ``tests/test_wheel.py`` does it, but from only the
+files that the Dockerfile's build stage copies, so a file missing from its COPY lines
+fails here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 import yaml
 
 from tests.livesrv import free_port, serving
-from tests.test_wheel import installed  # noqa: F401  (the fixture: a venv with the wheel)
+from tests.test_wheel import build_and_install
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
@@ -64,6 +65,32 @@ def healthcheck(text: str) -> list[str]:
     (rest,) = [rest for word, rest in final_stage(text) if word == "HEALTHCHECK"]
     command: list[str] = json.loads(rest.partition("CMD")[2])
     return command
+
+
+def build_context(text: str, target: Path) -> Path:
+    """``target`` holding what the build stage's COPY lines take from the repository."""
+    steps = instructions(text)
+    starts = [i for i, (word, _) in enumerate(steps) if word == "FROM"]
+    for word, rest in steps[starts[0] : starts[1]]:
+        if word == "COPY":
+            *sources, destination = shlex.split(rest)
+            for name in sources:
+                here, there = ROOT / name, target / name
+                if here.is_dir():
+                    shutil.copytree(here, there, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    there.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(here, there)
+    return target
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The image's /opt/newsletter: the wheel of the build context, in a fresh venv."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    source = build_context(text, tmp_path_factory.mktemp("context"))
+    assert {p.name for p in source.iterdir()} >= {"pyproject.toml", "newsletter", "templates"}
+    return build_and_install(source, tmp_path_factory.mktemp("image"))
 
 
 def test_the_dockerfile_is_multi_stage_non_root_with_a_volume_and_a_healthcheck() -> None:
@@ -132,10 +159,7 @@ def _can_mount() -> bool:
 
 
 @pytest.mark.skipif(not _can_mount(), reason="needs unshare -m (root) for a read-only root")
-def test_the_image_layout_serves_ready_on_a_read_only_root(
-    installed: Path,  # noqa: F811
-    tmp_path: Path,
-) -> None:
+def test_the_image_layout_serves_ready_on_a_read_only_root(installed: Path, tmp_path: Path) -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
     places = _layout(tmp_path, installed.parent)
     port = free_port()
