@@ -73,7 +73,7 @@ def build_context(text: str, target: Path) -> Path:
     starts = [i for i, (word, _) in enumerate(steps) if word == "FROM"]
     for word, rest in steps[starts[0] : starts[1]]:
         if word == "COPY":
-            *sources, destination = shlex.split(rest)
+            *sources, _destination = shlex.split(rest)  # same relative place
             for name in sources:
                 here, there = ROOT / name, target / name
                 if here.is_dir():
