@@ -20,9 +20,11 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 from premailer import Premailer
 
+from newsletter.archive import archive_url
 from newsletter.config import Config
+from newsletter.editorial import pinned_first
 from newsletter.mail.personalise import Placeholders
-from newsletter.models import STATEWIDE_NAME, Digest, Item, Region
+from newsletter.models import STATEWIDE_NAME, Digest, EditorialView, Item, Region
 from newsletter.teasers import Teaser, teaser
 from newsletter.templating import environment
 
@@ -42,12 +44,23 @@ class Section:
     items: tuple[Item, ...]
 
 
-def sections(region: Region, items: Sequence[Item]) -> tuple[Section, ...]:
-    """»Aus Ihrer Region« and »Sachsen (landesweit)«, newest first; empty sections dropped."""
+PINNED_HEADING = "Im Blickpunkt"
+
+
+def sections(
+    region: Region, items: Sequence[Item], pinned: Sequence[str] = ()
+) -> tuple[Section, ...]:
+    """»Aus Ihrer Region« and »Sachsen (landesweit)«, newest first; empty sections dropped.
+    Items an editor pinned come first, in the editor's order, under »Im Blickpunkt«."""
     ordered = sorted(items, key=lambda i: i.published_at, reverse=True)
-    own = tuple(i for i in ordered if region.key in i.regions)
-    statewide = tuple(i for i in ordered if i.statewide)
-    found = (Section(f"Aus Ihrer Region {region.name}", own), Section(STATEWIDE_NAME, statewide))
+    top, rest = pinned_first(pinned, ordered)
+    own = tuple(i for i in rest if region.key in i.regions)
+    statewide = tuple(i for i in rest if i.statewide)
+    found = (
+        Section(PINNED_HEADING, tuple(top)),
+        Section(f"Aus Ihrer Region {region.name}", own),
+        Section(STATEWIDE_NAME, statewide),
+    )
     return tuple(s for s in found if s.items)
 
 
@@ -64,11 +77,19 @@ def build_digest(
     period_end: datetime,
     config: Config,
     placeholders: Placeholders,
+    editorial: EditorialView | None = None,
 ) -> Digest:
     """Render the digest of ``items`` for ``region``; ``placeholders`` stay in html and text
-    (:func:`~newsletter.mail.personalise.new_placeholders` for these items)."""
+    (:func:`~newsletter.mail.personalise.new_placeholders` for these items). ``editorial``:
+    the editor's introduction and pins (its exclusions are already out of ``items``)."""
     local_end = period_end.astimezone(ZoneInfo(config.site.timezone))
+    word = editorial or EditorialView()
     values = _template_values(region, items, config, local_end) | placeholders.template_values()
+    values |= {
+        "sections": sections(region, items, word.pinned),
+        "intro_html": word.intro_html,
+        "archive_url": archive_url(config.site.base_url, region.key, period_end),
+    }
     env = environment("email")
     html = inline_css(env.get_template("digest.html").render(**values))
     text = wrap_text(env.get_template("digest.txt").render(**values))
@@ -81,6 +102,8 @@ def build_digest(
         html=html,
         text=text,
         item_ids=tuple(i.id for i in items),
+        intro_html=word.intro_html,
+        pinned=word.pinned,
     )
 
 

@@ -121,6 +121,9 @@ def test_inner_layers_never_import_the_web_or_the_cli(layer: str) -> None:
         "newsletter.dedup",
         "newsletter.subscriptions.rules",
         "newsletter.models",
+        "newsletter.editorial",
+        "newsletter.archive",
+        "newsletter.history",
     ],
 )
 def test_pure_modules_touch_neither_store_nor_network(pure: str) -> None:

@@ -23,6 +23,7 @@ from newsletter.cli import (  # noqa: F401  (each module registers its commands 
     corrections,
     db,
     dkim,
+    editorial,
     feeds,
     regions,
     schedule,

@@ -184,6 +184,20 @@ def latest(
     return _items(conn, query)
 
 
+def latest_own(conn: Connection, region: str | None, *, limit: int = 5) -> list[Item]:
+    """Newest visible items that name ``region`` itself, or (``None``) the statewide ones:
+    the start page shows the statewide items once, not in every region's block."""
+    query = _base().where(items.c.hidden.is_(False))
+    if region is None:
+        query = query.where(items.c.statewide.is_(True))
+    else:
+        named = select(item_regions.c.item_id).where(
+            item_regions.c.item_id == items.c.id, item_regions.c.region == region
+        )
+        query = query.where(named.exists())
+    return _items(conn, query.order_by(items.c.published_at.desc(), items.c.id).limit(limit))
+
+
 def count(conn: Connection, region: str | None = None, *, include_hidden: bool = False) -> int:
     query = _for_region(select(func.count()).select_from(items), region, include_hidden)
     return int(conn.execute(query).scalar_one())
@@ -313,3 +327,11 @@ def _aware(value: datetime) -> datetime:
     result = as_utc(value)
     assert result is not None
     return result
+
+
+def visible_by_ids(conn: Connection, ids: Sequence[str]) -> list[Item]:
+    """Those of the items ``ids`` that still exist and are not hidden (the web archive)."""
+    if not ids:
+        return []
+    query = _base().where(items.c.id.in_(list(ids)), items.c.hidden.is_(False))
+    return _items(conn, query.order_by(items.c.published_at.desc(), items.c.id))
