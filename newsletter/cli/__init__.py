@@ -22,6 +22,7 @@ from newsletter.cli import (  # noqa: F401  (each module registers its commands 
     collect,
     corrections,
     db,
+    dkim,
     editorial,
     feeds,
     regions,
