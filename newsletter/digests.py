@@ -23,7 +23,15 @@ from premailer import Premailer
 
 from newsletter.config import Config
 from newsletter.mail.personalise import Placeholders
-from newsletter.models import STATEWIDE_NAME, Digest, Item, Region
+from newsletter.models import (
+    STATEWIDE_NAME,
+    Digest,
+    DigestKind,
+    Item,
+    Region,
+    SlotRecipient,
+    joined_names,
+)
 from newsletter.templating import environment
 
 
@@ -51,6 +59,48 @@ def sections(region: Region, items: Sequence[Item]) -> tuple[Section, ...]:
     return tuple(s for s in found if s.items)
 
 
+def combined_sections(regions: Sequence[Region], items: Sequence[Item]) -> tuple[Section, ...]:
+    """One section per region (»Aus Chemnitz«) in the given order, then »Sachsen
+    (landesweit)«; every item once (an item of two regions is in the first one's section),
+    newest first; empty sections dropped."""
+    ordered = sorted(items, key=lambda i: i.published_at, reverse=True)
+    placed: set[str] = set()
+    found = []
+    for region in regions:
+        own = tuple(i for i in ordered if region.key in i.regions and i.id not in placed)
+        placed.update(i.id for i in own)
+        found.append(Section(f"Aus {region.name}", own))
+    found.append(Section(STATEWIDE_NAME, tuple(i for i in ordered if i.statewide)))
+    return tuple(s for s in found if s.items)
+
+
+def combined_key(keys: Sequence[str]) -> str:
+    """The stored »region« of a combined mail: the keys in the given order, joined by »+«."""
+    return "+".join(keys)
+
+
+def mail_keys(recipient: SlotRecipient, order: Sequence[str], built: set[str]) -> tuple[str, ...]:
+    """Which mails of a slot a subscriber gets: one per region for »eine E-Mail je
+    Region« or when only one of the subscriber's regions has a digest, else one combined
+    mail (:func:`combined_key` of those regions, in ``order``)."""
+    mine = [key for key in order if key in built and key in recipient.regions]
+    if recipient.per_region or len(mine) < 2:
+        return tuple(mine)
+    return (combined_key(mine),)
+
+
+def assign(
+    recipients: Sequence[SlotRecipient], order: Sequence[str], built: set[str]
+) -> dict[str, list[SlotRecipient]]:
+    """Mail key (a region, or a combined key with »+«) -> its recipients: every subscriber
+    gets each region of the slot exactly once."""
+    out: dict[str, list[SlotRecipient]] = {}
+    for recipient in recipients:
+        for key in mail_keys(recipient, order, built):
+            out.setdefault(key, []).append(recipient)
+    return out
+
+
 _FIRST_PARAGRAPH = re.compile(r"<p\b[^>]*>.*?</p>", re.IGNORECASE | re.DOTALL)
 
 
@@ -66,6 +116,56 @@ def subject(config: Config, region: Region, count: int, when: datetime) -> str:
     year, week, _ = when.isocalendar()
     noun = "neue Meldung" if count == 1 else "neue Meldungen"
     return f"ASSKomm-Nachrichten {region.name} – {count} {noun} (KW {week}/{year})"
+
+
+def combined_subject(config: Config, regions: int, count: int, when: datetime) -> str:
+    """»ASSKomm-Nachrichten – 3 Regionen, 12 neue Meldungen (KW 49/2026)«."""
+    year, week, _ = when.isocalendar()
+    noun = "neue Meldung" if count == 1 else "neue Meldungen"
+    return f"ASSKomm-Nachrichten – {regions} Regionen, {count} {noun} (KW {week}/{year})"
+
+
+def unique_items(items: Sequence[Item]) -> list[Item]:
+    """``items`` without repeats (the same statewide item comes with every region)."""
+    seen: dict[str, Item] = {}
+    for item in items:
+        seen.setdefault(item.id, item)
+    return list(seen.values())
+
+
+def build_combined(
+    regions: Sequence[Region],
+    items: Sequence[Item],
+    period_start: datetime | None,
+    period_end: datetime,
+    config: Config,
+    placeholders: Placeholders,
+) -> Digest:
+    """One mail for several regions of a slot: a section per region, statewide items once.
+    ``placeholders`` are made for :func:`combined_key` of the regions and these items; each
+    region's own unsubscribe link is a slot of its own (``UNSUBSCRIBE_REGION_<n>``)."""
+    local_end = period_end.astimezone(ZoneInfo(config.site.timezone))
+    key = combined_key([r.key for r in regions])
+    mail = Region(key, joined_names([r.name for r in regions]), ())
+    values = _template_values(mail, items, config, local_end) | placeholders.template_values()
+    values["sections"] = combined_sections(regions, items)
+    values["mail_regions"] = [
+        (region, placeholders.of(f"UNSUBSCRIBE_REGION_{n}")) for n, region in enumerate(regions)
+    ]
+    env = environment("email")
+    html = inline_css(env.get_template("digest.html").render(**values))
+    text = wrap_text(env.get_template("digest.txt").render(**values))
+    return Digest(
+        id=None,
+        region=key,
+        period_start=period_start,
+        period_end=period_end,
+        subject=combined_subject(config, len(regions), len(items), local_end),
+        html=html,
+        text=text,
+        item_ids=tuple(i.id for i in items),
+        kind=DigestKind.COMBINED,
+    )
 
 
 def build_digest(
@@ -102,6 +202,7 @@ def _template_values(
     return {
         "site": config.site,
         "region": region,
+        "mail_regions": [(region, None)],  # a combined mail: every region with its own link
         "sections": sections(region, items),
         "count": len(items),
         "date": format_date(local_end.date(), "EEEE, d. MMMM y", locale="de_DE"),

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError, TokenError
+from newsletter.models import joined_names
 from newsletter.subscriptions import rules
 from newsletter.subscriptions import service as subscriptions
 from newsletter.subscriptions.rules import CONSENT_TEXT, MAX_FIELD
@@ -168,6 +169,7 @@ async def manage(request: Request, token: str) -> HTMLResponse:
         name=str(form.get("name", ""))[:MAX_FIELD],
         organisation=str(form.get("organisation", ""))[:MAX_FIELD],
         request=_who(request),
+        per_region=form.get("per_region") == "ja",
     )
     return render(
         request,
@@ -204,8 +206,13 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
 
 
 def _region_name(request: Request, data: TokenData) -> str | None:
-    region = context_of(request).config.region(data.region) if data.region else None
-    return region.name if region else None
+    """The region of the link (»A und B« for a combined mail's link), None for all."""
+    if not data.region:
+        return None
+    config = context_of(request).config
+    regions = [config.region(key) for key in data.region.split("+")]
+    names = [r.name for r in regions if r is not None]
+    return joined_names(names) if names else None
 
 
 @router.post("/link-anfordern", response_class=HTMLResponse)
