@@ -12,6 +12,9 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
 from newsletter import digests
 from newsletter.config import Config
 from newsletter.context import Context
@@ -22,6 +25,7 @@ from newsletter.scheduler import ServiceJobs, slot_group
 from newsletter.store import digests as digest_store
 from newsletter.store import subscribers as subscriber_store
 from newsletter.store.db import transaction
+from newsletter.store.schema import audit_log
 from newsletter.subscriptions import rules
 from newsletter.subscriptions import service as subscriptions
 from tests import _admin
@@ -318,3 +322,18 @@ def test_cli_previews_the_combined_mail(tmp_path: Path, make_config: Callable[..
     assert html.count("Aus ") >= 4 and "VORSCHAU" in html and "%%NL_" not in html
     both = run_cli(path, "digest", "preview", "--all", "--region", "zwickau")
     assert both.returncode == 64
+
+
+def test_admin_sets_one_mail_per_region(ctx: Context, admin_client: TestClient) -> None:
+    sid = add_subscriber(ctx, "je@example.org", {"zwickau": "confirmed", "dresden": "confirmed"})
+    page = admin_client.get(f"/admin/abonnenten/{sid}")
+    assert "eine E-Mail je Region" in page.text
+    answer = _admin.post(admin_client, f"/admin/abonnenten/{sid}/zustellung", {"per_region": "ja"})
+    assert answer.status_code in (200, 303)
+    with transaction(ctx.engine) as conn:
+        assert subscriber_store.get(conn, sid).per_region
+    _admin.post(admin_client, f"/admin/abonnenten/{sid}/zustellung", {"per_region": "nein"})
+    with transaction(ctx.engine) as conn:
+        assert not subscriber_store.get(conn, sid).per_region
+        actions = [row.action for row in conn.execute(select(audit_log.c.action))]
+    assert actions.count("subscriber.delivery") == 2
