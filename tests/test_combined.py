@@ -16,10 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from newsletter import digests
-from newsletter.config import Config
+from newsletter.config import Config, load_config
 from newsletter.context import Context
 from newsletter.digests import assign, combined_sections
 from newsletter.mail import sending
+from newsletter.mail.transports import MemoryTransport
 from newsletter.models import DigestKind, Region, SendStatus, SlotRecipient, SubscriptionStatus
 from newsletter.scheduler import ServiceJobs, slot_group
 from newsletter.store import digests as digest_store
@@ -28,9 +29,11 @@ from newsletter.store.db import transaction
 from newsletter.store.schema import audit_log
 from newsletter.subscriptions import rules
 from newsletter.subscriptions import service as subscriptions
+from newsletter.subscriptions.tokens import Purpose
 from tests import _admin
-from tests.delivery_helpers import Sink, add_subscriber, deliveries, sending_context
-from tests.feedfixtures import sample_items
+from tests.delivery_helpers import Sink, add_subscriber, deliveries, sending_context, token_for
+from tests.feedfixtures import sample_items, store_items
+from tests.livesrv import run_cli, write_config
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)  # Thursday 09:00 in Berlin: a slot
 ALL = ("leipzig-nordsachsen", "chemnitz", "ostsachsen", "zwickau", "dresden")
@@ -258,9 +261,6 @@ def test_preference_page_sets_one_mail_per_region(make_config: Callable[..., Con
         sid = add_subscriber(
             ctx, "je@example.org", {"zwickau": "confirmed", "dresden": "confirmed"}
         )
-        from newsletter.subscriptions.tokens import Purpose
-        from tests.delivery_helpers import token_for
-
         token = token_for(ctx, sid, Purpose.MANAGE)
         client = _admin.app_client(ctx)
         page = client.get(f"/einstellungen/{token}")
@@ -303,14 +303,9 @@ def test_late_joiner_of_several_regions_gets_one_welcome_mail(
     assert [r.kind for r in rows] == ["welcome"] and welcome.kind == DigestKind.COMBINED
 
 
-def test_cli_previews_the_combined_mail(tmp_path: Path, make_config: Callable[..., Config]) -> None:
-    from tests.feedfixtures import store_items
-    from tests.livesrv import run_cli, write_config
-
+def test_cli_previews_the_combined_mail(tmp_path: Path) -> None:
     path = write_config(tmp_path)
-    ctx = Context(
-        __import__("newsletter.config", fromlist=["load_config"]).load_config(path, environ={})
-    )
+    ctx = Context(load_config(path, environ={}))
     ctx.init_db()
     store_items(ctx, sample_items())
     ctx.close()
@@ -337,3 +332,18 @@ def test_admin_sets_one_mail_per_region(ctx: Context, admin_client: TestClient) 
         assert not subscriber_store.get(conn, sid).per_region
         actions = [row.action for row in conn.execute(select(audit_log.c.action))]
     assert actions.count("subscriber.delivery") == 2
+
+
+def test_admin_history_and_detail_show_a_combined_mail(
+    ctx: Context, admin_client: TestClient
+) -> None:
+    store_items(ctx, sample_items())
+    add_subscriber(ctx, "alle@example.org", {"zwickau": "confirmed", "dresden": "confirmed"})
+    results, _ = sending.send_slot(
+        ctx, ("zwickau", "dresden"), now=NOW, transport=MemoryTransport()
+    )
+    combined = next(r for r in results if "+" in r.region)
+    assert "Zwickau + Dresden" in admin_client.get("/admin/newsletter").text
+    page = admin_client.get(f"/admin/newsletter/versand/{combined.digest_id}")
+    assert page.status_code == 200 and "Zwickau und Dresden (gemeinsame E-Mail)" in page.text
+    assert "alle@example.org" in page.text
