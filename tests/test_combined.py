@@ -347,3 +347,24 @@ def test_admin_history_and_detail_show_a_combined_mail(
     page = admin_client.get(f"/admin/newsletter/versand/{combined.digest_id}")
     assert page.status_code == 200 and "Zwickau und Dresden (gemeinsame E-Mail)" in page.text
     assert "alle@example.org" in page.text
+
+
+def test_combined_mail_at_claim_needs_one_of_its_regions(
+    make_config: Callable[..., Config], postgres_url: str | None
+) -> None:
+    """The claim's check for a combined mail (any of its regions still confirmed), on
+    PostgreSQL when NEWSLETTER_TEST_DATABASE_URL is set, else SQLite: a subscriber who
+    left one region still gets it, one who left all of them does not."""
+    sink = Sink()
+    with sending_context(lambda **kw: make_config(postgres_url, **kw), sink) as ctx:
+        both = {"zwickau": "confirmed", "dresden": "confirmed"}
+        stays = add_subscriber(ctx, "bleibt@example.org", both)
+        leaves = add_subscriber(ctx, "geht@example.org", both)
+        plan = sending.plan_slot(ctx, ("zwickau", "dresden"), NOW)
+        sending.enqueue_slot(ctx, plan, "test")
+        for sid, regions in ((stays, "zwickau"), (leaves, "zwickau+dresden")):
+            subscriptions.unsubscribe(ctx, sid, regions, rules.Request(), "test")
+        sending.drain_queue(ctx)
+        rows = {r.address: r.status for r in deliveries(ctx)}
+    assert rows == {"bleibt@example.org": "sent", "geht@example.org": "cancelled"}
+    assert [rcpts for rcpts, _ in sink.messages] == [["bleibt@example.org"]]
