@@ -3,6 +3,19 @@
 ``plan`` decides (region, period from the last digest's cut-off to ``now``, its items);
 ``send_region`` stores the digest (once per region and period), enqueues one delivery per
 confirmed subscriber and drains the queue with the configured transport.
+
+``send_slot`` does the same for several regions at one moment (a schedule slot shared
+by regions on the same cron, ``newsletter send --all``): every region's digest is
+stored as before (its cut-off, history and welcome mails stay per region), and each
+subscriber of several of them gets one combined digest (``kind = "combined"``, region
+»a+b+c«, a section per region, statewide items once) unless »eine E-Mail je Region« is
+set. Exactly once per (slot, subscriber): the digests and all deliveries of the slot are
+written in one transaction, each subscriber in one digest per region.
+
+»Jetzt senden« for one region (``send_region``) sends that region's own digest to all of
+its subscribers, combined or not, and moves the region's cut-off to now: the next slot's
+combined mails carry that region only with what is new since (nothing new: the
+subscriber's other regions alone, or a region mail if one is left).
 """
 
 from __future__ import annotations
