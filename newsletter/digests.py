@@ -152,9 +152,7 @@ def build_combined(
     values["mail_regions"] = [
         (region, placeholders.of(f"UNSUBSCRIBE_REGION_{n}")) for n, region in enumerate(regions)
     ]
-    env = environment("email")
-    html = inline_css(env.get_template("digest.html").render(**values))
-    text = wrap_text(env.get_template("digest.txt").render(**values))
+    html, text = _render(values)
     return Digest(
         id=None,
         region=key,
@@ -180,9 +178,7 @@ def build_digest(
     (:func:`~newsletter.mail.personalise.new_placeholders` for these items)."""
     local_end = period_end.astimezone(ZoneInfo(config.site.timezone))
     values = _template_values(region, items, config, local_end) | placeholders.template_values()
-    env = environment("email")
-    html = inline_css(env.get_template("digest.html").render(**values))
-    text = wrap_text(env.get_template("digest.txt").render(**values))
+    html, text = _render(values)
     return Digest(
         id=None,
         region=region.key,
@@ -193,6 +189,20 @@ def build_digest(
         text=text,
         item_ids=tuple(i.id for i in items),
     )
+
+
+def _render(values: dict[str, object]) -> tuple[str, str]:
+    """The HTML part (CSS inlined: the one premailer run of this mail) and the text part."""
+    env = environment("email")
+    html = inline_css(env.get_template("digest.html").render(**values))
+    text = wrap_text(env.get_template("digest.txt").render(**values))
+    return html, text
+
+
+def earliest(starts: Sequence[datetime | None]) -> datetime | None:
+    """A combined mail's period start: the earliest of its regions' (None: from the start)."""
+    known = [start for start in starts if start is not None]
+    return None if len(known) < len(starts) or not known else min(known)
 
 
 def _template_values(

@@ -28,7 +28,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from newsletter.context import Context
-from newsletter.digests import assign, build_combined, build_digest, unique_items
+from newsletter.digests import assign, build_combined, build_digest, earliest, unique_items
 from newsletter.errors import NotFoundError
 from newsletter.mail.compose import personal_message, prepare_digest
 from newsletter.mail.messages import header_safe
@@ -96,8 +96,7 @@ def plan_combined(ctx: Context, region_keys: Sequence[str], now: datetime) -> Di
     if len(regions) < 2:
         return plan(ctx, regions[0].key, now, force=True) if regions else None
     items = unique_items([item for r in regions for item in periods[r.key][1]])
-    begins = [periods[r.key][0] for r in regions]
-    start = None if None in begins else min(b for b in begins if b is not None)
+    start = earliest([periods[r.key][0] for r in regions])
     key = "+".join(r.key for r in regions)
     placeholders = new_placeholders(ctx.secret_key, key, [i.id for i in items])
     return build_combined(regions, items, start, now, ctx.config, placeholders)
@@ -261,8 +260,7 @@ def plan_slot(ctx: Context, region_keys: Sequence[str], now: datetime) -> SlotPl
         if len(keys) < 2:
             continue
         mine = unique_items([item for k in keys for item in items[k]])
-        begins = [starts[k] for k in keys]
-        start = None if None in begins else min(b for b in begins if b is not None)
+        start = earliest([starts[k] for k in keys])
         combined[key] = build_combined(
             [r for r in regions if r.key in keys], mine, start, now, config,
             new_placeholders(ctx.secret_key, key, [i.id for i in mine]),
@@ -378,8 +376,7 @@ def _store_welcome(
 ) -> int | None:
     known = [item_store.find(conn, i) for _, digest in group for i in digest.item_ids]
     items = unique_items([item for item in known if item is not None])
-    begins = [digest.period_start for _, digest in group]
-    start = None if None in begins else min(b for b in begins if b is not None)
+    start = earliest([digest.period_start for _, digest in group])
     regions = [region for region, _ in group]
     key = "+".join(r.key for r in regions)
     placeholders = new_placeholders(ctx.secret_key, key, [i.id for i in items])
