@@ -126,7 +126,10 @@ async def confirm(request: Request, token: str) -> HTMLResponse:
         data = _read(request, token, Purpose.CONFIRM)
     except TokenError as exc:
         return _token_error(request, exc)
-    subscriber = subscriptions.confirm(ctx, data.subscriber_id, _who(request))
+    # a late joiner's combined welcome mail may be rendered here: not on the event loop
+    subscriber = await asyncio.to_thread(
+        subscriptions.confirm, ctx, data.subscriber_id, _who(request)
+    )
     manage = subscriptions.link_token(ctx, subscriber, Purpose.MANAGE)
     return render(request, "confirmed.html", {"subscriber": subscriber, "manage_token": manage})
 
