@@ -265,8 +265,6 @@ def plan_slot(ctx: Context, region_keys: Sequence[str], now: datetime) -> SlotPl
             [r for r in regions if r.key in keys], mine, start, now, config,
             new_placeholders(ctx.secret_key, key, [i.id for i in mine]),
         )  # fmt: skip
-    for key in order:
-        log.info("digest region=%s items=%d", key, len(items[key]))
     return SlotPlan(now, order, region_digests, combined, skipped)
 
 
