@@ -368,3 +368,21 @@ def test_combined_mail_at_claim_needs_one_of_its_regions(
         rows = {r.address: r.status for r in deliveries(ctx)}
     assert rows == {"bleibt@example.org": "sent", "geht@example.org": "cancelled"}
     assert [rcpts for rcpts, _ in sink.messages] == [["bleibt@example.org"]]
+
+
+def test_dashboard_counts_combined_mails_with_their_regions(
+    ctx: Context, admin_client: TestClient
+) -> None:
+    store_items(ctx, sample_items())
+    add_subscriber(ctx, "alle@example.org", {"zwickau": "confirmed", "dresden": "confirmed"})
+    add_subscriber(ctx, "eine@example.org", {"zwickau": "confirmed"})
+    sending.send_slot(ctx, ("zwickau", "dresden"), now=NOW, transport=MemoryTransport())
+    page = admin_client.get("/admin").text
+    rows = {
+        key: re.search(rf"{name}</.*?(\d+) von (\d+) gesendet", page, re.DOTALL)
+        for key, name in (("zwickau", "Zwickau"), ("dresden", "Dresden"))
+    }
+    assert {k: m.groups() if m else None for k, m in rows.items()} == {
+        "zwickau": ("2", "2"),
+        "dresden": ("1", "1"),
+    }
