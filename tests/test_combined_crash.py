@@ -70,12 +70,24 @@ def seed(ctx: Context) -> None:
 
 @pytest.mark.slow
 def test_kill_9_mid_combined_send_then_restart_one_mail_per_slot(tmp_path: Path) -> None:
+    crash_and_restart(tmp_path, None)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_combined_send_on_postgres(tmp_path: Path, postgres_url: str | None) -> None:
+    if postgres_url is None:
+        pytest.skip("NEWSLETTER_TEST_DATABASE_URL not set")
+    crash_and_restart(tmp_path, postgres_url)
+
+
+def crash_and_restart(tmp_path: Path, database_url: str | None) -> None:
+    """``newsletter send --all`` killed mid-drain, a second ``send --all``, a worker."""
     sink = Sink()
     with smtp_sink(sink) as port:
         mail = {"transport": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port}
         mail |= {"smtp_tls": "none", "rate_per_second": 400.0, "batch_size": 20}
         mail |= {"lease_seconds": 10}
-        config_path = write_config(tmp_path, mail=mail)
+        config_path = write_config(tmp_path, database_url, mail=mail)
         ctx = Context(load_config(config_path, environ={}))
         ctx.init_db()
         seed(ctx)
