@@ -10,7 +10,6 @@ split them.
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,17 +20,21 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 from premailer import Premailer
 
+from newsletter.archive import archive_url
 from newsletter.config import Config
+from newsletter.editorial import pinned_first
 from newsletter.mail.personalise import Placeholders
 from newsletter.models import (
     STATEWIDE_NAME,
     Digest,
     DigestKind,
+    EditorialView,
     Item,
     Region,
     SlotRecipient,
     joined_names,
 )
+from newsletter.teasers import Teaser, teaser
 from newsletter.templating import environment
 
 
@@ -50,27 +53,41 @@ class Section:
     items: tuple[Item, ...]
 
 
-def sections(region: Region, items: Sequence[Item]) -> tuple[Section, ...]:
-    """»Aus Ihrer Region« and »Sachsen (landesweit)«, newest first; empty sections dropped."""
+PINNED_HEADING = "Im Blickpunkt"
+
+
+def sections(
+    region: Region, items: Sequence[Item], pinned: Sequence[str] = ()
+) -> tuple[Section, ...]:
+    """»Aus Ihrer Region« and »Sachsen (landesweit)«, newest first; empty sections dropped.
+    Items an editor pinned come first, in the editor's order, under »Im Blickpunkt«."""
     ordered = sorted(items, key=lambda i: i.published_at, reverse=True)
-    own = tuple(i for i in ordered if region.key in i.regions)
-    statewide = tuple(i for i in ordered if i.statewide)
-    found = (Section(f"Aus Ihrer Region {region.name}", own), Section(STATEWIDE_NAME, statewide))
+    top, rest = pinned_first(pinned, ordered)
+    own = tuple(i for i in rest if region.key in i.regions)
+    statewide = tuple(i for i in rest if i.statewide)
+    found = (
+        Section(PINNED_HEADING, tuple(top)),
+        Section(f"Aus Ihrer Region {region.name}", own),
+        Section(STATEWIDE_NAME, statewide),
+    )
     return tuple(s for s in found if s.items)
 
 
-def combined_sections(regions: Sequence[Region], items: Sequence[Item]) -> tuple[Section, ...]:
-    """One section per region (»Aus Chemnitz«) in the given order, then »Sachsen
-    (landesweit)«; every item once (an item of two regions is in the first one's section),
-    newest first; empty sections dropped."""
+def combined_sections(
+    regions: Sequence[Region], items: Sequence[Item], pinned: Sequence[str] = ()
+) -> tuple[Section, ...]:
+    """Pinned items first (»Im Blickpunkt«), then one section per region (»Aus Chemnitz«)
+    in the given order, then »Sachsen (landesweit)«; every item once (an item of two
+    regions is in the first one's section), newest first; empty sections dropped."""
     ordered = sorted(items, key=lambda i: i.published_at, reverse=True)
+    top, rest = pinned_first(pinned, ordered)
     placed: set[str] = set()
-    found = []
+    found = [Section(PINNED_HEADING, tuple(top))]
     for region in regions:
-        own = tuple(i for i in ordered if region.key in i.regions and i.id not in placed)
+        own = tuple(i for i in rest if region.key in i.regions and i.id not in placed)
         placed.update(i.id for i in own)
         found.append(Section(f"Aus {region.name}", own))
-    found.append(Section(STATEWIDE_NAME, tuple(i for i in ordered if i.statewide)))
+    found.append(Section(STATEWIDE_NAME, tuple(i for i in rest if i.statewide)))
     return tuple(s for s in found if s.items)
 
 
@@ -101,15 +118,15 @@ def assign(
     return out
 
 
-_FIRST_PARAGRAPH = re.compile(r"<p\b[^>]*>.*?</p>", re.IGNORECASE | re.DOTALL)
-
-
-def teaser(item: Item) -> str:
-    """The summary, else the first paragraph of the content (keeps the mail short)."""
-    if item.summary_html:
-        return item.summary_html
-    first = _FIRST_PARAGRAPH.search(item.content_html)
-    return first.group(0) if first else item.content_html
+def combined_word(words: Sequence[EditorialView]) -> EditorialView:
+    """The editor's words of a combined mail's regions as one: each distinct introduction
+    once (a word for all regions is one), the pins in order, every exclusion."""
+    intros = [w.intro_html for w in words if w.intro_html]
+    return EditorialView(
+        intro_html="\n".join(dict.fromkeys(intros)),
+        pinned=tuple(dict.fromkeys(p for w in words for p in w.pinned)),
+        excluded=frozenset(e for w in words for e in w.excluded),
+    )
 
 
 def subject(config: Config, region: Region, count: int, when: datetime) -> str:
@@ -133,6 +150,12 @@ def unique_items(items: Sequence[Item]) -> list[Item]:
     return list(seen.values())
 
 
+def earliest(starts: Sequence[datetime | None]) -> datetime | None:
+    """A combined mail's period start: the earliest of its regions' (None: from the start)."""
+    known = [start for start in starts if start is not None]
+    return None if len(known) < len(starts) or not known else min(known)
+
+
 def build_combined(
     regions: Sequence[Region],
     items: Sequence[Item],
@@ -140,18 +163,28 @@ def build_combined(
     period_end: datetime,
     config: Config,
     placeholders: Placeholders,
+    editorial: EditorialView | None = None,
 ) -> Digest:
     """One mail for several regions of a slot: a section per region, statewide items once.
     ``placeholders`` are made for :func:`combined_key` of the regions and these items; each
-    region's own unsubscribe link is a slot of its own (``UNSUBSCRIBE_REGION_<n>``)."""
+    region's own unsubscribe link is a slot of its own (``UNSUBSCRIBE_REGION_<n>``), and
+    »Im Browser ansehen« links each region's archive page of the slot."""
     local_end = period_end.astimezone(ZoneInfo(config.site.timezone))
+    word = editorial or EditorialView()
     key = combined_key([r.key for r in regions])
     mail = Region(key, joined_names([r.name for r in regions]), ())
     values = _template_values(mail, items, config, local_end) | placeholders.template_values()
-    values["sections"] = combined_sections(regions, items)
-    values["mail_regions"] = [
-        (region, placeholders.of(f"UNSUBSCRIBE_REGION_{n}")) for n, region in enumerate(regions)
-    ]
+    values |= {
+        "sections": combined_sections(regions, items, word.pinned),
+        "intro_html": word.intro_html,
+        "archive_url": "",
+        "archive_links": [
+            (r.name, archive_url(config.site.base_url, r.key, period_end)) for r in regions
+        ],
+        "mail_regions": [
+            (r, placeholders.of(f"UNSUBSCRIBE_REGION_{n}")) for n, r in enumerate(regions)
+        ],
+    }
     html, text = _render(values)
     return Digest(
         id=None,
@@ -162,6 +195,8 @@ def build_combined(
         html=html,
         text=text,
         item_ids=tuple(i.id for i in items),
+        intro_html=word.intro_html,
+        pinned=word.pinned,
         kind=DigestKind.COMBINED,
     )
 
@@ -173,11 +208,19 @@ def build_digest(
     period_end: datetime,
     config: Config,
     placeholders: Placeholders,
+    editorial: EditorialView | None = None,
 ) -> Digest:
     """Render the digest of ``items`` for ``region``; ``placeholders`` stay in html and text
-    (:func:`~newsletter.mail.personalise.new_placeholders` for these items)."""
+    (:func:`~newsletter.mail.personalise.new_placeholders` for these items). ``editorial``:
+    the editor's introduction and pins (its exclusions are already out of ``items``)."""
     local_end = period_end.astimezone(ZoneInfo(config.site.timezone))
+    word = editorial or EditorialView()
     values = _template_values(region, items, config, local_end) | placeholders.template_values()
+    values |= {
+        "sections": sections(region, items, word.pinned),
+        "intro_html": word.intro_html,
+        "archive_url": archive_url(config.site.base_url, region.key, period_end),
+    }
     html, text = _render(values)
     return Digest(
         id=None,
@@ -188,6 +231,8 @@ def build_digest(
         html=html,
         text=text,
         item_ids=tuple(i.id for i in items),
+        intro_html=word.intro_html,
+        pinned=word.pinned,
     )
 
 
@@ -199,24 +244,20 @@ def _render(values: dict[str, object]) -> tuple[str, str]:
     return html, text
 
 
-def earliest(starts: Sequence[datetime | None]) -> datetime | None:
-    """A combined mail's period start: the earliest of its regions' (None: from the start)."""
-    known = [start for start in starts if start is not None]
-    return None if len(known) < len(starts) or not known else min(known)
-
-
 def _template_values(
     region: Region, items: Sequence[Item], config: Config, local_end: datetime
 ) -> dict[str, object]:
     base = config.site.base_url + "/"
+    short = {item.id: teaser(item) for item in items}  # one rule for the HTML and text parts
     return {
         "site": config.site,
         "region": region,
         "mail_regions": [(region, None)],  # a combined mail: every region with its own link
+        "archive_links": [],  # a combined mail: (region name, archive page) per region
         "sections": sections(region, items),
         "count": len(items),
         "date": format_date(local_end.date(), "EEEE, d. MMMM y", locale="de_DE"),
-        "teaser": teaser,
+        "teaser": lambda item: _known_teaser(short, item),
         "link": lambda item: item.url or f"{config.site.base_url}/meldungen/{item.id}",
         "day": lambda item: format_date(
             item.published_at.astimezone(local_end.tzinfo).date(), "d. MMMM y", locale="de_DE"
@@ -224,6 +265,10 @@ def _template_values(
         "impressum_url": urljoin(base, config.site.impressum_url),
         "privacy_url": urljoin(base, config.site.privacy_url),
     }
+
+
+def _known_teaser(known: dict[str, Teaser], item: Item) -> Teaser:
+    return known.get(item.id) or teaser(item)
 
 
 def inline_css(html: str) -> str:
@@ -243,12 +288,15 @@ def inline_css(html: str) -> str:
 
 
 def wrap_text(text: str, width: int = 72) -> str:
-    """Wrap prose lines at ``width``; lines holding a URL stay whole (links must work)."""
+    """Wrap prose lines at ``width``; lines holding a URL stay whole (links must work).
+    A list entry (»- «) continues under its text."""
     out: list[str] = []
     for line in text.splitlines():
         if len(line) <= width or "://" in line:
             out.append(line)
         else:
             indent = line[: len(line) - len(line.lstrip())]
+            if line.lstrip().startswith("- "):
+                indent += "  "
             out.extend(textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False))
     return "\n".join(out) + "\n"

@@ -34,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.crontab import cron_trigger, latest_slot, missed_slot
+from newsletter.models import ApprovalMode
 from newsletter.store import runs
 from newsletter.store.db import transaction, utcnow
 
@@ -147,10 +148,15 @@ class ServiceJobs:
         try:
             # UTC: SQLite stores an aware datetime's wall time without its offset
             cutoff = slot.astimezone(UTC)
-            group = slot_group(self.ctx.config, region)
-            results, _ = sending.send_slot(self.ctx, group, now=cutoff, triggered_by="schedule")
-            mine = [r.status for r in results if r.region == region]
-            status = mine[0] if mine else "sent"
+            if self.ctx.config.schedule.approval == ApprovalMode.MANUAL:  # an admin sends
+                from newsletter.mail.approval import draft_slot
+
+                status = draft_slot(self.ctx, region, cutoff)
+            else:
+                group = slot_group(self.ctx.config, region)
+                results, _ = sending.send_slot(self.ctx, group, now=cutoff, triggered_by="schedule")
+                mine = [r.status for r in results if r.region == region]
+                status = mine[0] if mine else "sent"
         finally:
             with transaction(self.ctx.engine) as conn:
                 runs.finish(conn, run_id, status, {"slot": slot.isoformat()})

@@ -191,6 +191,7 @@ def preview(
 @app.command()
 def digests() -> None:
     """Versendete Newsletter: Region, Zeitraum, Meldungen, Empfänger, Zustellungen."""
+    from newsletter.history import trigger_label
     from newsletter.store import digests as digest_store
     from newsletter.store.db import transaction
 
@@ -217,7 +218,7 @@ def digests() -> None:
             str(row.total),
             str(row.sent),
             str(row.failed),
-            row.triggered_by or "",
+            trigger_label(row.triggered_by),
         )
     console.print(table)
 

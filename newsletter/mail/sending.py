@@ -27,8 +27,17 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from newsletter import editor
 from newsletter.context import Context
-from newsletter.digests import assign, build_combined, build_digest, earliest, unique_items
+from newsletter.digests import (
+    assign,
+    build_combined,
+    build_digest,
+    combined_word,
+    earliest,
+    unique_items,
+)
+from newsletter.editorial import kept
 from newsletter.errors import NotFoundError
 from newsletter.mail.compose import personal_message, prepare_digest
 from newsletter.mail.messages import header_safe
@@ -40,13 +49,23 @@ from newsletter.mail.personalise import (
     preview_personal,
 )
 from newsletter.mail.transports import Transport, open_transport
-from newsletter.models import Digest, DigestKind, Item, Progress, Region, SendStatus
+from newsletter.models import (
+    Digest,
+    DigestKind,
+    EditorialView,
+    Item,
+    Progress,
+    Region,
+    SendStatus,
+)
 from newsletter.store import digests as digest_store
+from newsletter.store import editorials as editorial_store
 from newsletter.store import items as item_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
 
 log = logging.getLogger(__name__)
+TEST_MARK = "[TEST]"  # the subject of a test send starts with it
 
 
 @dataclass(frozen=True)
@@ -64,19 +83,19 @@ def plan(ctx: Context, region_key: str, now: datetime, force: bool = False) -> D
     region = ctx.config.region(region_key)
     if region is None:
         raise NotFoundError(f"Die Region »{region_key}« gibt es nicht.")
-    start, items = _period(ctx, region_key, now, force)
+    start, items, word = _period(ctx, region_key, now, force)
     if not items:
         log.info("digest region=%s status=nothing_new", region_key)
         return None
     placeholders = new_placeholders(ctx.secret_key, region.key, [i.id for i in items])
-    return build_digest(region, items, start, now, ctx.config, placeholders)
+    return build_digest(region, items, start, now, ctx.config, placeholders, word)
 
 
 def _period(
     ctx: Context, region_key: str, now: datetime, force: bool
-) -> tuple[datetime | None, list[Item]]:
-    """The start of the region's next period and its items (``force``: the last period
-    again when nothing is new)."""
+) -> tuple[datetime | None, list[Item], EditorialView]:
+    """The start of the region's next period, its items (without those the editor left
+    out; ``force``: the last period again when nothing is new) and the editor's word."""
     with transaction(ctx.engine) as conn:
         start = digest_store.last_cutoff(conn, region_key)
         items = item_store.collected_between(conn, region_key, start, now)
@@ -84,7 +103,8 @@ def _period(
             last = digest_store.latest_for_region(conn, region_key)
             start = last.period_start if last else None
             items = item_store.collected_between(conn, region_key, start, now)
-    return start, items
+        word = editor.word_for(conn, region_key)
+    return start, kept(word, items), word
 
 
 def plan_combined(ctx: Context, region_keys: Sequence[str], now: datetime) -> Digest | None:
@@ -97,9 +117,10 @@ def plan_combined(ctx: Context, region_keys: Sequence[str], now: datetime) -> Di
         return plan(ctx, regions[0].key, now, force=True) if regions else None
     items = unique_items([item for r in regions for item in periods[r.key][1]])
     start = earliest([periods[r.key][0] for r in regions])
+    word = combined_word([periods[r.key][2] for r in regions])
     key = "+".join(r.key for r in regions)
     placeholders = new_placeholders(ctx.secret_key, key, [i.id for i in items])
-    return build_combined(regions, items, start, now, ctx.config, placeholders)
+    return build_combined(regions, items, start, now, ctx.config, placeholders, word)
 
 
 def preview(ctx: Context, region_key: str, now: datetime | None = None) -> Digest | None:
@@ -196,6 +217,8 @@ def _enqueue(ctx: Context, digest: Digest, triggered_by: str) -> SendResult:
         if digest_id is None:
             return SendResult(region_key, SendStatus.ALREADY_SENT, items=len(digest.item_ids))
         recipients = queue.enqueue_digest(conn, digest_id, region_key)
+        if digest.intro_html or digest.pinned:  # the web archive shows the editor's word
+            editorial_store.keep_for_digest(conn, digest_id, digest.intro_html, [*digest.pinned])
     log.info(
         "digest region=%s id=%s items=%d recipients=%d",
         region_key,
@@ -228,6 +251,7 @@ def plan_slot(ctx: Context, region_keys: Sequence[str], now: datetime) -> SlotPl
     regions = [r for r in config.region_list() if r.key in region_keys]
     starts: dict[str, datetime | None] = {}
     items: dict[str, list[Item]] = {}
+    words: dict[str, EditorialView] = {}
     skipped: dict[str, SendStatus] = {}
     with transaction(ctx.engine) as conn:
         for region in regions:
@@ -235,9 +259,10 @@ def plan_slot(ctx: Context, region_keys: Sequence[str], now: datetime) -> SlotPl
             if start is not None and start >= now:
                 skipped[region.key] = SendStatus.ALREADY_SENT  # a manual send covered it
                 continue
-            found = item_store.collected_between(conn, region.key, start, now)
+            word = editor.word_for(conn, region.key)
+            found = kept(word, item_store.collected_between(conn, region.key, start, now))
             if found:
-                starts[region.key], items[region.key] = start, found
+                starts[region.key], items[region.key], words[region.key] = start, found, word
             else:
                 skipped[region.key] = SendStatus.NOTHING_NEW
         recipients = queue.slot_recipients(conn, list(items)) if len(items) > 1 else []
@@ -250,6 +275,7 @@ def plan_slot(ctx: Context, region_keys: Sequence[str], now: datetime) -> SlotPl
             now,
             config,
             new_placeholders(ctx.secret_key, region.key, [i.id for i in items[region.key]]),
+            words[region.key],
         )
         for region in regions
         if region.key in items
@@ -264,6 +290,7 @@ def plan_slot(ctx: Context, region_keys: Sequence[str], now: datetime) -> SlotPl
         combined[key] = build_combined(
             [r for r in regions if r.key in keys], mine, start, now, config,
             new_placeholders(ctx.secret_key, key, [i.id for i in mine]),
+            combined_word([words[k] for k in keys]),
         )  # fmt: skip
     return SlotPlan(now, order, region_digests, combined, skipped)
 
@@ -378,7 +405,8 @@ def _store_welcome(
     regions = [region for region, _ in group]
     key = "+".join(r.key for r in regions)
     placeholders = new_placeholders(ctx.secret_key, key, [i.id for i in items])
-    digest = build_combined(regions, items, start, end, ctx.config, placeholders)
+    word = combined_word([EditorialView(d.intro_html, d.pinned) for _, d in group])
+    digest = build_combined(regions, items, start, end, ctx.config, placeholders, word)
     return digest_store.insert_digest(conn, digest, triggered_by="welcome")
 
 
@@ -401,6 +429,7 @@ def _drain_now(
 def _test_send(ctx: Context, digest: Digest, to: str, transport: Transport | None) -> SendResult:
     """A test mail to one address: not stored, not counted as a delivery."""
     header_safe(to, "to")
+    digest = replace(digest, subject=f"{TEST_MARK} {digest.subject}")  # never a real send
     message = personal_message(ctx, prepare_digest(ctx, digest), to, None, utcnow())
     own = transport or open_transport(ctx.config)
     try:

@@ -68,7 +68,7 @@ def find(conn: Connection, region: str, kind: DigestKind, key: str) -> Digest | 
 def get(conn: Connection, digest_id: int) -> Digest:
     row = conn.execute(select(digests).where(digests.c.id == digest_id)).first()
     if row is None:
-        raise NotFoundError(f"Newsletter {digest_id} gibt es nicht")
+        raise NotFoundError.of("digest", digest_id)
     return _digest(row._mapping)
 
 

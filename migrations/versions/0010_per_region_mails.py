@@ -4,8 +4,8 @@ By default a subscriber of several regions whose digests fall on the same schedu
 gets one combined mail for that slot (digests.kind = 'combined', region = the keys joined
 by »+«); with this flag set, one mail per region as before.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 03:30:00
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0008'
-down_revision = '0007'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
