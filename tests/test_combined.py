@@ -392,3 +392,29 @@ def test_dashboard_counts_combined_mails_with_their_regions(
         "zwickau": ("2", "2"),
         "dresden": ("1", "1"),
     }
+
+
+def test_combined_mail_has_the_editors_word_once_and_each_regions_archive_page(
+    make_config: Callable[..., Config],
+) -> None:
+    from newsletter import editor
+    from newsletter.models import ALL_REGIONS
+
+    sink = Sink()
+    with sending_context(make_config, sink) as ctx:
+        editor.save(ctx, ALL_REGIONS, "Liebe **Partner**, ein Wort vorweg.", actor="anna")
+        add_subscriber(ctx, "alle@example.org", {"zwickau": "confirmed", "dresden": "confirmed"})
+        sending.send_slot(ctx, ("zwickau", "dresden"), now=NOW)
+        mail = by_recipient(sink)["alle@example.org"][0]
+        html, text = html_of(mail), text_of(mail)
+        links = re.findall(r'href="http://127\.0\.0\.1:8000(/newsletter/[^"]+)"', html)
+        client = _admin.app_client(ctx)
+        pages = {link: client.get(link) for link in links}
+    assert html.count("ein Wort vorweg") == 1 and "<strong>Partner</strong>" in html
+    assert text.count("ein Wort vorweg") == 1
+    assert sorted(links) == [
+        "/newsletter/dresden/2026-11-26T080000Z",
+        "/newsletter/zwickau/2026-11-26T080000Z",
+    ]
+    assert all(page.status_code == 200 for page in pages.values())
+    assert "alle@example.org" not in "".join(page.text for page in pages.values())
