@@ -28,8 +28,10 @@ pauses instead of hammering the server or the disk.
 ``mail.rate_per_hour`` holds for all workers together and across restarts (counted in the
 store at claim time); ``mail.rate_per_second`` is the pace of each process (all its drains
 share one token bucket, ``Context.send_pace``).
-A subscriber of two regions gets one mail per region digest (one row per digest and
-subscriber); a combined mail is a possible later option.
+A subscriber of several regions on one schedule slot gets one combined mail for them
+(:func:`newsletter.mail.sending.send_slot`: one row per digest and subscriber, and each
+subscriber is in exactly one digest per region of the slot), or one mail per region
+with »eine E-Mail je Region«.
 """
 
 from __future__ import annotations

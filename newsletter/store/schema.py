@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from newsletter.subscriptions.tokens import new_link_key
@@ -130,6 +131,8 @@ subscribers = Table(
     _ts("suspended_at"),
     Column("suspended_reason", Text),
     Column("link_key", String(32), nullable=False, default=new_link_key),  # binds its tokens
+    # »eine E-Mail je Region«: no combined mail when several regions share a slot
+    Column("per_region_mails", Boolean, nullable=False, default=False, server_default=false()),
     sqlite_autoincrement=True,  # ids are never reused
 )
 

@@ -98,6 +98,15 @@ def update_profile(conn: Connection, subscriber_id: int, **values: str | None) -
         conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(allowed))
 
 
+def set_per_region(conn: Connection, subscriber_id: int, per_region: bool) -> None:
+    """The preference »eine E-Mail je Region« (else one combined mail per slot)."""
+    conn.execute(
+        update(subscribers)
+        .where(subscribers.c.id == subscriber_id)
+        .values(per_region_mails=per_region)
+    )
+
+
 def clear_suspension(conn: Connection, subscriber_id: int) -> None:
     """A confirmed click proves the mailbox works again: bounce count back to zero."""
     conn.execute(
@@ -301,4 +310,5 @@ def _build(row: Any, statuses: dict[str, SubscriptionStatus]) -> Subscriber:
         suspended=row["suspended_at"] is not None,
         subscriptions=statuses,
         link_key=row["link_key"],
+        per_region=bool(row["per_region_mails"]),
     )

@@ -18,7 +18,7 @@ from newsletter.context import Context
 from newsletter.errors import InvalidInputError, TokenError
 from newsletter.gazetteer import lookup
 from newsletter.gazetteer.lookup import Place
-from newsletter.models import Subscriber
+from newsletter.models import Subscriber, joined_names
 from newsletter.regionmap import region_map
 from newsletter.subscriptions import rules
 from newsletter.subscriptions import service as subscriptions
@@ -170,7 +170,10 @@ async def confirm(request: Request, token: str) -> HTMLResponse:
         data = _read(request, token, Purpose.CONFIRM)
     except TokenError as exc:
         return _token_error(request, exc)
-    subscriber = subscriptions.confirm(ctx, data.subscriber_id, _who(request))
+    # a late joiner's combined welcome mail may be rendered here: not on the event loop
+    subscriber = await asyncio.to_thread(
+        subscriptions.confirm, ctx, data.subscriber_id, _who(request)
+    )
     manage = subscriptions.link_token(ctx, subscriber, Purpose.MANAGE)
     values = {
         "subscriber": subscriber,
@@ -235,6 +238,7 @@ async def manage(request: Request, token: str) -> HTMLResponse:
         name=str(form.get("name", ""))[:MAX_FIELD],
         organisation=str(form.get("organisation", ""))[:MAX_FIELD],
         request=_who(request),
+        per_region=form.get("per_region") == "ja",
     )
     return _manage_page(request, subscriber, token, saved=True)
 
@@ -287,8 +291,13 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
 
 
 def _region_name(request: Request, data: TokenData) -> str | None:
-    region = context_of(request).config.region(data.region) if data.region else None
-    return region.name if region else None
+    """The region of the link (»A und B« for a combined mail's link), None for all."""
+    if not data.region:
+        return None
+    config = context_of(request).config
+    regions = [config.region(key) for key in data.region.split("+")]
+    names = [r.name for r in regions if r is not None]
+    return joined_names(names) if names else None
 
 
 @router.post("/link-anfordern", response_class=HTMLResponse)

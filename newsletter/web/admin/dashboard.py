@@ -63,10 +63,22 @@ def region_statuses(ctx: Context, conn: Connection, now: datetime) -> list[Regio
 
 
 def last_digests(conn: Connection) -> dict[str, DigestSummary]:
-    """Each region's newest digest with its sent/failed counts (from the history)."""
+    """Each region's newest digest with its sent/failed counts (from the history); the
+    combined mails of the same slot that carried the region count with it."""
+    rows = digest_store.history(conn, limit=500)
     latest: dict[str, DigestSummary] = {}
-    for row in digest_store.history(conn, limit=500):
-        latest.setdefault(row.region, row)
+    for row in rows:
+        if "+" not in row.region:
+            latest.setdefault(row.region, row)
+    for row in rows:
+        for key in row.region.split("+") if "+" in row.region else ():
+            own = latest.get(key)
+            if own is not None and own.period_end == row.period_end:
+                latest[key] = own._replace(
+                    total=own.total + row.total,
+                    sent=own.sent + row.sent,
+                    failed=own.failed + row.failed,
+                )
     return latest
 
 

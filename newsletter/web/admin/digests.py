@@ -10,7 +10,7 @@ digest is empty.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,7 +20,7 @@ from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.mail import sending, sendnow
 from newsletter.mail.outbox import drain
 from newsletter.mail.transports import open_transport
-from newsletter.models import OPEN_DELIVERY, Delivery
+from newsletter.models import OPEN_DELIVERY, Delivery, Digest, DigestKind, Region, joined_names
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store import outbox as queue_store
@@ -40,6 +40,16 @@ def _region(ctx: Context, key: str) -> Any:
     if region is None:
         raise NotFoundError(f"Die Region »{key}« gibt es nicht.")
     return region
+
+
+def _digest_region(ctx: Context, digest: Digest) -> Region:
+    """The region of a stored digest; for a combined mail its first region's page with
+    all its regions' names."""
+    if digest.kind != DigestKind.COMBINED:
+        return cast(Region, _region(ctx, digest.region))
+    regions = [_region(ctx, key) for key in digest.regions]
+    names = joined_names([r.name for r in regions])
+    return Region(regions[0].key, f"{names} (gemeinsame E-Mail)", ())
 
 
 @router.get("/newsletter", response_class=HTMLResponse, include_in_schema=False)
@@ -173,7 +183,7 @@ def digest_detail(request: Request, digest_id: PathId) -> HTMLResponse:
     with transaction(ctx.engine) as conn:
         digest = digest_store.get(conn, digest_id)
         rows = queue.list_deliveries(conn, digest_id=digest_id, limit=5000)
-    region = _region(ctx, digest.region)
+    region = _digest_region(ctx, digest)
     values = _delivery_values(rows) | {"region": region, "digest": digest, "running": False}
     values["refresh"] = values["open"] > 0
     return admin_page(request, "admin/digest_progress.html", values)
