@@ -107,12 +107,18 @@ def _silent(conn: socket.socket) -> None:
 HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 100000\r\n\r\n"
 
 
+# Per-read timeout far above the trickle's pace, so only the deadline can end the slow
+# fetches (whatever the machine's load); the silent one meets the per-read timeout first.
+SLOW = {"timeout_seconds": 5.0, "deadline_seconds": 1.5}
+SILENT = {"timeout_seconds": 0.6, "deadline_seconds": 30.0}
+
+
 @pytest.mark.parametrize(
-    ("behaviour", "said"),
+    ("behaviour", "limits", "said"),
     [
-        (_trickle(HEADERS + RSS, 0.05), "abgebrochen"),  # body trickles after the headers
-        (_trickle(HEADERS, 0.2), "abgebrochen"),  # the headers trickle
-        (_silent, "Zeitüberschreitung"),  # connected, never a byte
+        (_trickle(HEADERS + RSS, 0.05), SLOW, "abgebrochen"),  # body trickles after the headers
+        (_trickle(HEADERS, 0.2), SLOW, "abgebrochen"),  # the headers trickle
+        (_silent, SILENT, "Zeitüberschreitung"),  # connected, never a byte
     ],
     ids=["slow-body", "slow-headers", "never-answers"],
 )
@@ -120,12 +126,13 @@ def test_slow_or_silent_source_ends_at_its_deadline_and_others_are_collected(
     make_config: Callable[..., Config],
     httpserver: HTTPServer,
     behaviour: Callable[[socket.socket], None],
+    limits: dict[str, float],
     said: str,
 ) -> None:
     httpserver.expect_request("/ok.xml").respond_with_data(RSS, content_type="application/rss+xml")
     with raw_server(behaviour) as slow_url:
         config = make_config(
-            fetch={"timeout_seconds": 0.6, "deadline_seconds": 1.5, "allow_private_hosts": True},
+            fetch={**limits, "allow_private_hosts": True},
             sources=[
                 {"name": "Schnecke", "kind": "feed", "url": slow_url},
                 {"name": "Gut", "kind": "feed", "url": httpserver.url_for("/ok.xml")},
