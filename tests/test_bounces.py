@@ -279,3 +279,27 @@ def test_the_envelope_sender_follows_the_config(make_config: Callable[..., Confi
     )
     address = envelope_sender(verp, "s" * 32, 5)
     assert address.startswith("nl-bounce+5-") and address.endswith("@b.example")
+
+
+def test_the_scheduler_runs_the_bounce_job_only_with_a_mailbox(
+    make_config: Callable[..., Config],
+) -> None:
+    from newsletter.scheduler import job_specs
+
+    assert "bounces" not in [s.id for s in job_specs(make_config())]
+    config = make_config(bounces={"mailbox": "maildir", "interval_minutes": 7})
+    (spec,) = [s for s in job_specs(config) if s.id == "bounces"]
+    assert spec.trigger.interval == timedelta(minutes=7)  # type: ignore[attr-defined]
+
+
+async def test_the_scheduled_job_reads_the_maildir(bctx: Context, sink: EnvelopeSink) -> None:
+    from newsletter.scheduler import ServiceJobs, build_scheduler
+
+    add_subscriber(bctx, A, {"zwickau": "confirmed"})
+    sending.send_region(bctx, "zwickau", now=NOW)
+    _drop(bctx, "1.bounce", _bounce_for(sink, A, "gmail-user-unknown.eml"))
+    scheduler = build_scheduler(bctx, ServiceJobs(bctx))
+    job = scheduler.get_job("bounces")
+    assert job is not None and job.name == "Rückläufer verarbeiten"
+    await job.func(*job.args)
+    assert _subscriber(bctx, A).suspended

@@ -18,6 +18,7 @@ import sys
 
 from newsletter.cli import (  # noqa: F401  (each module registers its commands on app)
     admin,
+    bounces,
     collect,
     corrections,
     db,
