@@ -21,6 +21,7 @@ NAV = (
     ("/admin/meldungen", "Meldungen"),
     ("/admin/newsletter", "Newsletter"),
     ("/admin/abonnenten", "Abonnenten"),
+    ("/admin/ruecklaeufer", "Rückläufer"),
     ("/admin/protokoll", "Protokoll"),
 )
 
