@@ -303,3 +303,66 @@ async def test_the_scheduled_job_reads_the_maildir(bctx: Context, sink: Envelope
     assert job is not None and job.name == "Rückläufer verarbeiten"
     await job.func(*job.args)
     assert _subscriber(bctx, A).suspended
+
+
+# --- IMAP over TLS ----------------------------------------------------------------------
+
+
+def _imap_config(ctx: Context, port: int, **imap: Any) -> Config:
+    values = {
+        "mailbox": "imap",
+        "imap_host": "127.0.0.1",
+        "imap_port": port,
+        "imap_username": "bounces",
+        "imap_password": "geheim-und-lang",
+    } | imap
+    bounces = ctx.config.bounces.model_copy(update=values)
+    return ctx.config.model_copy(update={"bounces": bounces})
+
+
+def test_bounces_are_read_from_an_imap_folder_over_tls(
+    bctx: Context, sink: EnvelopeSink, tmp_path: Path
+) -> None:
+    import ssl
+
+    from newsletter.mail.mailboxes import ImapMailbox
+    from tests.imapsrv import Folder, imap_server
+
+    add_subscriber(bctx, A, {"zwickau": "confirmed"})
+    add_subscriber(bctx, B, {"zwickau": "confirmed"})
+    sending.send_region(bctx, "zwickau", now=NOW)
+    folder = Folder()
+    hard = folder.add(_bounce_for(sink, A, "m365-recipient-not-found.eml"))
+    human = folder.add(_bounce_for(sink, B, "human-reply.eml"))
+    with imap_server(folder, tmp_path) as (port, cert):
+        trusted = ssl.create_default_context(cafile=str(cert))
+        box = ImapMailbox(_imap_config(bctx, port), context=trusted)
+        try:
+            stats = run_bounce_job(bctx, box)
+            again = run_bounce_job(bctx, box)
+        finally:
+            box.close()
+    assert stats is not None and (stats.read, stats.hard, stats.unrecognised) == (2, 1, 1)
+    assert again is not None and again.read == 0  # both are \Seen now
+    assert folder.flags == {hard: {"\\Seen"}, human: {"\\Seen", "\\Flagged"}}
+    assert all(
+        f"BODY.PEEK[]<0.{bctx.config.bounces.max_message_bytes}>" in f for f in folder.fetched
+    )
+    assert _subscriber(bctx, A).suspended and not _subscriber(bctx, B).suspended
+
+
+def test_an_imap_server_with_an_untrusted_certificate_or_wrong_password_is_refused(
+    ctx: Context, tmp_path: Path
+) -> None:
+    import ssl
+
+    from newsletter.errors import MailboxError
+    from newsletter.mail.mailboxes import ImapMailbox
+    from tests.imapsrv import Folder, imap_server
+
+    with imap_server(Folder(), tmp_path) as (port, cert):
+        with pytest.raises(MailboxError, match="nicht erreichbar"):
+            ImapMailbox(_imap_config(ctx, port))  # the system's CAs do not know it
+        wrong = _imap_config(ctx, port, imap_password="falsch")
+        with pytest.raises(MailboxError, match="Anmeldung"):
+            ImapMailbox(wrong, context=ssl.create_default_context(cafile=str(cert)))

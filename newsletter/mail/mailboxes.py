@@ -126,7 +126,8 @@ class ImapMailbox:
             )
         except (OSError, imaplib.IMAP4.error) as exc:
             raise MailboxError(
-                f"IMAP-Server {bounces.imap_host}:{bounces.imap_port} nicht erreichbar: {exc}"
+                f"IMAP-Server {bounces.imap_host}:{bounces.imap_port} nicht erreichbar "
+                f"(Verbindung oder TLS-Zertifikat): {exc}"
             ) from exc
         try:
             self.conn.login(bounces.imap_username, bounces.imap_password)
