@@ -366,3 +366,38 @@ def test_an_imap_server_with_an_untrusted_certificate_or_wrong_password_is_refus
         wrong = _imap_config(ctx, port, imap_password="falsch")
         with pytest.raises(MailboxError, match="Anmeldung"):
             ImapMailbox(wrong, context=ssl.create_default_context(cafile=str(cert)))
+
+
+def test_nul_and_escape_bytes_in_a_bounce_are_stored(bctx: Context, sink: EnvelopeSink) -> None:
+    add_subscriber(bctx, A, {"zwickau": "confirmed"})
+    sending.send_region(bctx, "zwickau", now=NOW)
+    data = _bounce_for(sink, A, "postfix-user-unknown.eml")
+    data = data.replace(b"User unknown in", b"User\x00 \x1b[2J unknown in")
+    stats = run_bounce_job(bctx, MemoryMailbox([("nul", data)]))
+    assert stats is not None and stats.hard == 1
+    with transaction(bctx.engine) as conn:
+        (bounce,) = bounce_store.of_address(conn, A)
+    assert "\x00" not in bounce.raw and "User\\x00" in bounce.raw
+
+
+def test_an_unreadable_maildir_ends_the_run_as_an_error(
+    make_config: Callable[..., Config], tmp_path: Path, smtp_port: int
+) -> None:
+    from newsletter.errors import MailboxError
+
+    blocker = tmp_path / "bounces"
+    blocker.write_text("a file where the Maildir should be")
+    ctx = Context(_config(make_config, tmp_path, smtp_port))
+    ctx.init_db()
+    try:
+        with pytest.raises(MailboxError, match="Rückläufer-Maildir"):
+            run_bounce_job(ctx)
+        from sqlalchemy import select
+
+        from newsletter.store.schema import job_runs
+
+        with transaction(ctx.engine) as conn:
+            status, detail = conn.execute(select(job_runs.c.status, job_runs.c.detail)).one()
+        assert status == "error" and "Rückläufer-Maildir" in detail["error"]
+    finally:
+        ctx.close()

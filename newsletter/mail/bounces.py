@@ -25,8 +25,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DataError, IntegrityError
 
 from newsletter.context import Context
+from newsletter.errors import NewsletterError
 from newsletter.mail import dsn
 from newsletter.mail.bounce_rules import Consequence, bounce_kind, consequence
 from newsletter.mail.mailboxes import Mailbox, open_mailbox
@@ -60,23 +62,28 @@ class BounceStats:
 
 
 def run_bounce_job(ctx: Context, mailbox: Mailbox | None = None) -> BounceStats | None:
-    """One run over the configured mailbox (or ``mailbox``); None if none is configured."""
-    own = mailbox is None
-    box = open_mailbox(ctx.config) if mailbox is None else mailbox
-    if box is None:
+    """One run over the configured mailbox (or ``mailbox``); None if none is configured.
+
+    The run is in the run log either way; a mailbox that cannot be read (IMAP down,
+    Maildir not readable) ends it as ``error`` with the German reason and raises."""
+    if mailbox is None and ctx.config.bounces.mailbox == "none":
         return None
     with transaction(ctx.engine) as conn:
         run_id = runs.start(conn, "bounces")
+    box = mailbox
     try:
+        box = open_mailbox(ctx.config) if mailbox is None else mailbox
+        assert box is not None
         with advisory_lock(ctx.engine, "bounces"):
             stats = process(ctx, box)
             stats.purged = _purge(ctx)
     except Exception as exc:
+        reason = exc.message if isinstance(exc, NewsletterError) else str(exc)
         with transaction(ctx.engine) as conn:
-            runs.finish(conn, run_id, "error", {"error": str(exc)[:500]})
+            runs.finish(conn, run_id, "error", {"error": reason[:500]})
         raise
     finally:
-        if own:
+        if mailbox is None and box is not None:
             box.close()
     with transaction(ctx.engine) as conn:
         runs.finish(conn, run_id, "ok", asdict(stats))
@@ -91,7 +98,12 @@ def process(ctx: Context, mailbox: Mailbox) -> BounceStats:
     for key, data in mailbox.messages(config.max_messages_per_run):
         stats.read += 1
         report = dsn.parse(data, config.max_message_bytes)
-        understood = handle(ctx, report, data, stats)
+        try:
+            understood = handle(ctx, report, data, stats)
+        except (DataError, IntegrityError):  # this message's data, not the store, is at fault
+            log.exception("bounce mailbox: message %s could not be stored; left flagged", key)
+            stats.unrecognised += 1
+            understood = False
         mailbox.done(key, understood)
     return stats
 
@@ -110,7 +122,7 @@ def handle(ctx: Context, report: dsn.Report, data: bytes, stats: BounceStats) ->
         stats.ignored += 1
         return True
     digest = hashlib.sha256(data).hexdigest()
-    raw = data[:RAW_KEPT].decode("utf-8", "replace")
+    raw = _text(data[:RAW_KEPT].decode("utf-8", "replace"))
     with transaction(ctx.engine) as conn:
         target = _target(ctx, conn, report)
         for recipient, kind in _about(found, target):
@@ -157,7 +169,7 @@ def _one(
     raw: str,
     stats: BounceStats,
 ) -> None:
-    address = (target.address if target else recipient.address)[:320]
+    address = _text(target.address if target else recipient.address)[:320]
     if store.known(conn, digest, address):
         stats.ignored += 1
         return
@@ -170,8 +182,8 @@ def _one(
         delivery_id=target.delivery_id if target else None,
         kind=kind.value,
         status=recipient.status[:20],
-        diagnostic=recipient.diagnostic[:1000],
-        reporter=report.reporter[:300],
+        diagnostic=_text(recipient.diagnostic)[:1000],
+        reporter=_text(report.reporter)[:300],
         action=UNMATCHED,
         raw=raw,
     )
@@ -179,7 +191,7 @@ def _one(
     if target is None or target.subscriber_id is None:
         stats.unmatched += 1
         return
-    detail = " ".join(p for p in (recipient.status, recipient.diagnostic) if p) or kind.value
+    detail = _text(" ".join(p for p in (recipient.status, recipient.diagnostic) if p) or kind.value)
     limit = ctx.config.bounces.soft_suspend_after
     recent = store.recent_bounced(conn, target.subscriber_id, limit)
     decided = consequence(kind, detail, recent, limit)
@@ -193,6 +205,11 @@ def _one(
         recipient.status or "-",
         decided.action,
     )
+
+
+def _text(value: str) -> str:
+    """Text from a bounce as a database can store it (PostgreSQL refuses NUL)."""
+    return value.replace("\x00", "\\x00")
 
 
 def _count(stats: BounceStats, kind: BounceKind) -> None:

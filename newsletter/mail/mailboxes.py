@@ -72,18 +72,24 @@ class MaildirMailbox:
             taken = self._take(path)
             if taken is None:
                 continue
-            with taken.open("rb") as file:
-                data = file.read(self.max_bytes)
+            try:
+                with taken.open("rb") as file:
+                    data = file.read(self.max_bytes)
+            except OSError as exc:
+                raise MailboxError(f"Rückläufer {taken} nicht lesbar: {exc}") from exc
             given += 1
             yield taken.name, data
 
     def _pending(self) -> list[Path]:
-        fresh = sorted(p for p in (self.root / "new").iterdir() if not p.name.startswith("."))
-        halfway = sorted(
-            p
-            for p in (self.root / "cur").iterdir()
-            if not p.name.startswith(".") and "S" not in _flags(p.name)
-        )
+        try:
+            fresh = sorted(p for p in (self.root / "new").iterdir() if not p.name.startswith("."))
+            halfway = sorted(
+                p
+                for p in (self.root / "cur").iterdir()
+                if not p.name.startswith(".") and "S" not in _flags(p.name)
+            )
+        except OSError as exc:
+            raise MailboxError(f"Rückläufer-Maildir {self.root} nicht lesbar: {exc}") from exc
         return halfway + fresh
 
     def _take(self, path: Path) -> Path | None:
