@@ -26,7 +26,7 @@ from newsletter.store.db import transaction
 from newsletter.subscriptions import privacy
 from tests.bounce_samples import sample
 from tests.conftest import PG_ENV, _truncate
-from tests.delivery_helpers import add_subscriber, deliveries
+from tests.delivery_helpers import add_subscriber, deliveries, smtp_settings
 from tests.feedfixtures import sample_items, store_items
 from tests.livesrv import free_port
 
@@ -75,13 +75,7 @@ def _config(
 ) -> Config:
     return make_config(
         database_url,
-        mail={
-            "transport": "smtp",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "smtp_tls": "none",
-            "rate_per_second": 1000.0,
-        },
+        mail=smtp_settings(port),
         bounces={"verp": True, "mailbox": "maildir", "maildir": str(tmp_path / "bounces")}
         | bounces,
     )
