@@ -22,7 +22,7 @@ from newsletter.mail.verp import envelope_sender
 from newsletter.models import BounceKind, DeliveryStatus
 from newsletter.store import bounces as bounce_store
 from newsletter.store import subscribers as subscriber_store
-from newsletter.store.db import transaction
+from newsletter.store.db import transaction, utcnow
 from newsletter.subscriptions import privacy
 from tests.bounce_samples import sample
 from tests.conftest import PG_ENV, _truncate
@@ -168,26 +168,26 @@ def test_reading_the_same_bounce_twice_records_it_once(bctx: Context, sink: Enve
 
 
 def test_soft_bounces_suspend_after_n_deliveries_in_a_row(
-    make_config: Callable[..., Config], tmp_path: Path, smtp_port: int, sink: EnvelopeSink
+    bctx: Context, sink: EnvelopeSink
 ) -> None:
-    ctx = Context(_config(make_config, tmp_path, smtp_port, soft_suspend_after=2))
-    ctx.init_db()
-    try:
-        store_items(ctx, sample_items())
-        add_subscriber(ctx, A, {"zwickau": "confirmed"})
-        for week in range(2):
-            moment = NOW + timedelta(days=7 * week)
-            item = replace(
-                sample_items()[1], id=f"w{week}", collected_at=moment - timedelta(hours=1)
-            )
-            store_items(ctx, [item])
-            assert sending.send_region(ctx, "zwickau", now=moment).recipients == 1
-            box = MemoryMailbox([(f"w{week}", _bounce_for(sink, A, "postfix-mailbox-full.eml"))])
-            stats = run_bounce_job(ctx, box)
-            assert stats is not None and stats.soft == 1
-            assert _subscriber(ctx, A).suspended is (week == 1)
-    finally:
-        ctx.close()
+    ctx = bctx
+    config = ctx.config.bounces.model_copy(update={"soft_suspend_after": 2})
+    ctx.config = ctx.config.model_copy(update={"bounces": config})
+    sid = add_subscriber(ctx, A, {"zwickau": "confirmed"})
+    for week, suspended in enumerate([False, True, None, False]):
+        moment = NOW + timedelta(days=7 * week)
+        if suspended is None:  # confirmed again: the run starts afresh
+            with transaction(ctx.engine) as conn:
+                subscriber_store.set_status(conn, sid, ["zwickau"], "confirmed", utcnow())
+                subscriber_store.clear_suspension(conn, sid)
+            continue
+        item = replace(sample_items()[1], id=f"w{week}", collected_at=moment - timedelta(hours=1))
+        store_items(ctx, [item])
+        assert sending.send_region(ctx, "zwickau", now=moment).recipients == 1
+        box = MemoryMailbox([(f"w{week}", _bounce_for(sink, A, "postfix-mailbox-full.eml"))])
+        stats = run_bounce_job(ctx, box)
+        assert stats is not None and stats.soft == 1
+        assert _subscriber(ctx, A).suspended is suspended
 
 
 def test_a_complaint_unsubscribes_from_everything_with_a_consent_record(

@@ -9,7 +9,8 @@ auto-reply (»Abwesenheit«)
 DMARC)                          warned: it is our problem (SPF, DKIM, relay), not theirs
 ``4.x.x`` given up, ``x.2.2``   ``soft``: the delivery is failed; the address is suspended
 mailbox full, no code at all    when its last ``bounces.soft_suspend_after`` deliveries all
-                                bounced (N in a row: a delivery without a bounce breaks it)
+                                bounced (N in a row: a delivery without a bounce breaks it;
+                                a new confirmation starts afresh)
 other ``5.x.x``                 ``hard``: the delivery is failed, the address suspended at
                                 once with the reason
 ARF complaint (``abuse``,       ``complaint``: unsubscribed from every region (consent log),

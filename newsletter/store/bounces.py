@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, case, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, case, delete, exists, func, insert, or_, select, update
 
 from newsletter.models import Bounce, BounceKind, DeliveryStatus
 from newsletter.store.db import as_utc
-from newsletter.store.schema import bounces, deliveries, subscribers
+from newsletter.store.schema import bounces, deliveries, subscribers, subscriptions
 
 
 class Target(NamedTuple):
@@ -77,12 +77,22 @@ _COUNTED = (BounceKind.HARD, BounceKind.SOFT)
 
 
 def recent_bounced(conn: Connection, subscriber_id: int, limit: int) -> list[bool]:
-    """For the subscriber's latest ``limit`` handed-over deliveries, newest first, whether
-    a hard or soft bounce is recorded for each."""
+    """For the subscriber's latest ``limit`` handed-over deliveries since its latest
+    confirmation (a new confirmation starts afresh), newest first, whether a hard or soft
+    bounce is recorded for each."""
     bounced = exists().where(bounces.c.delivery_id == deliveries.c.id, bounces.c.kind.in_(_COUNTED))
+    confirmed = (
+        select(func.max(subscriptions.c.confirmed_at))
+        .where(subscriptions.c.subscriber_id == subscriber_id)
+        .scalar_subquery()
+    )
     query = (
         select(bounced)
-        .where(deliveries.c.subscriber_id == subscriber_id, deliveries.c.sent_at.is_not(None))
+        .where(
+            deliveries.c.subscriber_id == subscriber_id,
+            deliveries.c.sent_at.is_not(None),
+            or_(confirmed.is_(None), deliveries.c.created_at >= confirmed),
+        )
         .order_by(deliveries.c.id.desc())
         .limit(limit)
     )
