@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from newsletter.mail import dsn
 from newsletter.mail.bounce_rules import bounce_kind, consequence, soft_streak
@@ -170,3 +172,22 @@ def test_a_not_spam_report_and_a_delay_are_no_bounces() -> None:
     assert bounce_kind(dsn.ReportKind.DSN, delayed) is None
     silent = dsn.Recipient("a@b.example", "failed", "", "")
     assert bounce_kind(dsn.ReportKind.NONSTANDARD, silent) is BounceKind.SOFT
+
+
+# --- fuzzing: nothing a mailbox holds makes the parser fail ------------------------------
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(NAMES),
+    cut=st.integers(min_value=0, max_value=6000),
+    junk=st.binary(max_size=200),
+    at=st.integers(min_value=0, max_value=6000),
+)
+def test_cut_and_spliced_samples_never_raise(name: str, cut: int, junk: bytes, at: int) -> None:
+    data = sample(name, verp=VERP, recipient=RCPT, message_id=MSGID)
+    mangled = data[:at] + junk + data[at:]
+    report = dsn.parse(mangled, max(cut, 1))
+    assert len(report.recipients) <= dsn.MAX_RECIPIENTS
+    for entry in report.recipients:
+        assert len(entry.diagnostic) <= dsn.MAX_TEXT
