@@ -395,3 +395,47 @@ def test_an_unreadable_maildir_ends_the_run_as_an_error(
         assert status == "error" and "Rückläufer-Maildir" in detail["error"]
     finally:
         ctx.close()
+
+
+def test_a_message_the_database_refuses_is_flagged_and_the_rest_go_on(
+    bctx: Context, sink: EnvelopeSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the first message's row is refused as data (as PostgreSQL refuses
+    a value), the second is stored; a store that is down stops the run instead."""
+    from sqlalchemy.exc import DataError, OperationalError
+
+    from newsletter.errors import StoreError
+
+    add_subscriber(bctx, A, {"zwickau": "confirmed"})
+    add_subscriber(bctx, B, {"zwickau": "confirmed"})
+    sending.send_region(bctx, "zwickau", now=NOW)
+    real = bounce_store.record
+    refused: list[str] = []
+
+    def record(conn: Any, **values: Any) -> int:
+        if values["address"] == A:
+            refused.append(A)
+            cause = DataError("INSERT", {}, Exception("invalid byte sequence"))
+            raise StoreError("Datenbankfehler: DataError") from cause
+        return real(conn, **values)
+
+    monkeypatch.setattr(bounce_store, "record", record)
+    box = MemoryMailbox(
+        [
+            ("a", _bounce_for(sink, A, "postfix-user-unknown.eml")),
+            ("b", _bounce_for(sink, B, "postfix-user-unknown.eml")),
+        ]
+    )
+    stats = run_bounce_job(bctx, box)
+    assert stats is not None and (stats.unrecognised, stats.hard) == (1, 1)
+    assert box.flags == {"a": False, "b": True} and refused == [A]
+    assert _subscriber(bctx, B).suspended and not _subscriber(bctx, A).suspended
+
+    def down(conn: Any, **values: Any) -> int:
+        raise StoreError("Datenbank nicht erreichbar") from OperationalError("x", {}, Exception())
+
+    monkeypatch.setattr(bounce_store, "record", down)
+    box = MemoryMailbox([("c", _bounce_for(sink, A, "gmail-user-unknown.eml"))])
+    with pytest.raises(StoreError):
+        run_bounce_job(bctx, box)
+    assert box.flags == {}  # left for the next run

@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
 from newsletter.context import Context
-from newsletter.errors import NewsletterError
+from newsletter.errors import NewsletterError, StoreError
 from newsletter.mail import dsn
 from newsletter.mail.bounce_rules import Consequence, bounce_kind, consequence
 from newsletter.mail.mailboxes import Mailbox, open_mailbox
@@ -100,8 +100,10 @@ def process(ctx: Context, mailbox: Mailbox) -> BounceStats:
         report = dsn.parse(data, config.max_message_bytes)
         try:
             understood = handle(ctx, report, data, stats)
-        except (DataError, IntegrityError):  # this message's data, not the store, is at fault
-            log.exception("bounce mailbox: message %s could not be stored; left flagged", key)
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, DataError | IntegrityError):
+                raise  # the store is at fault: stop, the message stays for the next run
+            log.error("bounce mailbox: message %s not stored (%s); left flagged", key, exc.message)
             stats.unrecognised += 1
             understood = False
         mailbox.done(key, understood)

@@ -101,9 +101,9 @@ def parse(data: bytes, max_bytes: int) -> Report:
 
 def _read(message: EmailMessage) -> Report:
     envelope = tuple(_header_values(message, _ENVELOPE_HEADERS))
-    subject = _one_line(_header(message, "Subject"), 300)
+    subject = _one_line(str(message.get("Subject", "")), 300)  # decoded (RFC 2047)
     parts = _top_parts(message)
-    by_type = {part.get_content_type(): part for part in reversed(parts)}
+    by_type = {part.get_content_type(): part for part in reversed(parts)}  # first one wins
     if "message/feedback-report" in by_type:
         return _complaint(message, by_type, envelope, subject)
     status = by_type.get("message/delivery-status") or by_type.get("message/global-delivery-status")
@@ -122,14 +122,22 @@ _ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope
 
 
 def _header(message: Message, name: str) -> str:
-    value = message.get(name)
-    return "" if value is None else str(value)
+    """The first ``name`` header as written (unfolded, encoded words left as they are):
+    the raw value is all the rules need, and parsing every header through
+    ``email.policy.default``'s registry cost more than the rest of the reading."""
+    values = _raw(message, name)
+    return " ".join(values[0].split()) if values else ""
 
 
 def _header_values(message: Message, names: Iterable[str]) -> Iterator[str]:
     for name in names:
-        for value in message.get_all(name) or ():
-            yield str(value)[:MAX_TEXT]
+        for value in _raw(message, name):
+            yield value[:MAX_TEXT]
+
+
+def _raw(message: Message, name: str) -> list[str]:
+    wanted = name.lower()
+    return [str(v) for k, v in message.raw_items() if k.lower() == wanted]
 
 
 def _one_line(text: str, limit: int = MAX_TEXT) -> str:
