@@ -439,3 +439,21 @@ def test_a_message_the_database_refuses_is_flagged_and_the_rest_go_on(
     with pytest.raises(StoreError):
         run_bounce_job(bctx, box)
     assert box.flags == {}  # left for the next run
+
+
+def test_an_address_s_bounces_are_in_its_export_and_gone_after_forget(
+    bctx: Context, sink: EnvelopeSink
+) -> None:
+    add_subscriber(bctx, A, {"zwickau": "confirmed"})
+    sending.send_region(bctx, "zwickau", now=NOW)
+    hard = _bounce_for(sink, A, "postfix-user-unknown.eml")
+    unmatched = _bounce_for(
+        sink, A, "qmail-no-mailbox.eml", verp="x@example.org", message_id="<a@b>"
+    )
+    run_bounce_job(bctx, MemoryMailbox([("h", hard), ("u", unmatched)]))
+    exported = privacy.personal_data(bctx, A)["bounces"]
+    assert sorted(b["kind"] for b in exported) == ["hard", "hard"]
+    assert any("User unknown" in b["message"] for b in exported)
+    assert privacy.forget(bctx, A, actor="test")
+    with transaction(bctx.engine) as conn:
+        assert bounce_store.of_address(conn, A) == []

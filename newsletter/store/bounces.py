@@ -168,6 +168,28 @@ def recent(conn: Connection, limit: int = 50) -> list[Bounce]:
     return [_bounce(row._mapping) for row in conn.execute(query)]
 
 
+def of_person(conn: Connection, address: str) -> list[dict[str, Any]]:
+    """An address's bounces for its DSGVO Art. 15 export (newest first)."""
+    return [
+        {
+            "received_at": b.received_at,
+            "kind": b.kind.value,
+            "status": b.status,
+            "diagnostic": b.diagnostic,
+            "reporter": b.reporter,
+            "action": b.action,
+            "message": b.raw,
+        }
+        for b in of_address(conn, address, limit=10_000)
+    ]
+
+
+def forget(conn: Connection, address: str) -> int:
+    """Delete every bounce of ``address`` (DSGVO Art. 17), matched or not."""
+    query = delete(bounces).where(func.lower(bounces.c.address) == address.lower())
+    return int(conn.execute(query).rowcount or 0)
+
+
 def purge(conn: Connection, before: datetime) -> int:
     """Delete bounces received before ``before`` (they hold addresses)."""
     return int(conn.execute(delete(bounces).where(bounces.c.received_at < before)).rowcount or 0)
