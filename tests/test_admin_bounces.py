@@ -57,3 +57,10 @@ def test_the_page_needs_an_admin(ctx: Context, client: TestClient) -> None:
     answer = client.get("/admin/ruecklaeufer", follow_redirects=False)
     assert answer.status_code in (303, 401)
     assert "Rückläufer" not in answer.text
+
+
+def test_the_subscriber_page_links_its_bounces(ctx: Context, admin_client: TestClient) -> None:
+    sid = add_subscriber(ctx, "weg+x@gemeinde.example", {"zwickau": "confirmed"})
+    page = admin_client.get(f"/admin/abonnenten/{sid}")
+    assert page.status_code == 200
+    assert "/admin/ruecklaeufer?adresse=weg%2Bx%40gemeinde.example" in page.text
