@@ -44,6 +44,14 @@ class BounceKind(StrEnum):
     POLICY = "policy"  # refused for a reason of ours (5.7.x): the address is kept
 
 
+BOUNCE_KIND_NAMES: dict[str, str] = {  # German, for the admin page and the CLI
+    BounceKind.HARD: "dauerhaft",
+    BounceKind.SOFT: "vorübergehend",
+    BounceKind.COMPLAINT: "Beschwerde",
+    BounceKind.POLICY: "Richtlinie",
+}
+
+
 class SendStatus(StrEnum):
     """What sending a region's digest came to (:class:`newsletter.mail.sending.SendResult`)."""
 

@@ -10,16 +10,10 @@ from rich.table import Table
 from newsletter.cli.base import app, console, open_context
 from newsletter.cli.subscribers import shown
 from newsletter.errors import ConfigError, NotFoundError
+from newsletter.models import BOUNCE_KIND_NAMES  # stdlib only
 
 bounces_app = typer.Typer(help="Rückläufer und Beschwerden.", no_args_is_help=True)
 app.add_typer(bounces_app, name="bounces")
-
-KINDS = {
-    "hard": "dauerhaft",
-    "soft": "vorübergehend",
-    "complaint": "Beschwerde",
-    "policy": "Richtlinie",
-}
 
 
 @bounces_app.command("process")
@@ -68,7 +62,7 @@ def list_(
             str(row.id),
             german_short(row.received_at, ZoneInfo(tz)),
             shown(row.address),
-            KINDS.get(row.kind, row.kind),
+            BOUNCE_KIND_NAMES.get(row.kind, row.kind),
             shown(row.status or "–"),
             shown(row.diagnostic[:80]),
             shown(row.action),
@@ -90,7 +84,7 @@ def show(
         raise NotFoundError(f"Einen Rückläufer Nr. {bounce_id} gibt es nicht.")
     for label, value in (
         ("Adresse", row.address),
-        ("Art", KINDS.get(row.kind, row.kind)),
+        ("Art", BOUNCE_KIND_NAMES.get(row.kind, row.kind)),
         ("Status", row.status or "–"),
         ("Antwort", row.diagnostic or "–"),
         ("Gemeldet von", row.reporter or "–"),

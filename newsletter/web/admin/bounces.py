@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from newsletter.models import BOUNCE_KIND_NAMES
 from newsletter.store import bounces as store
 from newsletter.store.db import transaction
 from newsletter.web.admin.common import admin_page
@@ -17,12 +18,6 @@ from newsletter.web.rendering import context_of
 
 router = APIRouter(prefix="/ruecklaeufer")
 PAGE_SIZE = 100
-KINDS = {
-    "hard": "dauerhaft",
-    "soft": "vorübergehend",
-    "complaint": "Beschwerde",
-    "policy": "Richtlinie",
-}
 
 
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
@@ -32,7 +27,7 @@ def bounces_page(request: Request, adresse: str = "", seite: PageNumber = 1) -> 
     with transaction(ctx.engine) as conn:
         if address:
             found = store.of_address(conn, address)
-            values = {"address": address, "bounces": found, "kinds": KINDS}
+            values = {"address": address, "bounces": found, "kinds": BOUNCE_KIND_NAMES}
             return admin_page(request, "admin/bounce_address.html", values)
         rows = store.per_address(conn, PAGE_SIZE + 1, (seite - 1) * PAGE_SIZE)
     listing: dict[str, Any] = {
