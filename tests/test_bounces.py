@@ -455,5 +455,8 @@ def test_an_address_s_bounces_are_in_its_export_and_gone_after_forget(
     assert sorted(b["kind"] for b in exported) == ["hard", "hard"]
     assert any("User unknown" in b["message"] for b in exported)
     assert privacy.forget(bctx, A, actor="test")
+    late = _bounce_for(sink, A, "exim-user-unknown.eml", verp="x@example.org", message_id="<c@d>")
+    stats = run_bounce_job(bctx, MemoryMailbox([("late", late)]))
+    assert stats is not None and stats.ignored == 1  # not stored again after erasure
     with transaction(bctx.engine) as conn:
         assert bounce_store.of_address(conn, A) == []

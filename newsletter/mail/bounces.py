@@ -172,7 +172,7 @@ def _one(
     stats: BounceStats,
 ) -> None:
     address = _text(target.address if target else recipient.address)[:320]
-    if store.known(conn, digest, address):
+    if store.known(conn, digest, address) or (target is None and _erased(ctx, conn, address)):
         stats.ignored += 1
         return
     bounce_id = store.record(
@@ -207,6 +207,14 @@ def _one(
         recipient.status or "-",
         decided.action,
     )
+
+
+def _erased(ctx: Context, conn: Connection, address: str) -> bool:
+    """An address erased on request (DSGVO Art. 17) is not stored again by a late bounce."""
+    from newsletter.store import subscribers as subscriber_store
+    from newsletter.subscriptions.service import email_hash
+
+    return subscriber_store.is_suppressed(conn, email_hash(ctx, address))
 
 
 def _text(value: str) -> str:
