@@ -5,7 +5,7 @@
    :func:`newsletter.mail.dsn.parse`, against a baseline measured in the same run: the
    standard library alone parsing the same bytes (``BytesParser(policy=default)`` and a
    walk over all parts), which is the floor of any reader built on it.
-2. **A run**: N Postfix DSNs (one per delivery, VERP-addressed) dropped into a Maildir,
+2. **A run**: N (500) Postfix DSNs (one per delivery, VERP-addressed) dropped into a Maildir,
    read by :func:`newsletter.mail.bounces.run_bounce_job` on a SQLite file: messages per
    second with matching, storing, suspending and moving each file, and the ratio against
    the parsing baseline of step 1 (what the store and the file moves cost on top).
@@ -130,7 +130,7 @@ def job_rate(count: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--messages", type=int, default=500)
     args = parser.parse_args()
     work = messages(max(1, args.messages // len(NAMES)))
     ours(work[:50])  # warm up
