@@ -152,6 +152,38 @@ class MailConfig(_Section):
         return value
 
 
+class BouncesConfig(_Section):
+    """Asynchronous bounces: VERP envelope senders and the mailbox the bounce job reads."""
+
+    verp: bool = False
+    verp_local: str = Field(default="bounces", pattern=r"^[A-Za-z0-9._-]{1,40}$")
+    verp_domain: str = ""
+    mailbox: Literal["none", "maildir", "imap"] = "none"
+    maildir: Path = Path("var/bounces")
+    imap_host: str = ""
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_username: str = ""
+    imap_password: str = ""  # environment only: NEWSLETTER_BOUNCES__IMAP_PASSWORD
+    imap_folder: str = "INBOX"
+    interval_minutes: int = Field(default=10, ge=1)
+    soft_suspend_after: int = Field(default=3, ge=1)
+    max_message_bytes: int = Field(default=2_000_000, ge=10_000)
+    max_messages_per_run: int = Field(default=1000, ge=1)
+
+    @field_validator("verp_domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}", value):
+            raise ValueError("ist kein Domainname (z. B. example.org)")
+        return value
+
+    @model_validator(mode="after")
+    def _imap_host(self) -> BouncesConfig:
+        if self.mailbox == "imap" and not self.imap_host:
+            raise ValueError('für mailbox = "imap" fehlt »imap_host«')
+        return self
+
+
 class ScheduleConfig(_Section):
     """APScheduler jobs (times in ``site.timezone``)."""
 
@@ -290,6 +322,7 @@ class Config(_Section):
     feeds: FeedsConfig = FeedsConfig()
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
     web: WebConfig = WebConfig()
+    bounces: BouncesConfig = BouncesConfig()
     regions: list[RegionConfig] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(default_factory=list)
     base_dir: Path = Path()

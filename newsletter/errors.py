@@ -20,6 +20,7 @@ the attributes name the resource it concerns; the cause is chained with ``from``
         ├── TemporaryDeliveryError   4xx, timeout, disconnect: retry later
         │   └── TransportUnavailableError  no session at all (server down, TLS, AUTH)
         └── PermanentDeliveryError   5xx: do not retry
+    MailboxError                 the bounce mailbox cannot be read (Maildir, IMAP)
 """
 
 from __future__ import annotations
@@ -195,3 +196,10 @@ class PermanentDeliveryError(DeliveryError):
     """5xx reply: the delivery failed for good and counts against the address."""
 
     exit_code = 76  # EX_PROTOCOL
+
+
+class MailboxError(NewsletterError):
+    """The bounce mailbox cannot be read: Maildir unreadable, IMAP down or login refused."""
+
+    exit_code = 69  # EX_UNAVAILABLE
+    http_status = 503

@@ -35,6 +35,23 @@ OPEN_DELIVERY = (DeliveryStatus.QUEUED, DeliveryStatus.RETRY, DeliveryStatus.SEN
 DONE_DELIVERY = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
 
 
+class BounceKind(StrEnum):
+    """What a bounce that arrived later says about an address (``bounces`` table)."""
+
+    HARD = "hard"  # permanent: the address is suspended
+    SOFT = "soft"  # temporary, given up: counted, suspended after N in a row
+    COMPLAINT = "complaint"  # marked as spam (ARF): unsubscribed from everything
+    POLICY = "policy"  # refused for a reason of ours (5.7.x): the address is kept
+
+
+BOUNCE_KIND_NAMES: dict[str, str] = {  # German, for the admin page and the CLI
+    BounceKind.HARD: "dauerhaft",
+    BounceKind.SOFT: "vorübergehend",
+    BounceKind.COMPLAINT: "Beschwerde",
+    BounceKind.POLICY: "Richtlinie",
+}
+
+
 class SendStatus(StrEnum):
     """What sending a region's digest came to (:class:`newsletter.mail.sending.SendResult`)."""
 
@@ -361,3 +378,20 @@ class ArchiveEntry(NamedTuple):
     period_end: datetime
     subject: str
     item_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Bounce:
+    """A bounce or complaint read from the bounce mailbox, as stored and shown to admins."""
+
+    id: int
+    received_at: datetime
+    address: str
+    kind: BounceKind
+    status: str  # enhanced status code (RFC 3463), e.g. ``5.1.1``; empty if none
+    diagnostic: str  # the remote server's reply or the report's text
+    subscriber_id: int | None = None
+    delivery_id: int | None = None
+    reporter: str = ""  # Reporting-MTA or the sender of the report
+    action: str = ""  # what the job did (German)
+    raw: str = ""  # the bounce message, cut at a size limit

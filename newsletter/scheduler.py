@@ -3,6 +3,7 @@
     collect        every ``schedule.collect_minutes``
     digest:<key>   per region on ``regions[].digest_cron`` or ``schedule.digest_cron``
     housekeeping   on ``schedule.housekeeping_cron``
+    bounces        every ``bounces.interval_minutes`` (only with a ``bounces.mailbox``)
 
 All jobs run in ``site.timezone`` with ``coalesce=True``, ``max_instances=1`` and
 ``schedule.misfire_grace_seconds``. A digest job sends the digest of the latest slot
@@ -90,6 +91,9 @@ def job_specs(config: Config) -> list[JobSpec]:
     specs.append(
         JobSpec("housekeeping", "Aufräumen", housekeeping, cron=config.schedule.housekeeping_cron)
     )
+    if config.bounces.mailbox != "none":
+        every = IntervalTrigger(minutes=config.bounces.interval_minutes, timezone=tz)
+        specs.append(JobSpec("bounces", "Rückläufer verarbeiten", every))
     return specs
 
 
@@ -119,6 +123,8 @@ class Jobs(Protocol):
     def housekeeping(self, now: datetime) -> dict[str, int]: ...
 
     def region_lock(self, region: str) -> AbstractContextManager[None]: ...
+
+    def bounces(self) -> None: ...
 
 
 class ServiceJobs:
@@ -170,6 +176,11 @@ class ServiceJobs:
     def region_lock(self, region: str) -> AbstractContextManager[None]:
         """The locks of every region of the slot (one slot job sends them all)."""
         return _group_lock(self.ctx, slot_group(self.ctx.config, region))
+
+    def bounces(self) -> None:
+        from newsletter.mail.bounces import run_bounce_job
+
+        run_bounce_job(self.ctx)
 
 
 @contextmanager
@@ -262,6 +273,8 @@ def _job_call(
     tz = ZoneInfo(config.site.timezone)
     if spec.id == "collect":
         return _in_thread, ["collect", jobs.collect]
+    if spec.id == "bounces":
+        return _in_thread, ["bounces", jobs.bounces]
     if spec.region is not None and spec.cron is not None:
         region, cron = spec.region, spec.cron
         return _in_thread, [spec.id, lambda: run_digest(jobs, region, cron, tz, utcnow())]

@@ -97,19 +97,20 @@ def smtp_sink(sink: Sink) -> Iterator[int]:
         controller.stop()
 
 
+def smtp_settings(port: int) -> dict[str, Any]:
+    """The ``[mail]`` settings for an SMTP sink on ``127.0.0.1:port``: no TLS, no pacing."""
+    return {
+        "transport": "smtp",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_tls": "none",
+        "rate_per_second": 1000.0,
+    }
+
+
 def smtp_context(make_config: Callable[..., Config], port: int, **mail: Any) -> Context:
     """A context sending to ``127.0.0.1:port`` without TLS, fast retries, sample items stored."""
-    config = make_config(
-        mail={
-            "transport": "smtp",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "smtp_tls": "none",
-            "rate_per_second": 1000.0,
-            "retry_base_seconds": 0.001,
-            **mail,
-        }
-    )
+    config = make_config(mail=smtp_settings(port) | {"retry_base_seconds": 0.001} | mail)
     ctx = Context(config)
     ctx.init_db()
     store_items(ctx, sample_items())

@@ -19,6 +19,7 @@ import sys
 from newsletter.cli import (  # noqa: F401  (each module registers its commands on app)
     admin,
     backup,
+    bounces,
     collect,
     corrections,
     db,

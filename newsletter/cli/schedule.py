@@ -20,7 +20,8 @@ def schedule() -> None:
     tz = ZoneInfo(config.site.timezone)
     table = Table("Aufgabe", "Kennung", "Zeitplan", "Nächster Lauf")
     for spec, when in next_runs(config, utcnow()):
-        every = f"alle {config.schedule.collect_minutes} Min."
+        interval = getattr(spec.trigger, "interval", None)
+        every = f"alle {int(interval.total_seconds() // 60) if interval else 0} Min."
         table.add_row(spec.name, spec.id, spec.cron or every, german_long(when, tz))
     console.print(table)
     console.print(

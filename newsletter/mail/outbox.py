@@ -68,6 +68,7 @@ from newsletter.mail.replies import (
     verdict,
 )
 from newsletter.mail.transports import Transport
+from newsletter.mail.verp import envelope_sender
 from newsletter.models import Accepted, Claimed, DeliveryStatus, Progress
 from newsletter.retry import backoff
 from newsletter.store import outbox as queue
@@ -147,6 +148,7 @@ class _Drain:
         self.limit = ctx.send_pace  # shared by the worker and manual sends of this process
         self.cache: dict[int, PreparedDigest] = {}
         self.envelope = mail.envelope_from or mail.from_address
+        self.verp = ctx.config.bounces.verp  # a per-delivery envelope sender (mail.verp)
 
     def stopped(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -224,7 +226,7 @@ class _Drain:
             return outgoing[0].data
 
         try:
-            reply = self.transport.send(self.envelope, row.address, build)
+            reply = self.transport.send(self._envelope(row), row.address, build)
         except TransportUnavailableError:
             raise
         except TemporaryDeliveryError as exc:
@@ -238,6 +240,11 @@ class _Drain:
             return
         self.recorder.add(Accepted(row.id, reply, outgoing[0].message_id, utcnow()))
         self.stats.sent += 1
+
+    def _envelope(self, row: Claimed) -> str:
+        if not self.verp:
+            return self.envelope
+        return envelope_sender(self.ctx.config, self.ctx.secret_key, row.id)
 
     def _retry(self, row: Claimed, reply: str) -> None:
         mail = self.ctx.config.mail

@@ -225,6 +225,24 @@ deliveries = Table(
     sqlite_autoincrement=True,  # ids are never reused
 )
 
+bounces = Table(  # bounces and complaints read from the bounce mailbox (DSN, ARF, others)
+    "bounces",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _ts("received_at", nullable=False, index=True),
+    Column("message_hash", String(64), nullable=False),  # SHA-256 of the bounce message
+    Column("address", String(320), nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), index=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id", ondelete="SET NULL"), index=True),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False, default=""),
+    Column("diagnostic", Text, nullable=False, default=""),
+    Column("reporter", String(300), nullable=False, default=""),
+    Column("action", Text, nullable=False, default=""),
+    Column("raw", Text, nullable=False, default=""),
+    UniqueConstraint("message_hash", "address", name="uq_bounces_message_address"),
+)
+
 # --- operations ---------------------------------------------------------------------
 
 admins = Table(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from newsletter.context import Context
+from newsletter.store import bounces as bounce_store
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
 from newsletter.subscriptions.rules import Request, normalise_email
@@ -29,6 +30,7 @@ def forget(ctx: Context, email: str, actor: str) -> bool:
         subscriber = store.find_by_email(conn, address)
         store.suppress(conn, hashed, "forget")
         store.redact_consent(conn, hashed)
+        bounce_store.forget(conn, address)
         record_event(ctx, conn, None, address, "forget", [], Request(actor=actor))
         if subscriber is None:
             return False
@@ -52,6 +54,7 @@ def personal_data(ctx: Context, email: str) -> dict[str, Any]:
             "subscriber": None,
             "suppressed": store.is_suppressed(conn, email_hash(ctx, address)),
             "consent_log": store.consent_events(conn, email_hash(ctx, address)),
+            "bounces": bounce_store.of_person(conn, address),
         }
         if sub is not None:
             data["subscriber"] = {

@@ -26,6 +26,7 @@ NAV = (
     ("/admin/meldungen", "Meldungen"),
     ("/admin/newsletter", "Newsletter"),
     ("/admin/abonnenten", "Abonnenten"),
+    ("/admin/ruecklaeufer", "Rückläufer"),
     ("/admin/protokoll", "Protokoll"),
 )
 
