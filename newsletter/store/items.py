@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -199,6 +200,19 @@ def collected_between(
     return _items(conn, query.order_by(items.c.published_at.desc(), items.c.id))
 
 
+@dataclass(frozen=True)
+class ItemFilter:
+    """The admin and CLI item search (``region_check``: flagged; ``text``: in the title)."""
+
+    region: str | None = None
+    since: datetime | None = None
+    source_id: int | None = None
+    statewide: bool | None = None
+    region_check: bool | None = None
+    text: str = ""
+    include_hidden: bool = True
+
+
 def search(
     conn: Connection,
     *,
@@ -212,17 +226,35 @@ def search(
     offset: int = 0,
 ) -> list[Item]:
     """Filtered list for the admin and the CLI, newest first (``region_check``: flagged)."""
-    query = _for_region(_base(), region, include_hidden)
-    if since is not None:
-        query = query.where(items.c.published_at >= since)
-    if source_id is not None:
-        query = query.where(items.c.source_id == source_id)
-    if statewide is not None:
-        query = query.where(items.c.statewide == statewide)
-    if region_check is not None:
-        query = query.where(items.c.region_check == region_check)
+    where = ItemFilter(region, since, source_id, statewide, region_check, "", include_hidden)
+    return search_page(conn, where, limit=limit, offset=offset)
+
+
+def search_page(conn: Connection, where: ItemFilter, *, limit: int, offset: int = 0) -> list[Item]:
+    query = _filtered(_base(), where)
     query = query.order_by(items.c.published_at.desc(), items.c.id).limit(limit).offset(offset)
     return _items(conn, query)
+
+
+def search_count(conn: Connection, where: ItemFilter) -> int:
+    return int(conn.execute(_filtered(select(func.count()).select_from(items), where)).scalar_one())
+
+
+def _filtered(query: _Q, where: ItemFilter) -> _Q:
+    query = _for_region(query, where.region, where.include_hidden)
+    if where.since is not None:
+        query = query.where(items.c.published_at >= where.since)
+    if where.source_id is not None:
+        query = query.where(items.c.source_id == where.source_id)
+    if where.statewide is not None:
+        query = query.where(items.c.statewide == where.statewide)
+    if where.region_check is not None:
+        query = query.where(items.c.region_check == where.region_check)
+    if where.text.strip():
+        query = query.where(
+            func.lower(items.c.title).contains(where.text.strip().lower(), autoescape=True)
+        )
+    return query
 
 
 def needing_check(conn: Connection, ids: Sequence[str]) -> list[Item]:

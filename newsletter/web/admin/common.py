@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -90,3 +92,33 @@ def region_keys(request: Request, form: FormData, name: str = "region") -> list[
         if key not in known:
             raise InvalidInputError(f"Unbekannte Region »{key}«", field=name)
     return sorted(set(chosen))
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where a page of ``size`` rows sits in ``total`` rows (pure; for the list pages)."""
+
+    page: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def first(self) -> int:
+        return min(self.offset + 1, self.total)
+
+    @property
+    def last(self) -> int:
+        return min(self.offset + self.size, self.total)
+
+    def link(self, filters: dict[str, str], page: int) -> str:
+        """The query string of ``page`` with the filters that are set."""
+        kept = {k: v for k, v in filters.items() if v}
+        return "?" + urlencode(kept | {"seite": str(page)})
