@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from newsletter.cli import audit as cli_audit
 from newsletter.cli.base import app, console, fail, open_context
 
 subscribers_app = typer.Typer(help="Abonnentinnen und Abonnenten verwalten.", no_args_is_help=True)
@@ -134,6 +135,9 @@ def import_(
             confirmed_reason=reason if confirmed else None,
             dry_run=dry_run,
         )
+        if not dry_run:
+            counts = {k: sum(r.outcome == k for r in reports) for k in OUTCOMES}
+            cli_audit.record_import(ctx, file.name, counts, confirmed=confirmed)
     table = Table("Zeile", "E-Mail", "Ergebnis", "Grund")
     for report in reports:
         table.add_row(

@@ -106,6 +106,15 @@ def set_hidden(conn: Connection, item_id: str, hidden: bool) -> None:
     )
 
 
+def titles(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+    """Id -> title of those of ``ids`` that exist (one statement; keep to a few hundred)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    query = select(items.c.id, items.c.title).where(items.c.id.in_(wanted))
+    return {row.id: row.title for row in conn.execute(query)}
+
+
 def get(conn: Connection, item_id: str) -> Item:
     row = conn.execute(_base().where(items.c.id == item_id)).first()
     if row is None:

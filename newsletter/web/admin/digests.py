@@ -136,7 +136,9 @@ async def send_now(request: Request, region_key: str, tasks: BackgroundTasks) ->
     target = f"/admin/newsletter/{region_key}/fortschritt"
     if not ctx.manual_sends.claim(region_key, admin.name):
         return redirect(request, target, "Der Versand läuft bereits.")
-    record(request, "digest.send", region_key)
+    with transaction(ctx.engine) as conn:
+        recipients = queue.count_confirmed(conn, region_key)
+    record(request, "digest.send", region_key, recipients=recipients)
     tasks.add_task(sendnow.send_claimed, ctx, region_key, f"admin:{admin.name}")
     return redirect(request, target, "Der Versand ist gestartet.")
 
