@@ -138,12 +138,23 @@ def import_(
         if not dry_run:
             counts = {k: sum(r.outcome == k for r in reports) for k in OUTCOMES}
             cli_audit.record_import(ctx, file.name, counts, confirmed=confirmed)
-    table = Table("Zeile", "E-Mail", "Ergebnis", "Grund")
+    table = Table("Zeile", "E-Mail", "Ergebnis", "Organisation", "Regionen", "Grund")
     for report in reports:
+        reason = report.reason + (f" (Vorschlag: {report.suggestion})" if report.suggestion else "")
         table.add_row(
-            str(report.line), shown(report.email), OUTCOMES[report.outcome], shown(report.reason)
+            str(report.line),
+            shown(report.email),
+            OUTCOMES[report.outcome],
+            shown(report.organisation),
+            ", ".join(report.regions),
+            shown(reason),
         )
     console.print(table)
+    console.print(
+        "Neue Adressen werden ohne Bestätigungs-E-Mail eingetragen (--confirmed)."
+        if confirmed
+        else "Neue Adressen bekommen eine Bestätigungs-E-Mail."
+    )
     counts = {k: sum(r.outcome == k for r in reports) for k in OUTCOMES}
     console.print(
         ("Probelauf – nichts gespeichert. " if dry_run else "")

@@ -26,6 +26,80 @@ NAV = (
     ("/admin/protokoll", "Protokoll"),
 )
 
+# Every value a page shows that is a key in the code, in German (see :func:`say`).
+WORDS: dict[str, dict[str, str]] = {
+    "source_kind": {"feed": "Feed", "page": "Webseite", "folder": "Ordner mit Meldungen"},
+    "source_status": {
+        "ok": "in Ordnung",
+        "not_modified": "unverändert",
+        "error": "Fehler",
+        "disabled": "abgeschaltet",
+        "never": "noch nie abgerufen",
+    },
+    "match_kind": {
+        "municipality": "Gemeinde",
+        "adjective": "Adjektiv einer Gemeinde",
+        "locality": "Ortsteil",
+        "verband": "Verwaltungsverband",
+        "district": "Landkreis",
+        "landscape": "Landschaft",
+        "region": "Regionsname",
+        "directorate": "Polizeidirektion",
+        "foreign": "außerhalb Sachsens",
+        "marker": "Hinweiswort",
+        "stop": "kein Ort",
+    },
+    "consent_event": {
+        "subscribe_request": "Anmeldung angefordert",
+        "confirm": "bestätigt (Klick auf den Link)",
+        "admin_confirm": "von der Verwaltung eingetragen, Einwilligung liegt vor",
+        "import": "importiert",
+        "change": "Regionen geändert",
+        "unsubscribe": "abgemeldet",
+        "forget": "Daten gelöscht",
+    },
+    "subscriber_source": {
+        "form": "das Anmeldeformular",
+        "admin": "die Verwaltung",
+        "import": "einen CSV-Import",
+        "api": "die API",
+    },
+    "delivery_status": {
+        "queued": "wartet",
+        "sending": "wird gesendet",
+        "sent": "gesendet",
+        "retry": "neuer Versuch geplant",
+        "failed": "fehlgeschlagen",
+    },
+}
+_MAILDIR_REPLY = "250 stored in Maildir as "
+
+
+def say(kind: str, value: object) -> str:
+    """A key in German (``say("source_kind", "folder")`` -> »Ordner mit Meldungen«)."""
+    text = "" if value is None else str(value)
+    return WORDS[kind].get(text, text)
+
+
+def who_triggered(value: str | None) -> str:
+    """``admin:anna`` -> »anna (Verwaltung)«, ``schedule`` -> »Zeitplan« …"""
+    if not value or value == "cli":
+        return "Kommandozeile"
+    if value == "schedule":
+        return "Zeitplan"
+    kind, _, name = value.partition(":")
+    where = {"admin": "Verwaltung", "api": "API"}.get(kind)
+    return f"{name} ({where})" if where and name else value
+
+
+def reply_words(reply: str | None) -> str:
+    """The mail server's reply; our own Maildir's English line in German."""
+    if not reply:
+        return "–"
+    if reply.startswith(_MAILDIR_REPLY):
+        return f"250 im Maildir-Ordner abgelegt ({reply.removeprefix(_MAILDIR_REPLY)})"
+    return reply
+
 
 def _flash_signer(request: Request) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(context_of(request).secret_key, salt="newsletter-flash")
@@ -46,6 +120,9 @@ def admin_page(
         "when_long": lambda v: german_long(v, tz),
         "when_medium": lambda v: german_medium(v, tz),
         "region_names": {r.key: r.name for r in ctx.config.region_list()},
+        "say": say,
+        "who_triggered": who_triggered,
+        "reply_words": reply_words,
     }
     response = render(request, template, page_values | (values or {}), status=status)
     if notice is not None:
