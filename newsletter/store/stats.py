@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from itertools import pairwise
 
-from sqlalchemy import Connection, exists, func, or_, select
+from sqlalchemy import Connection, and_, case, exists, func, or_, select
 
 from newsletter.models import OPEN_DELIVERY, DeliveryStatus
 from newsletter.store.schema import deliveries, digests, item_regions, items, subscriptions
@@ -97,3 +99,39 @@ def new_item_count(conn: Connection, region: str, after: datetime | None, until:
     if after is not None:
         query = query.where(items.c.collected_at > after)
     return int(conn.execute(query).scalar_one())
+
+
+def subscriptions_at(conn: Connection, moments: Sequence[datetime]) -> dict[str, list[int]]:
+    """Per region, how many subscriptions were confirmed and not yet ended at each moment
+    (one statement: a conditional sum per moment over the confirmed/unsubscribed rows)."""
+    confirmed, ended = subscriptions.c.confirmed_at, subscriptions.c.unsubscribed_at
+    sums = [
+        func.sum(case((and_(confirmed < at, or_(ended.is_(None), ended >= at)), 1), else_=0))
+        for at in moments
+    ]
+    query = (
+        select(subscriptions.c.region, *sums)
+        .where(confirmed.is_not(None))
+        .group_by(subscriptions.c.region)
+    )
+    return {row[0]: [int(n or 0) for n in row[1:]] for row in conn.execute(query)}
+
+
+def items_per_period(conn: Connection, bounds: Sequence[datetime]) -> dict[str, list[int]]:
+    """Visible items published in each period [bounds[i], bounds[i+1]) per region; the
+    statewide ones under ``""`` (two statements, bounded by the published_at index)."""
+    periods = list(pairwise(bounds))
+    published = items.c.published_at
+    sums = [func.sum(case((and_(published >= a, published < b), 1), else_=0)) for a, b in periods]
+    visible = and_(items.c.hidden.is_(False), published >= bounds[0], published < bounds[-1])
+    regional = (
+        select(item_regions.c.region, *sums)
+        .join(items, items.c.id == item_regions.c.item_id)
+        .where(visible)
+        .group_by(item_regions.c.region)
+    )
+    out = {row[0]: [int(n or 0) for n in row[1:]] for row in conn.execute(regional)}
+    statewide = select(*sums).where(visible, items.c.statewide.is_(True))
+    row = conn.execute(statewide).one()
+    out[""] = [int(n or 0) for n in row]
+    return out
