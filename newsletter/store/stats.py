@@ -9,6 +9,7 @@ from itertools import pairwise
 from sqlalchemy import Connection, and_, case, exists, func, or_, select
 
 from newsletter.models import OPEN_DELIVERY, DeliveryStatus
+from newsletter.store.db import as_utc
 from newsletter.store.schema import deliveries, digests, item_regions, items, subscriptions
 
 
@@ -135,3 +136,28 @@ def items_per_period(conn: Connection, bounds: Sequence[datetime]) -> dict[str, 
     row = conn.execute(statewide).one()
     out[""] = [int(n or 0) for n in row]
     return out
+
+
+def digest_progress(
+    conn: Connection, digest_id: int
+) -> tuple[dict[str, int], datetime | None, datetime | None]:
+    """A digest's deliveries per status and its first and last ``sent_at`` (one statement)."""
+    query = (
+        select(
+            deliveries.c.status,
+            func.count(),
+            func.min(deliveries.c.sent_at),
+            func.max(deliveries.c.sent_at),
+        )
+        .where(deliveries.c.digest_id == digest_id)
+        .group_by(deliveries.c.status)
+    )
+    counts: dict[str, int] = {}
+    first: datetime | None = None
+    last: datetime | None = None
+    for status, number, low, high in conn.execute(query):
+        counts[status] = int(number)
+        low, high = as_utc(low), as_utc(high)
+        first = low if first is None or (low is not None and low < first) else first
+        last = high if last is None or (high is not None and high > last) else last
+    return counts, first, last

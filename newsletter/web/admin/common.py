@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -199,3 +200,50 @@ class Pager:
         """The query string of ``page`` with the filters that are set."""
         kept = {k: v for k, v in filters.items() if v}
         return "?" + urlencode(kept | {"seite": str(page)})
+
+
+@dataclass(frozen=True)
+class SendProgress:
+    """How far a digest's sending is, and how long the rest will take (pure)."""
+
+    total: int
+    sent: int
+    failed: int
+    open: int
+    rate: float | None  # mails per second so far (None: too early to say)
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 100
+
+    @property
+    def seconds_left(self) -> int | None:
+        if not self.open or not self.rate:
+            return None
+        return max(1, round(self.open / self.rate))
+
+
+def send_progress(
+    counts: dict[str, int], first: datetime | None, last: datetime | None, open_statuses: set[str]
+) -> SendProgress:
+    """Counts per status and the first/last send time -> progress with a rate."""
+    sent, failed = counts.get("sent", 0), counts.get("failed", 0)
+    pending = sum(n for status, n in counts.items() if status in open_statuses)
+    span = (last - first).total_seconds() if first and last else 0.0
+    rate = sent / span if span > 0 and sent > 1 else None
+    return SendProgress(sum(counts.values()), sent, failed, pending, rate)
+
+
+def german_duration(seconds: int | None) -> str:
+    """»noch ca. 9 s«, »noch ca. 3 min«, or »« when unknown."""
+    if seconds is None:
+        return ""
+    if seconds < 90:
+        return f"noch ca. {seconds} s"
+    if seconds < 5400:
+        return f"noch ca. {round(seconds / 60)} min"
+    return f"noch ca. {seconds / 3600:.1f} h".replace(".", ",")

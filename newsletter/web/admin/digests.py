@@ -14,22 +14,23 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection
 
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.mail import sending, sendnow
 from newsletter.mail.outbox import drain
 from newsletter.mail.transports import open_transport
-from newsletter.models import OPEN_DELIVERY, Delivery
+from newsletter.models import OPEN_DELIVERY
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store import outbox as queue_store
 from newsletter.store import stats
 from newsletter.store.db import transaction, utcnow
-from newsletter.web.admin.common import admin_page, redirect
+from newsletter.web.admin.common import admin_page, german_duration, redirect, send_progress
 from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PathId
-from newsletter.web.rendering import context_of
+from newsletter.web.rendering import context_of, render
 from newsletter.web.security import checked_form
 
 router = APIRouter()
@@ -152,21 +153,43 @@ def progress(request: Request, region_key: str) -> HTMLResponse:
     with transaction(ctx.engine) as conn:
         latest = digest_store.latest_for_region(conn, region_key)
         rows = queue.list_deliveries(conn, digest_id=latest.id, limit=1000) if latest else []
-    values = _delivery_values(rows) | {
-        "region": region,
-        "digest": latest,
-        "running": ctx.manual_sends.running(region_key),
-    }
-    values["refresh"] = values["running"] or values["open"] > 0
+        values = _progress_values(ctx, conn, region_key, latest)
+    values |= {"deliveries": rows, "region": region, "digest": latest}
+    values["stand_url"] = f"/admin/newsletter/{region_key}/fortschritt/stand"
     return admin_page(request, "admin/digest_progress.html", values)
 
 
-def _delivery_values(rows: list[Delivery]) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
-    open_ = sum(counts.get(s, 0) for s in OPEN_DELIVERY)
-    return {"deliveries": rows, "counts": counts, "open": open_, "total": len(rows)}
+@router.get(
+    "/newsletter/{region_key}/fortschritt/stand",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+def progress_fragment(request: Request, region_key: str) -> HTMLResponse:
+    """Only the progress bar and its line (polled by admin.js instead of the whole page)."""
+    ctx = context_of(request)
+    _region(ctx, region_key)
+    with transaction(ctx.engine) as conn:
+        latest = digest_store.latest_for_region(conn, region_key)
+        values = _progress_values(ctx, conn, region_key, latest)
+    return render(request, "admin/_send_progress.html", values | {"digest": latest})
+
+
+def _progress_values(
+    ctx: Context, conn: Connection, region_key: str | None, digest: Any
+) -> dict[str, Any]:
+    """The counts, the bar and the estimate of ``digest``; refresh while anything is open."""
+    counts, first, last = stats.digest_progress(conn, digest.id) if digest else ({}, None, None)
+    state = send_progress(counts, first, last, set(OPEN_DELIVERY))
+    running = ctx.manual_sends.running(region_key) if region_key else False
+    return {
+        "counts": counts,
+        "progress": state,
+        "open": state.open,
+        "total": state.total,
+        "estimate": german_duration(state.seconds_left),
+        "running": running,
+        "refresh": running or state.open > 0,
+    }
 
 
 @router.get("/newsletter/versand/{digest_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -175,10 +198,22 @@ def digest_detail(request: Request, digest_id: PathId) -> HTMLResponse:
     with transaction(ctx.engine) as conn:
         digest = digest_store.get(conn, digest_id)
         rows = queue.list_deliveries(conn, digest_id=digest_id, limit=5000)
+        values = _progress_values(ctx, conn, None, digest)
     region = _region(ctx, digest.region)
-    values = _delivery_values(rows) | {"region": region, "digest": digest, "running": False}
-    values["refresh"] = values["open"] > 0
+    values |= {"deliveries": rows, "region": region, "digest": digest}
+    values["stand_url"] = f"/admin/newsletter/versand/{digest_id}/stand"
     return admin_page(request, "admin/digest_progress.html", values)
+
+
+@router.get(
+    "/newsletter/versand/{digest_id}/stand", response_class=HTMLResponse, include_in_schema=False
+)
+def digest_fragment(request: Request, digest_id: PathId) -> HTMLResponse:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        digest = digest_store.get(conn, digest_id)
+        values = _progress_values(ctx, conn, None, digest)
+    return render(request, "admin/_send_progress.html", values | {"digest": digest})
 
 
 @router.post("/newsletter/versand/{digest_id}/wiederholen", include_in_schema=False)
