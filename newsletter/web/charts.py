@@ -91,13 +91,13 @@ def _step(chart: Chart) -> float:
 
 
 def _xlabels(chart: Chart) -> tuple[tuple[float, str], ...]:
-    """At most about six labels, always the last one."""
-    every = max(1, len(chart.labels) // 6)
+    """At most about six labels, counted back from the last one (always shown)."""
+    every = max(1, -(-len(chart.labels) // 6))
     last = len(chart.labels) - 1
     return tuple(
         (LEFT + _step(chart) * (i + 0.5), label)
         for i, label in enumerate(chart.labels)
-        if i % every == 0 or i == last
+        if (last - i) % every == 0
     )
 
 
@@ -126,6 +126,7 @@ def stacked_bars(chart: Chart) -> Drawing:
     top = nice_max(max(totals, default=0))
     plot_h = HEIGHT - TOP - BOTTOM
     step = _step(chart)
+    bar = min(step * 0.7, 40.0)
     shapes: list[Shape] = []
     for i, label in enumerate(chart.labels):
         y = float(TOP + plot_h)
@@ -134,9 +135,6 @@ def stacked_bars(chart: Chart) -> Drawing:
             if h > 0:
                 y -= h
                 tip = f"{label}: {s.name} {s.values[i]}"
-                shapes.append(
-                    Shape(
-                        "rect", s.color, x=LEFT + step * (i + 0.15), y=y, w=step * 0.7, h=h, tip=tip
-                    )
-                )
+                x = LEFT + step * (i + 0.5) - bar / 2
+                shapes.append(Shape("rect", s.color, x=x, y=y, w=bar, h=h, tip=tip))
     return Drawing(chart, top, _xlabels(chart), tuple(shapes))
