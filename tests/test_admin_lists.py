@@ -172,3 +172,48 @@ def test_progress_fragment_is_only_the_bar(
 ) -> None:
     fragment = admin_client.get(path).text
     assert "<html" not in fragment and "data-done" in fragment
+
+
+def test_chart_counts_in_the_database(db_ctx: Context) -> None:
+    """subscriptions_at and items_per_period on SQLite and PostgreSQL."""
+    from newsletter.store import stats
+
+    fill_subscribers(db_ctx, 10)  # confirmed now: two per region
+    now = datetime.now(UTC)
+    moments = [now - timedelta(days=1), now + timedelta(seconds=5)]
+    with transaction(db_ctx.engine) as conn:
+        counts = stats.subscriptions_at(conn, moments)
+    assert counts["zwickau"] == [0, 2] and sum(c[1] for c in counts.values()) == 10
+    with transaction(db_ctx.engine) as conn:
+        first = store.find_by_email(conn, "p0003@example.org")
+        assert first is not None
+        later = now + timedelta(seconds=2)
+        store.set_status(conn, first.id, ["zwickau"], SubscriptionStatus.UNSUBSCRIBED, later)
+        counts = stats.subscriptions_at(conn, moments)
+    assert counts["zwickau"] == [0, 1]
+    add_manual_item(
+        db_ctx, title="Fest in Plauen", text="In Plauen.", published=now - timedelta(days=2)
+    )
+    add_manual_item(
+        db_ctx, title="Landtag berät", text="Im Landtag.", published=now - timedelta(days=9)
+    )
+    bounds = [now - timedelta(days=14), now - timedelta(days=7), now]
+    with transaction(db_ctx.engine) as conn:
+        per_week = stats.items_per_period(conn, bounds)
+    assert per_week["zwickau"] == [0, 1] and per_week[""] == [1, 0]
+
+
+def test_dashboard_charts_are_recomputed_once_they_are_a_minute_old() -> None:
+    from newsletter.web.chartcache import MAX_AGE, TimedValue
+
+    calls: list[int] = []
+    cached: TimedValue[int] = TimedValue()
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert cached.get(t0, compute) == 1
+    assert cached.get(t0 + MAX_AGE - timedelta(seconds=1), compute) == 1
+    assert cached.get(t0 + MAX_AGE, compute) == 2 and len(calls) == 2

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, delete, exists, func, insert, or_, select, update
 
 from newsletter.dedup import effective_regions
 from newsletter.errors import NotFoundError
@@ -240,17 +240,57 @@ def search(
 
 
 def search_page(conn: Connection, where: ItemFilter, *, limit: int, offset: int = 0) -> list[Item]:
-    query = _filtered(_base(), where)
-    query = query.order_by(items.c.published_at.desc(), items.c.id).limit(limit).offset(offset)
-    return _items(conn, query)
+    """One page, newest first: the ids are chosen on the indexes alone (a deep page skips
+    entries of the (published_at, id) index, not rows), then only those rows are loaded."""
+    return search_with_count(conn, where, limit=limit, offset=offset, count=False)[0]
+
+
+def search_with_count(
+    conn: Connection, where: ItemFilter, *, limit: int, offset: int = 0, count: bool = True
+) -> tuple[list[Item], int]:
+    """A page and how many match in all. A title search has to read every title anyway,
+    so it counts in the same pass (a window count) instead of a second one."""
+    order = (items.c.published_at.desc(), items.c.id.desc())
+    columns: list[Any] = [items.c.id]
+    windowed = count and bool(where.text.strip())
+    if windowed:
+        columns.append(func.count().over().label("total"))
+    chosen = _filtered(select(*columns), where).order_by(*order).limit(limit).offset(offset)
+    found = conn.execute(chosen).all()
+    total = found[0].total if windowed and found else None
+    if count and total is None:
+        total = search_count(conn, where)
+    ids = [row.id for row in found]
+    page = _items(conn, _base().where(items.c.id.in_(ids)).order_by(*order)) if ids else []
+    return page, int(total or 0)
 
 
 def search_count(conn: Connection, where: ItemFilter) -> int:
-    return int(conn.execute(_filtered(select(func.count()).select_from(items), where)).scalar_one())
+    """How many items match. With a region: its own items (on the region index) plus the
+    statewide ones, two counts instead of one OR over every item."""
+    if where.region is None:
+        return _count(conn, _filtered(select(func.count()).select_from(items), where))
+    rest = replace(where, region=None)
+    statewide = select(func.count()).select_from(items).where(items.c.statewide.is_(True))
+    own = select(func.count()).where(item_regions.c.region == where.region)
+    if rest == ItemFilter():  # a statewide item has no region rows (update_regions)
+        return _count(conn, own.select_from(item_regions)) + _count(conn, statewide)
+    joined = own.select_from(item_regions.join(items, items.c.id == item_regions.c.item_id))
+    return _count(conn, _filtered(joined, rest)) + _count(conn, _filtered(statewide, rest))
+
+
+def _count(conn: Connection, query: Select[Any]) -> int:
+    return int(conn.execute(query).scalar_one())
 
 
 def _filtered(query: _Q, where: ItemFilter) -> _Q:
-    query = _for_region(query, where.region, where.include_hidden)
+    if not where.include_hidden:
+        query = query.where(items.c.hidden.is_(False))
+    if where.region is not None:
+        own = exists().where(
+            item_regions.c.item_id == items.c.id, item_regions.c.region == where.region
+        )
+        query = query.where(or_(items.c.statewide.is_(True), own))
     if where.since is not None:
         query = query.where(items.c.published_at >= where.since)
     if where.source_id is not None:
@@ -260,9 +300,8 @@ def _filtered(query: _Q, where: ItemFilter) -> _Q:
     if where.region_check is not None:
         query = query.where(items.c.region_check == where.region_check)
     if where.text.strip():
-        query = query.where(
-            func.lower(items.c.title).contains(where.text.strip().lower(), autoescape=True)
-        )
+        needle = where.text.strip().lower()
+        query = query.where(func.lower(items.c.title).contains(needle, autoescape=True))
     return query
 
 

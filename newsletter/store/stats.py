@@ -103,19 +103,24 @@ def new_item_count(conn: Connection, region: str, after: datetime | None, until:
 
 
 def subscriptions_at(conn: Connection, moments: Sequence[datetime]) -> dict[str, list[int]]:
-    """Per region, how many subscriptions were confirmed and not yet ended at each moment
-    (one statement: a conditional sum per moment over the confirmed/unsubscribed rows)."""
+    """Per region, how many subscriptions were confirmed and not yet ended at each of the
+    ascending ``moments``. One statement: each row falls into the first moment it counts at
+    and the first it no longer counts at; the database groups by those, Python adds up."""
     confirmed, ended = subscriptions.c.confirmed_at, subscriptions.c.unsubscribed_at
-    sums = [
-        func.sum(case((and_(confirmed < at, or_(ended.is_(None), ended >= at)), 1), else_=0))
-        for at in moments
-    ]
+    n = len(moments)
+    first = case(*((confirmed < at, k) for k, at in enumerate(moments)), else_=n)
+    gone = case((ended.is_(None), n), *((ended < at, k) for k, at in enumerate(moments)), else_=n)
     query = (
-        select(subscriptions.c.region, *sums)
+        select(subscriptions.c.region, first, gone, func.count())
         .where(confirmed.is_not(None))
-        .group_by(subscriptions.c.region)
+        .group_by(subscriptions.c.region, first, gone)
     )
-    return {row[0]: [int(n or 0) for n in row[1:]] for row in conn.execute(query)}
+    out: dict[str, list[int]] = {}
+    for region, start, stop, number in conn.execute(query):
+        counts = out.setdefault(region, [0] * n)
+        for k in range(int(start), int(stop)):
+            counts[k] += int(number)
+    return out
 
 
 def items_per_period(conn: Connection, bounds: Sequence[datetime]) -> dict[str, list[int]]:
@@ -139,25 +144,20 @@ def items_per_period(conn: Connection, bounds: Sequence[datetime]) -> dict[str, 
 
 
 def digest_progress(
-    conn: Connection, digest_id: int
+    conn: Connection, digest_id: int, open_statuses: Sequence[str] = ()
 ) -> tuple[dict[str, int], datetime | None, datetime | None]:
-    """A digest's deliveries per status and its first and last ``sent_at`` (one statement)."""
+    """A digest's deliveries per status (on the (digest_id, status) index) and, while any
+    is in ``open_statuses``, its first and last ``sent_at`` (for the rate)."""
     query = (
-        select(
-            deliveries.c.status,
-            func.count(),
-            func.min(deliveries.c.sent_at),
-            func.max(deliveries.c.sent_at),
-        )
+        select(deliveries.c.status, func.count())
         .where(deliveries.c.digest_id == digest_id)
         .group_by(deliveries.c.status)
     )
-    counts: dict[str, int] = {}
-    first: datetime | None = None
-    last: datetime | None = None
-    for status, number, low, high in conn.execute(query):
-        counts[status] = int(number)
-        low, high = as_utc(low), as_utc(high)
-        first = low if first is None or (low is not None and low < first) else first
-        last = high if last is None or (high is not None and high > last) else last
-    return counts, first, last
+    counts = {status: int(number) for status, number in conn.execute(query)}
+    if not any(counts.get(s) for s in open_statuses):
+        return counts, None, None
+    span = select(func.min(deliveries.c.sent_at), func.max(deliveries.c.sent_at)).where(
+        deliveries.c.digest_id == digest_id, deliveries.c.status == DeliveryStatus.SENT
+    )
+    first, last = conn.execute(span).one()
+    return counts, as_utc(first), as_utc(last)

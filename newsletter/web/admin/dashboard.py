@@ -25,6 +25,7 @@ from newsletter.web.auth import record
 from newsletter.web.charts import Chart, Series, line_chart, series_of, stacked_bars
 from newsletter.web.rendering import context_of
 from newsletter.web.security import checked_form
+from newsletter.web.state import state_of
 
 router = APIRouter()
 
@@ -66,10 +67,7 @@ def region_statuses(ctx: Context, conn: Connection, now: datetime) -> list[Regio
 
 def last_digests(conn: Connection) -> dict[str, DigestSummary]:
     """Each region's newest digest with its sent/failed counts (from the history)."""
-    latest: dict[str, DigestSummary] = {}
-    for row in digest_store.history(conn, limit=500):
-        latest.setdefault(row.region, row)
-    return latest
+    return digest_store.latest_per_region(conn)
 
 
 WEEKS = 12
@@ -157,7 +155,8 @@ def dashboard(request: Request) -> HTMLResponse:
         sources = source_store.all_sources(conn)
         last_collect = runs.last_finished(conn, "collect")
         region_checks = stats.region_check_count(conn)
-        charts = dashboard_charts(ctx, conn, now)
+        cache = state_of(request.app).dashboard_charts
+        charts = cache.get(now, lambda: dashboard_charts(ctx, conn, now))
     values = {
         "drawings": [line_chart(charts[0]), stacked_bars(charts[1]), stacked_bars(charts[2])],
         "region_rows": regions,

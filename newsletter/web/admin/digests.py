@@ -27,13 +27,20 @@ from newsletter.store import outbox as queue
 from newsletter.store import outbox as queue_store
 from newsletter.store import stats
 from newsletter.store.db import transaction, utcnow
-from newsletter.web.admin.common import admin_page, german_duration, redirect, send_progress
+from newsletter.web.admin.common import (
+    Pager,
+    admin_page,
+    german_duration,
+    redirect,
+    send_progress,
+)
 from newsletter.web.auth import current_admin, record
-from newsletter.web.params import PathId
+from newsletter.web.params import PageNumber, PathId
 from newsletter.web.rendering import context_of, render
 from newsletter.web.security import checked_form
 
 router = APIRouter()
+PAGE_SIZE = 50
 
 
 def _region(ctx: Context, key: str) -> Any:
@@ -147,14 +154,14 @@ async def send_now(request: Request, region_key: str, tasks: BackgroundTasks) ->
 @router.get(
     "/newsletter/{region_key}/fortschritt", response_class=HTMLResponse, include_in_schema=False
 )
-def progress(request: Request, region_key: str) -> HTMLResponse:
+def progress(request: Request, region_key: str, seite: PageNumber = 1) -> HTMLResponse:
     ctx = context_of(request)
     region = _region(ctx, region_key)
     with transaction(ctx.engine) as conn:
         latest = digest_store.latest_for_region(conn, region_key)
-        rows = queue.list_deliveries(conn, digest_id=latest.id, limit=1000) if latest else []
         values = _progress_values(ctx, conn, region_key, latest)
-    values |= {"deliveries": rows, "region": region, "digest": latest}
+        values |= _delivery_page(conn, latest.id if latest else None, values["total"], seite)
+    values |= {"region": region, "digest": latest}
     values["stand_url"] = f"/admin/newsletter/{region_key}/fortschritt/stand"
     return admin_page(request, "admin/digest_progress.html", values)
 
@@ -174,11 +181,26 @@ def progress_fragment(request: Request, region_key: str) -> HTMLResponse:
     return render(request, "admin/_send_progress.html", values | {"digest": latest})
 
 
+def _delivery_page(
+    conn: Connection, digest_id: int | None, total: int, page: int
+) -> dict[str, Any]:
+    """One page of a digest's recipients (50, newest first) with its pager."""
+    pager = Pager(page, PAGE_SIZE, total)
+    rows = (
+        queue.list_deliveries(conn, digest_id=digest_id, limit=PAGE_SIZE, offset=pager.offset)
+        if digest_id is not None
+        else []
+    )
+    return {"deliveries": rows, "pager": pager, "filters": {}}
+
+
 def _progress_values(
     ctx: Context, conn: Connection, region_key: str | None, digest: Any
 ) -> dict[str, Any]:
     """The counts, the bar and the estimate of ``digest``; refresh while anything is open."""
-    counts, first, last = stats.digest_progress(conn, digest.id) if digest else ({}, None, None)
+    counts, first, last = (
+        stats.digest_progress(conn, digest.id, list(OPEN_DELIVERY)) if digest else ({}, None, None)
+    )
     state = send_progress(counts, first, last, set(OPEN_DELIVERY))
     running = ctx.manual_sends.running(region_key) if region_key else False
     return {
@@ -193,14 +215,14 @@ def _progress_values(
 
 
 @router.get("/newsletter/versand/{digest_id}", response_class=HTMLResponse, include_in_schema=False)
-def digest_detail(request: Request, digest_id: PathId) -> HTMLResponse:
+def digest_detail(request: Request, digest_id: PathId, seite: PageNumber = 1) -> HTMLResponse:
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
         digest = digest_store.get(conn, digest_id)
-        rows = queue.list_deliveries(conn, digest_id=digest_id, limit=5000)
         values = _progress_values(ctx, conn, None, digest)
+        values |= _delivery_page(conn, digest_id, values["total"], seite)
     region = _region(ctx, digest.region)
-    values |= {"deliveries": rows, "region": region, "digest": digest}
+    values |= {"region": region, "digest": digest}
     values["stand_url"] = f"/admin/newsletter/versand/{digest_id}/stand"
     return admin_page(request, "admin/digest_progress.html", values)
 

@@ -65,8 +65,10 @@ def list_items(
         text=suche,
     )
     with transaction(ctx.engine) as conn:
-        pager = Pager(seite, PAGE_SIZE, item_store.search_count(conn, where))
-        rows = item_store.search_page(conn, where, limit=PAGE_SIZE, offset=pager.offset)
+        rows, total = item_store.search_with_count(
+            conn, where, limit=PAGE_SIZE, offset=(seite - 1) * PAGE_SIZE
+        )
+        pager = Pager(seite, PAGE_SIZE, total)
         sources = source_store.all_sources(conn)
     values = {"items": rows, "pager": pager, "filters": filters, "sources": sources}
     return admin_page(request, "admin/items.html", values)

@@ -1,0 +1,34 @@
+"""items and deliveries: indexes for the admin lists at scale
+
+The admin's item list pages by (published_at, id); with this index a deep page skips
+index entries instead of rows. The digest history, a digest's progress and the dashboard
+count a digest's deliveries per status; (digest_id, status) answers that from the index.
+
+Revision ID: 0012
+Revises: 0007
+Create Date: 2026-12-07 03:30:00
+"""
+
+from alembic import op
+
+
+revision = '0012'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.create_index('ix_items_published_id', ['published_at', 'id'], unique=False)
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.create_index(
+            'ix_deliveries_digest_status', ['digest_id', 'status'], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_digest_status')
+    with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.drop_index('ix_items_published_id')
