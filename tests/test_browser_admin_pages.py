@@ -179,3 +179,41 @@ def test_paging_and_searching_subscribers(site: dict[str, Any]) -> None:
         page.get_by_role("button", name="Filtern").click()
         expect(page.get_by_text("12 Abonnenten.")).to_be_visible()  # every tenth, all Leipzig
         page.screenshot(path=str(ARTIFACTS / "admin-abonnenten-suche-390.png"), full_page=True)
+
+
+def test_send_progress_bar_updates_from_the_fragment(ctx: Context) -> None:
+    """With JavaScript the page polls only the progress fragment (no meta refresh); the
+    bar moves as the worker sends; without JavaScript the meta refresh stays."""
+    from playwright.sync_api import expect
+
+    from newsletter.mail.outbox import drain
+    from newsletter.mail.transports import open_transport
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    make_client(ctx)
+    fill_subscribers(ctx, 60)
+    add_manual_item(ctx, title="Präventionsabend in Plauen", text="In Plauen.")
+    assert sending.enqueue_region(ctx, "zwickau").recipients == 12
+    path = "/admin/newsletter/zwickau/fortschritt"
+    with serve_app(create_app(ctx)) as url:
+        for page in _browser(390, javascript=False):
+            _login(page, url)
+            page.goto(url + path)
+            assert page.locator("meta[http-equiv=refresh]").count() == 1
+        for page in _browser(390):
+            _login(page, url)
+            page.goto(url + path)
+            expect(page.locator("progress")).to_have_attribute("value", "0")
+            expect(page.get_by_text("0 von 12 gesendet, 12 offen")).to_be_visible()
+            assert page.locator("meta[http-equiv=refresh]").count() == 0  # admin.js took over
+            transport = open_transport(ctx.config)
+            with page.expect_request("**/fortschritt/stand"):
+                drain(ctx, transport, "test-worker", max_messages=5)
+            expect(page.locator("progress")).to_have_attribute("value", "5", timeout=10000)
+            drain(ctx, transport, "test-worker")
+            transport.close()
+            expect(page.get_by_text("12 von 12 gesendet.")).to_be_visible(timeout=10000)
+            page.screenshot(
+                path=str(ARTIFACTS / "admin-fortschritt-fertig-390.png"), full_page=True
+            )
