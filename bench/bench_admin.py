@@ -93,7 +93,7 @@ def fill(ctx: Context, n_items: int, n_subscribers: int, weekly: bool = True) ->
                     "region": REGIONS[i % 5],
                     "status": "confirmed",
                     "requested_at": NOW - timedelta(weeks=12),
-                    "confirmed_at": NOW - timedelta(minutes=(i * 7) % (12 * 7 * 24 * 60)),
+                    "confirmed_at": NOW - timedelta(weeks=12) * (1 - i / n_subscribers),
                 }
                 for i in range(n_subscribers)
             ],

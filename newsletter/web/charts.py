@@ -33,6 +33,7 @@ class Chart:
     labels: tuple[str, ...]
     series: tuple[Series, ...]
     axis: str = ""  # what the labels are (the data table's first column)
+    ticks: tuple[str, ...] = ()  # shorter labels for the x axis (default: the labels)
 
     @property
     def rows(self) -> list[tuple[str, list[int]]]:
@@ -96,7 +97,7 @@ def _xlabels(chart: Chart) -> tuple[tuple[float, str], ...]:
     last = len(chart.labels) - 1
     return tuple(
         (LEFT + _step(chart) * (i + 0.5), label)
-        for i, label in enumerate(chart.labels)
+        for i, label in enumerate(chart.ticks or chart.labels)
         if (last - i) % every == 0
     )
 

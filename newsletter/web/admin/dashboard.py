@@ -136,14 +136,8 @@ def deliveries_chart(names: dict[str, str], recent: list[DigestSummary], tz: Zon
         for name, s, f, p in zip(full, sent, failed, pending, strict=True)
     ]
     summary = "Zustellungen der letzten Newsletter. " + ("; ".join(parts) or "Noch keine.") + "."
-    return Chart(
-        "chart-zustellungen",
-        "Zustellungen je Newsletter",
-        summary,
-        tuple(full),
-        series,
-        "Newsletter",
-    )
+    title = "Zustellungen je Newsletter"
+    return Chart("chart-zustellungen", title, summary, tuple(full), series, "Newsletter", labels)
 
 
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
