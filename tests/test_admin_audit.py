@@ -104,3 +104,27 @@ def test_cli_import_and_send_are_in_the_audit_log_as_kommandozeile(tmp_path: Pat
         assert "digest.send" not in page and "subscribers.import" not in page
     finally:
         ctx.close()
+
+
+def test_cli_import_dry_run_names_regions_suggests_and_says_whether_mails_go_out(
+    tmp_path: Path,
+) -> None:
+    config_file = write_config(tmp_path)
+    assert run_cli(config_file, "init-db").returncode == 0
+    roster = tmp_path / "liste.csv"
+    roster.write_text(
+        "email,name,organisation,ags,regions\n"
+        "a@example.org,A,Stadt Plauen,,zwickau\n"
+        "b@example.org,B,Landratsamt,,Vogtland\n",
+        encoding="utf-8",
+    )
+    done = run_cli(config_file, "subscribers", "import", str(roster), "--dry-run", COLUMNS="200")
+    assert done.returncode == 65  # one line rejected
+    assert "Stadt Plauen" in done.stdout and "Vorschlag: Vogtland → Zwickau?" in done.stdout
+    assert "Neue Adressen bekommen eine Bestätigungs-E-Mail." in done.stdout
+    ctx = Context(load_config(config_file))
+    try:
+        with transaction(ctx.engine) as conn:
+            assert audit.recent(conn, actor="Kommandozeile") == []  # a dry run changes nothing
+    finally:
+        ctx.close()
