@@ -5,7 +5,7 @@ index entries instead of rows. The digest history, a digest's progress and the d
 count a digest's deliveries per status; (digest_id, status) answers that from the index.
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-07 03:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0012'
-down_revision = '0007'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

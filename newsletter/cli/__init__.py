@@ -18,9 +18,11 @@ import sys
 
 from newsletter.cli import (  # noqa: F401  (each module registers its commands on app)
     admin,
+    backup,
     collect,
     corrections,
     db,
+    editorial,
     feeds,
     regions,
     schedule,

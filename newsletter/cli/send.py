@@ -161,6 +161,7 @@ def preview(
 @app.command()
 def digests() -> None:
     """Versendete Newsletter: Region, Zeitraum, Meldungen, Empfänger, Zustellungen."""
+    from newsletter.history import trigger_label
     from newsletter.store import digests as digest_store
     from newsletter.store.db import transaction
 
@@ -187,7 +188,7 @@ def digests() -> None:
             str(row.total),
             str(row.sent),
             str(row.failed),
-            row.triggered_by or "",
+            trigger_label(row.triggered_by),
         )
     console.print(table)
 

@@ -30,9 +30,11 @@ from newsletter.store.db import transaction, utcnow
 from newsletter.web.admin.common import (
     Pager,
     admin_page,
+    draft_cutoff,
     german_duration,
     redirect,
     send_progress,
+    waiting_drafts,
 )
 from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PageNumber, PathId
@@ -55,16 +57,15 @@ def overview(request: Request) -> HTMLResponse:
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
         history = digest_store.history(conn, limit=100)
-    return admin_page(
-        request, "admin/digests.html", {"history": history, "running": ctx.manual_sends.snapshot()}
-    )
+    values = {"history": history, "running": ctx.manual_sends.snapshot()}
+    return admin_page(request, "admin/digests.html", values | {"drafts": waiting_drafts(request)})
 
 
 @router.get("/newsletter/{region_key}", response_class=HTMLResponse, include_in_schema=False)
 def region_page(request: Request, region_key: str) -> HTMLResponse:
     ctx = context_of(request)
     region = _region(ctx, region_key)
-    digest = sending.preview(ctx, region_key)
+    digest = sending.preview(ctx, region_key, draft_cutoff(request, region_key))
     with transaction(ctx.engine) as conn:
         recipients = queue.count_confirmed(conn, region_key)
         cutoff = digest_store.last_cutoff(conn, region_key)
@@ -77,6 +78,7 @@ def region_page(request: Request, region_key: str) -> HTMLResponse:
         "cutoff": cutoff,
         "new_items": new_items,
         "running": ctx.manual_sends.running(region_key),
+        "drafts": waiting_drafts(request, region_key),
     }
     return admin_page(request, "admin/digest_region.html", values)
 
@@ -86,7 +88,7 @@ def preview_frame(request: Request, region_key: str) -> Response:
     """The exact HTML in a sandbox: no scripts, no same-origin access, no forms."""
     ctx = context_of(request)
     _region(ctx, region_key)
-    digest = sending.preview(ctx, region_key)
+    digest = sending.preview(ctx, region_key, draft_cutoff(request, region_key))
     if digest is None:
         body = "<!doctype html><html lang=de><p>Noch keine Meldungen für diese Region.</p></html>"
     else:
