@@ -104,6 +104,8 @@ def admin_pages(site: dict[str, Any]) -> dict[str, str]:
         "abonnent": f"/admin/abonnenten/{site['subscriber']}",
         "import": "/admin/abonnenten/import",
         "protokoll": "/admin/protokoll",
+        "redaktion": "/admin/redaktion/alle",
+        "redaktion-region": "/admin/redaktion/zwickau",
     }
 
 
