@@ -60,6 +60,8 @@ def test_every_known_action_and_an_unknown_one_read_without_raw_keys() -> None:
         ("subscribers.import", "liste.csv", {"added": 2, "rejected": 1, "confirmed": False}),
         ("admin.add", "bernd", {"email": "b@example.org"}),
         ("admin.sessions.end", "bernd", {"sessions_ended": 1}),
+        ("digest.approve", "zwickau", {"draft": 3, "recipients": 201}),
+        ("editorial.save", "alle", {"chars": 20, "pinned": ["abc123"], "excluded": []}),
         ("something.new", "x", {"key": ["dresden"]}),
     ]
     for action, target, detail in actions:

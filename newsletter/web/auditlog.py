@@ -118,6 +118,20 @@ def _import(entry: AuditEntry, names: Names) -> str:
     return f"hat die Abonnentenliste »{entry.target or 'ohne Namen'}« {kind}: {counts}{mails}"
 
 
+def _editorial(entry: AuditEntry, names: Names) -> str:
+    d = entry.detail
+    which = (
+        "die nächsten Newsletter aller Regionen"
+        if entry.target in (None, "", "alle")
+        else f"den nächsten Newsletter {names.region(entry.target)}"
+    )
+    pinned = _count(len(d.get("pinned") or []), "Meldung", "Meldungen")
+    return (
+        f"hat das Wort der Redaktion für {which} gespeichert "
+        f"({pinned} angeheftet, {len(d.get('excluded') or [])} weggelassen)"
+    )
+
+
 def _add(entry: AuditEntry, names: Names) -> str:
     how = "bestätigt" if entry.detail.get("confirmed") else "mit Bestätigungs-E-Mail"
     where = names.regions_of(entry.detail.get("regions"))
@@ -157,6 +171,15 @@ _WORDS: dict[str, Callable[[AuditEntry, Names], str]] = {
         f"hat die Abonnenten ({n.region(e.target)}) als CSV exportiert"
     ),
     "subscribers.import": _import,
+    "digest.approve": lambda e, n: (
+        f"hat den Entwurf des Newsletters {n.region(e.target)} freigegeben"
+        + (
+            f" und an {_count(e.detail['recipients'], 'Empfänger', 'Empfänger')} gesendet"
+            if e.detail.get("recipients")
+            else ""
+        )
+    ),
+    "editorial.save": _editorial,
     "admin.add": _admin("den Verwaltungszugang »{name}« angelegt"),
     "admin.password": _admin("das Passwort von »{name}« geändert"),
     "admin.disable": _admin("den Zugang »{name}« gesperrt"),
