@@ -3,6 +3,8 @@
 The admin's item list pages by (published_at, id); with this index a deep page skips
 index entries instead of rows. The digest history, a digest's progress and the dashboard
 count a digest's deliveries per status; (digest_id, status) answers that from the index.
+A digest's recipients are listed 50 at a time, newest first: (digest_id, id) gives them
+in that order without sorting the whole digest.
 
 Revision ID: 0012
 Revises: 0009
@@ -25,10 +27,12 @@ def upgrade() -> None:
         batch_op.create_index(
             'ix_deliveries_digest_status', ['digest_id', 'status'], unique=False
         )
+        batch_op.create_index('ix_deliveries_digest_id', ['digest_id', 'id'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_digest_id')
         batch_op.drop_index('ix_deliveries_digest_status')
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.drop_index('ix_items_published_id')

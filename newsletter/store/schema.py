@@ -221,6 +221,7 @@ deliveries = Table(
     Index("ix_deliveries_claimed", "claimed_by", "lease_until"),  # a claimed batch
     Index("ix_deliveries_sent_at", "sent_at"),  # the hourly cap counts the last hour
     Index("ix_deliveries_digest_status", "digest_id", "status"),  # counts per digest (0012)
+    Index("ix_deliveries_digest_id", "digest_id", "id"),  # a digest's recipients, paged (0012)
     sqlite_autoincrement=True,  # ids are never reused
 )
 
