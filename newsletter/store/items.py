@@ -14,6 +14,7 @@ from newsletter.errors import NotFoundError
 from newsletter.models import Item, KnownItem
 from newsletter.store.db import as_utc, utcnow
 from newsletter.store.schema import item_regions, items, sources
+from newsletter.store.textsearch import contains_text
 
 _Q = TypeVar("_Q", bound=Select)  # type: ignore[type-arg]  # any column tuple
 
@@ -269,7 +270,7 @@ def search_with_count(
     windowed = count and bool(where.text.strip())
     if windowed:
         columns.append(func.count().over().label("total"))
-    chosen = _filtered(select(*columns), where).order_by(*order).limit(limit).offset(offset)
+    chosen = _filtered(conn, select(*columns), where).order_by(*order).limit(limit).offset(offset)
     found = conn.execute(chosen).all()
     total = found[0].total if windowed and found else None
     if count and total is None:
@@ -283,21 +284,22 @@ def search_count(conn: Connection, where: ItemFilter) -> int:
     """How many items match. With a region: its own items (on the region index) plus the
     statewide ones, two counts instead of one OR over every item."""
     if where.region is None:
-        return _count(conn, _filtered(select(func.count()).select_from(items), where))
+        return _count(conn, _filtered(conn, select(func.count()).select_from(items), where))
     rest = replace(where, region=None)
     statewide = select(func.count()).select_from(items).where(items.c.statewide.is_(True))
     own = select(func.count()).where(item_regions.c.region == where.region)
     if rest == ItemFilter():  # a statewide item has no region rows (update_regions)
         return _count(conn, own.select_from(item_regions)) + _count(conn, statewide)
     joined = own.select_from(item_regions.join(items, items.c.id == item_regions.c.item_id))
-    return _count(conn, _filtered(joined, rest)) + _count(conn, _filtered(statewide, rest))
+    own_count = _count(conn, _filtered(conn, joined, rest))
+    return own_count + _count(conn, _filtered(conn, statewide, rest))
 
 
 def _count(conn: Connection, query: Select[Any]) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def _filtered(query: _Q, where: ItemFilter) -> _Q:
+def _filtered(conn: Connection, query: _Q, where: ItemFilter) -> _Q:
     if not where.include_hidden:
         query = query.where(items.c.hidden.is_(False))
     if where.region is not None:
@@ -314,8 +316,7 @@ def _filtered(query: _Q, where: ItemFilter) -> _Q:
     if where.region_check is not None:
         query = query.where(items.c.region_check == where.region_check)
     if where.text.strip():
-        needle = where.text.strip().lower()
-        query = query.where(func.lower(items.c.title).contains(needle, autoescape=True))
+        query = query.where(contains_text(conn, items.c.title, where.text.strip()))
     return query
 
 

@@ -24,6 +24,7 @@ from newsletter.store.schema import (
     subscriptions,
     suppressions,
 )
+from newsletter.store.textsearch import contains_text
 
 _STAMPS = {
     SubscriptionStatus.CONFIRMED: "confirmed_at",
@@ -232,32 +233,22 @@ def search(
     conn: Connection, where: SubscriberFilter, *, limit: int, offset: int = 0
 ) -> list[Subscriber]:
     """One page of the filtered list, ordered by address: two statements for the page."""
-    query = _filtered(select(subscribers), where).order_by(subscribers.c.email)
+    query = _filtered(conn, select(subscribers), where).order_by(subscribers.c.email)
     rows = [row._mapping for row in conn.execute(query.limit(limit).offset(offset))]
     statuses = _statuses_of(conn, [row["id"] for row in rows])
     return [_build(row, statuses.get(row["id"], {})) for row in rows]
 
 
 def search_count(conn: Connection, where: SubscriberFilter) -> int:
-    query = _filtered(select(func.count()).select_from(subscribers), where)
+    query = _filtered(conn, select(func.count()).select_from(subscribers), where)
     return int(conn.execute(query).scalar_one())
 
 
-def _filtered(query: Select[Any], where: SubscriberFilter) -> Select[Any]:
-    needle = where.text.strip().lower()
+def _filtered(conn: Connection, query: Select[Any], where: SubscriberFilter) -> Select[Any]:
+    needle = where.text.strip()
     if needle:
-        query = query.where(
-            or_(
-                *(
-                    func.lower(column).contains(needle, autoescape=True)
-                    for column in (
-                        subscribers.c.email,
-                        subscribers.c.name,
-                        subscribers.c.organisation,
-                    )
-                )
-            )
-        )
+        columns = (subscribers.c.email, subscribers.c.name, subscribers.c.organisation)
+        query = query.where(or_(*(contains_text(conn, c, needle) for c in columns)))
     if where.region is not None or where.status is not None:
         inner = select(subscriptions.c.subscriber_id)
         if where.region is not None:
