@@ -46,7 +46,9 @@ def _integer_params(app: FastAPI) -> Iterator[tuple[str, str, str, str]]:
 
 def _url(path: str, where: str, name: str) -> str:
     def fill(match: re.Match[str]) -> str:
-        return HUGE if where == "path" and match.group(1) == name else "dresden"
+        if where == "path" and match.group(1) == name:
+            return HUGE
+        return "1" if match.group(1).endswith("_id") else "dresden"  # a valid other part
 
     concrete = re.sub(r"\{([^}]+)\}", fill, path)
     return f"{concrete}?{name}={HUGE}" if where == "query" else concrete

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from newsletter.cli import audit as cli_audit
 from newsletter.cli.base import app, console, fail, get_config, open_context
 from newsletter.models import DeliveryStatus  # stdlib only
 
@@ -82,6 +83,7 @@ def send(
                 result = sending.send_region(
                     ctx, key, dry_run=dry_run, to=to, force=force, progress=progress
                 )
+            cli_audit.record_send(ctx, result, dry_run=dry_run, to=to)
             stats = result.stats
             paused = paused or (stats.unavailable if stats else None)
             throttled = throttled or (stats.throttled_until if stats else None)

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from newsletter.cli import audit as cli_audit
 from newsletter.cli.base import app, console, fail, open_context
 
 subscribers_app = typer.Typer(help="Abonnentinnen und Abonnenten verwalten.", no_args_is_help=True)
@@ -134,12 +135,26 @@ def import_(
             confirmed_reason=reason if confirmed else None,
             dry_run=dry_run,
         )
-    table = Table("Zeile", "E-Mail", "Ergebnis", "Grund")
+        if not dry_run:
+            counts = {k: sum(r.outcome == k for r in reports) for k in OUTCOMES}
+            cli_audit.record_import(ctx, file.name, counts, confirmed=confirmed)
+    table = Table("Zeile", "E-Mail", "Ergebnis", "Organisation", "Regionen", "Grund")
     for report in reports:
+        reason = report.reason + (f" (Vorschlag: {report.suggestion})" if report.suggestion else "")
         table.add_row(
-            str(report.line), shown(report.email), OUTCOMES[report.outcome], shown(report.reason)
+            str(report.line),
+            shown(report.email),
+            OUTCOMES[report.outcome],
+            shown(report.organisation),
+            ", ".join(report.regions),
+            shown(reason),
         )
     console.print(table)
+    console.print(
+        "Neue Adressen werden ohne Bestätigungs-E-Mail eingetragen (--confirmed)."
+        if confirmed
+        else "Neue Adressen bekommen eine Bestätigungs-E-Mail."
+    )
     counts = {k: sum(r.outcome == k for r in reports) for k in OUTCOMES}
     console.print(
         ("Probelauf – nichts gespeichert. " if dry_run else "")

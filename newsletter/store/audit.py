@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,8 @@ from sqlalchemy import Connection, func, insert, select
 
 from newsletter.store.db import as_utc, utcnow
 from newsletter.store.schema import audit_log
+
+CLI_ACTOR = "Kommandozeile"  # the actor of every action taken on the command line
 
 
 @dataclass(frozen=True)
@@ -43,14 +46,17 @@ def recent(
     conn: Connection,
     *,
     actor: str | None = None,
+    actors: Sequence[str] = (),
     action: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[AuditEntry]:
-    """Newest first, optionally only one actor's or one action's entries."""
+    """Newest first, optionally only one actor's (or any of ``actors``) or one action's entries."""
     query = select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
     if actor:
         query = query.where(audit_log.c.actor == actor)
+    if actors:
+        query = query.where(audit_log.c.actor.in_(actors))
     if action:
         query = query.where(audit_log.c.action == action)
     rows = conn.execute(query.limit(limit).offset(offset))

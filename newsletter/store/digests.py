@@ -84,51 +84,53 @@ def latest_for_region(conn: Connection, region: str) -> Digest | None:
 
 
 def history(conn: Connection, limit: int = 50) -> list[DigestSummary]:
-    """Digests newest first, with delivery counts per status."""
-    counts = (
-        select(
-            deliveries.c.digest_id,
-            func.count().label("total"),
-            func.sum((deliveries.c.status == DeliveryStatus.SENT).cast(_int())).label("sent"),
-            func.sum((deliveries.c.status == DeliveryStatus.FAILED).cast(_int())).label("failed"),
+    """Digests newest first, with delivery counts per status (counted for these only)."""
+    query = _summary_columns().order_by(digests.c.created_at.desc()).limit(limit)
+    return _with_counts(conn, [row._mapping for row in conn.execute(query)])
+
+
+def latest_per_region(conn: Connection) -> dict[str, DigestSummary]:
+    """Each region's newest digest with its delivery counts (two statements)."""
+    newest = select(func.max(digests.c.id)).group_by(digests.c.region)
+    query = _summary_columns().where(digests.c.id.in_(newest))
+    return {s.region: s for s in _with_counts(conn, [r._mapping for r in conn.execute(query)])}
+
+
+def _summary_columns() -> Any:
+    return select(
+        digests.c.id,
+        digests.c.region,
+        digests.c.period_start,
+        digests.c.period_end,
+        digests.c.subject,
+        digests.c.item_ids,
+        digests.c.triggered_by,
+    )
+
+
+def _with_counts(conn: Connection, rows: list[Any]) -> list[DigestSummary]:
+    """Rows of :func:`_summary_columns` with total/sent/failed from the outbox (one statement,
+    on the (digest_id, status) index)."""
+    ids = [row["id"] for row in rows]
+    counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    if ids:
+        query = (
+            select(deliveries.c.digest_id, deliveries.c.status, func.count())
+            .where(deliveries.c.digest_id.in_(ids))
+            .group_by(deliveries.c.digest_id, deliveries.c.status)
         )
-        .group_by(deliveries.c.digest_id)
-        .subquery()
-    )
-    query = (
-        select(
-            digests.c.id,
-            digests.c.region,
-            digests.c.period_start,
-            digests.c.period_end,
-            digests.c.subject,
-            digests.c.item_ids,
-            digests.c.triggered_by,
-            counts.c.total,
-            counts.c.sent,
-            counts.c.failed,
+        for digest_id, status, number in conn.execute(query):
+            counts[digest_id][status] = int(number)
+    return [
+        DigestSummary(
+            **_common(row),
+            triggered_by=row["triggered_by"],
+            total=sum(counts[row["id"]].values()),
+            sent=counts[row["id"]].get(DeliveryStatus.SENT, 0),
+            failed=counts[row["id"]].get(DeliveryStatus.FAILED, 0),
         )
-        .outerjoin(counts, counts.c.digest_id == digests.c.id)
-        .order_by(digests.c.created_at.desc())
-        .limit(limit)
-    )
-    return [_summary(row._mapping) for row in conn.execute(query)]
-
-
-def _summary(row: Any) -> DigestSummary:
-    return DigestSummary(
-        **_common(row),
-        triggered_by=row["triggered_by"],
-        total=int(row["total"] or 0),
-        sent=int(row["sent"] or 0),
-        failed=int(row["failed"] or 0),
-    )
-
-
-def _int() -> Any:
-    from sqlalchemy import Integer
-
-    return Integer()
+        for row in rows
+    ]
 
 
 def _digest(row: Any) -> Digest:

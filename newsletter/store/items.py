@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, delete, exists, func, insert, or_, select, update
 
 from newsletter.dedup import effective_regions
 from newsletter.errors import NotFoundError
 from newsletter.models import Item, KnownItem
 from newsletter.store.db import as_utc, utcnow
 from newsletter.store.schema import item_regions, items, sources
+from newsletter.store.textsearch import contains_text
 
 _Q = TypeVar("_Q", bound=Select)  # type: ignore[type-arg]  # any column tuple
 
@@ -103,6 +105,15 @@ def set_hidden(conn: Connection, item_id: str, hidden: bool) -> None:
     conn.execute(
         update(items).where(items.c.id == item_id).values(hidden=hidden, updated_at=utcnow())
     )
+
+
+def titles(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+    """Id -> title of those of ``ids`` that exist (one statement; keep to a few hundred)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    query = select(items.c.id, items.c.title).where(items.c.id.in_(wanted))
+    return {row.id: row.title for row in conn.execute(query)}
 
 
 def get(conn: Connection, item_id: str) -> Item:
@@ -213,6 +224,19 @@ def collected_between(
     return _items(conn, query.order_by(items.c.published_at.desc(), items.c.id))
 
 
+@dataclass(frozen=True)
+class ItemFilter:
+    """The admin and CLI item search (``region_check``: flagged; ``text``: in the title)."""
+
+    region: str | None = None
+    since: datetime | None = None
+    source_id: int | None = None
+    statewide: bool | None = None
+    region_check: bool | None = None
+    text: str = ""
+    include_hidden: bool = True
+
+
 def search(
     conn: Connection,
     *,
@@ -226,17 +250,74 @@ def search(
     offset: int = 0,
 ) -> list[Item]:
     """Filtered list for the admin and the CLI, newest first (``region_check``: flagged)."""
-    query = _for_region(_base(), region, include_hidden)
-    if since is not None:
-        query = query.where(items.c.published_at >= since)
-    if source_id is not None:
-        query = query.where(items.c.source_id == source_id)
-    if statewide is not None:
-        query = query.where(items.c.statewide == statewide)
-    if region_check is not None:
-        query = query.where(items.c.region_check == region_check)
-    query = query.order_by(items.c.published_at.desc(), items.c.id).limit(limit).offset(offset)
-    return _items(conn, query)
+    where = ItemFilter(region, since, source_id, statewide, region_check, "", include_hidden)
+    return search_page(conn, where, limit=limit, offset=offset)
+
+
+def search_page(conn: Connection, where: ItemFilter, *, limit: int, offset: int = 0) -> list[Item]:
+    """One page, newest first: the ids are chosen on the indexes alone (a deep page skips
+    entries of the (published_at, id) index, not rows), then only those rows are loaded."""
+    return search_with_count(conn, where, limit=limit, offset=offset, count=False)[0]
+
+
+def search_with_count(
+    conn: Connection, where: ItemFilter, *, limit: int, offset: int = 0, count: bool = True
+) -> tuple[list[Item], int]:
+    """A page and how many match in all. A title search has to read every title anyway,
+    so it counts in the same pass (a window count) instead of a second one."""
+    order = (items.c.published_at.desc(), items.c.id.desc())
+    columns: list[Any] = [items.c.id]
+    windowed = count and bool(where.text.strip())
+    if windowed:
+        columns.append(func.count().over().label("total"))
+    chosen = _filtered(conn, select(*columns), where).order_by(*order).limit(limit).offset(offset)
+    found = conn.execute(chosen).all()
+    total = found[0].total if windowed and found else None
+    if count and total is None:
+        total = search_count(conn, where)
+    ids = [row.id for row in found]
+    page = _items(conn, _base().where(items.c.id.in_(ids)).order_by(*order)) if ids else []
+    return page, int(total or 0)
+
+
+def search_count(conn: Connection, where: ItemFilter) -> int:
+    """How many items match. With a region: its own items (on the region index) plus the
+    statewide ones, two counts instead of one OR over every item."""
+    if where.region is None:
+        return _count(conn, _filtered(conn, select(func.count()).select_from(items), where))
+    rest = replace(where, region=None)
+    statewide = select(func.count()).select_from(items).where(items.c.statewide.is_(True))
+    own = select(func.count()).where(item_regions.c.region == where.region)
+    if rest == ItemFilter():  # a statewide item has no region rows (update_regions)
+        return _count(conn, own.select_from(item_regions)) + _count(conn, statewide)
+    joined = own.select_from(item_regions.join(items, items.c.id == item_regions.c.item_id))
+    own_count = _count(conn, _filtered(conn, joined, rest))
+    return own_count + _count(conn, _filtered(conn, statewide, rest))
+
+
+def _count(conn: Connection, query: Select[Any]) -> int:
+    return int(conn.execute(query).scalar_one())
+
+
+def _filtered(conn: Connection, query: _Q, where: ItemFilter) -> _Q:
+    if not where.include_hidden:
+        query = query.where(items.c.hidden.is_(False))
+    if where.region is not None:
+        own = exists().where(
+            item_regions.c.item_id == items.c.id, item_regions.c.region == where.region
+        )
+        query = query.where(or_(items.c.statewide.is_(True), own))
+    if where.since is not None:
+        query = query.where(items.c.published_at >= where.since)
+    if where.source_id is not None:
+        query = query.where(items.c.source_id == where.source_id)
+    if where.statewide is not None:
+        query = query.where(items.c.statewide == where.statewide)
+    if where.region_check is not None:
+        query = query.where(items.c.region_check == where.region_check)
+    if where.text.strip():
+        query = query.where(contains_text(conn, items.c.title, where.text.strip()))
+    return query
 
 
 def needing_check(conn: Connection, ids: Sequence[str]) -> list[Item]:

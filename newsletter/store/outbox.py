@@ -481,8 +481,9 @@ def list_deliveries(
     digest_id: int | None = None,
     status: DeliveryStatus | None = None,
     limit: int = 200,
+    offset: int = 0,
 ) -> list[Delivery]:
-    query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
+    query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit).offset(offset)
     if digest_id is not None:
         query = query.where(deliveries.c.digest_id == digest_id)
     if status is not None:

@@ -93,6 +93,7 @@ items = Table(
     Column("content_hash", String(64), nullable=False, default=""),
     Column("region_check", Boolean, nullable=False, default=False, index=True),  # »Region prüfen«
     Column("region_check_reasons", JSON, nullable=False, default=list),  # the classifier's, German
+    Index("ix_items_published_id", "published_at", "id"),  # the admin list's pages (0012)
 )
 
 item_regions = Table(
@@ -222,6 +223,8 @@ deliveries = Table(
     Index("ix_deliveries_status_next", "status", "next_attempt_at"),
     Index("ix_deliveries_claimed", "claimed_by", "lease_until"),  # a claimed batch
     Index("ix_deliveries_sent_at", "sent_at"),  # the hourly cap counts the last hour
+    Index("ix_deliveries_digest_status", "digest_id", "status"),  # counts per digest (0012)
+    Index("ix_deliveries_digest_id", "digest_id", "id"),  # a digest's recipients, paged (0012)
     sqlite_autoincrement=True,  # ids are never reused
 )
 

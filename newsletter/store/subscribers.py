@@ -8,10 +8,11 @@ change ever made to a row is :func:`redact_consent` (IP and user agent) on erasu
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, or_, select, update
 
 from newsletter.errors import NotFoundError
 from newsletter.models import Subscriber, SubscriptionStatus
@@ -23,6 +24,7 @@ from newsletter.store.schema import (
     subscriptions,
     suppressions,
 )
+from newsletter.store.textsearch import contains_text
 
 _STAMPS = {
     SubscriptionStatus.CONFIRMED: "confirmed_at",
@@ -224,6 +226,46 @@ def list_subscribers(
             inner = inner.where(subscriptions.c.status == status)
         query = query.where(subscribers.c.id.in_(inner))
     return [_subscriber(conn, row._mapping) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class SubscriberFilter:
+    """The admin list's search: ``text`` in address, name or organisation (any case),
+    subscribed to ``region`` and/or with a subscription in ``status``."""
+
+    text: str = ""
+    region: str | None = None
+    status: str | None = None
+
+
+def search(
+    conn: Connection, where: SubscriberFilter, *, limit: int, offset: int = 0
+) -> list[Subscriber]:
+    """One page of the filtered list, ordered by address: two statements for the page."""
+    query = _filtered(conn, select(subscribers), where).order_by(subscribers.c.email)
+    rows = [row._mapping for row in conn.execute(query.limit(limit).offset(offset))]
+    statuses = _statuses_of(conn, [row["id"] for row in rows])
+    return [_build(row, statuses.get(row["id"], {})) for row in rows]
+
+
+def search_count(conn: Connection, where: SubscriberFilter) -> int:
+    query = _filtered(conn, select(func.count()).select_from(subscribers), where)
+    return int(conn.execute(query).scalar_one())
+
+
+def _filtered(conn: Connection, query: Select[Any], where: SubscriberFilter) -> Select[Any]:
+    needle = where.text.strip()
+    if needle:
+        columns = (subscribers.c.email, subscribers.c.name, subscribers.c.organisation)
+        query = query.where(or_(*(contains_text(conn, c, needle) for c in columns)))
+    if where.region is not None or where.status is not None:
+        inner = select(subscriptions.c.subscriber_id)
+        if where.region is not None:
+            inner = inner.where(subscriptions.c.region == where.region)
+        if where.status is not None:
+            inner = inner.where(subscriptions.c.status == where.status)
+        query = query.where(subscribers.c.id.in_(inner))
+    return query
 
 
 def delivery_log(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from newsletter.context import Context
 from newsletter.errors import InvalidInputError
 from newsletter.mail.outbox import enqueue_messages
 from newsletter.models import Subscriber, SubscriptionStatus
+from newsletter.regions import Gazetteer, classify
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction, utcnow
 from newsletter.subscriptions.rules import Request, clean_field, normalise_email
@@ -51,10 +52,15 @@ class RosterRow:
 
 @dataclass(frozen=True)
 class LineReport:
+    """One line's result; ``suggestion`` (»Vogtland → Zwickau?«) for an unknown region."""
+
     line: int
     email: str
     outcome: Outcome
     reason: str = ""
+    regions: tuple[str, ...] = ()
+    organisation: str = ""
+    suggestion: str = ""
 
 
 def parse(data: bytes) -> list[RosterRow | LineReport]:
@@ -137,8 +143,12 @@ def import_roster(
     reports: list[LineReport] = []
     seen: set[str] = set()
     lookup = region_lookup(ctx)
+    names = {r.key: r.name for r in ctx.config.region_list()}
     for start in range(0, len(parsed), chunk_rows):
-        checked = [_check(lookup, row, seen) for row in parsed[start : start + chunk_rows]]
+        checked = [
+            _suggested(ctx.gazetteer, names, _check(lookup, row, seen), row)
+            for row in parsed[start : start + chunk_rows]
+        ]
         with transaction(ctx.engine) as conn:
             reports += _import_chunk(ctx, conn, checked, filename, actor, confirmed_reason)
             if dry_run:
@@ -174,12 +184,53 @@ def _check(
             clean_field(row.organisation, "organisation"),
         )
     except InvalidInputError as exc:
-        return LineReport(row.line, row.email, "rejected", exc.message)
+        return LineReport(row.line, row.email, "rejected", exc.message, (), row.organisation)
     if address.lower() in seen:
         return LineReport(row.line, address, "rejected", "doppelt in der Datei")
     seen.add(address.lower())
     ags = row.ags if row.ags.isdigit() and len(row.ags) == 8 else None
     return _Valid(row.line, address, regions, name, organisation, ags)
+
+
+def _report(row: _Valid, outcome: Outcome, reason: str = "") -> LineReport:
+    return LineReport(row.line, row.address, outcome, reason, row.regions, row.organisation)
+
+
+def _suggested(
+    gazetteer: Gazetteer,
+    names: dict[str, str],
+    report: _Valid | LineReport,
+    row: RosterRow | LineReport,
+) -> _Valid | LineReport:
+    """A line rejected for an unknown region gets a suggestion (»Vogtland → Zwickau?«)."""
+    if not isinstance(report, LineReport) or not isinstance(row, RosterRow):
+        return report
+    if not report.reason.startswith("unbekannte Region"):
+        return report
+    known = {k.lower() for k in names} | {n.lower() for n in names.values()}
+    unknown = next((v for v in row.regions if v.lower() not in known), "")
+    found = suggest_regions(gazetteer, unknown, row.ags, row.organisation)
+    if not found:
+        return report
+    shown = " oder ".join(names.get(k, k) for k in found)
+    return replace(report, suggestion=f"{unknown} → {shown}?")
+
+
+def suggest_regions(
+    gazetteer: Gazetteer, value: str, ags: str, organisation: str
+) -> tuple[str, ...]:
+    """The regions an unknown region value most likely means (pure): a municipality, a
+    landscape or district word (»Vogtland«) or an AGS in the value, else the line's AGS,
+    else a place named in the organisation (»Stadt Plauen«)."""
+    for text in (value, ags, organisation):
+        digits = text.strip()
+        if digits.isdigit() and len(digits) in (5, 8):
+            found = {k for k, districts in gazetteer.regions.items() if digits[:5] in districts}
+        else:
+            found = set(classify(text, gazetteer).regions) if text.strip() else set()
+        if found:
+            return tuple(sorted(found))
+    return ()
 
 
 def _new_regions(row: _Valid, existing: Subscriber | None, status: str) -> list[str]:
@@ -212,12 +263,12 @@ def _import_chunk(
         existing = known.get(v.address.lower())
         new = _new_regions(v, existing, status)
         if hashes[v.address] in blocked:
-            outcome[v.line] = LineReport(v.line, v.address, "rejected", REASON_BLOCKED)
+            outcome[v.line] = _report(v, "rejected", REASON_BLOCKED)
         elif not new:
-            outcome[v.line] = LineReport(v.line, v.address, "unchanged")
+            outcome[v.line] = _report(v, "unchanged")
         else:
             changes.append((v, existing, new))
-            outcome[v.line] = LineReport(v.line, v.address, "updated" if existing else "added")
+            outcome[v.line] = _report(v, "updated" if existing else "added")
     _store_changes(ctx, conn, changes, status, filename, actor, confirmed_reason)
     return [c if isinstance(c, LineReport) else outcome[c.line] for c in checked]
 

@@ -97,7 +97,8 @@ def _run(ctx: Context, job: ImportJob, clock: Callable[[], float]) -> None:
         )
         if not job.dry_run:
             with transaction(ctx.engine) as conn:
-                audit.record(conn, job.admin, "subscribers.import", job.filename, job.counts())
+                detail = job.counts() | {"confirmed": bool(job.reason)}
+                audit.record(conn, job.admin, "subscribers.import", job.filename, detail)
     except Exception as exc:  # shown to the admin who started it (German for our errors)
         job.error = exc
     finally:

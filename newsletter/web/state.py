@@ -11,11 +11,12 @@ Context. No module keeps mutable state of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from newsletter.store.db import utcnow
+from newsletter.web.chartcache import TimedValue
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -36,6 +37,7 @@ class WebState:
     feed_requests: FeedRequests  # guarded by its lock
     metrics: CollectorRegistry  # reads the store and feed_requests at scrape time
     clock: Callable[[], datetime] = utcnow  # session decisions; tests set their own
+    dashboard_charts: TimedValue[Any] = field(default_factory=TimedValue)  # see chartcache
 
 
 def state_of(app: Any) -> WebState:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -30,6 +32,69 @@ NAV = (
     ("/admin/protokoll", "Protokoll"),
 )
 
+# Every value a page shows that is a key in the code, in German (see :func:`say`).
+WORDS: dict[str, dict[str, str]] = {
+    "source_kind": {"feed": "Feed", "page": "Webseite", "folder": "Ordner mit Meldungen"},
+    "source_status": {
+        "ok": "in Ordnung",
+        "not_modified": "unverändert",
+        "error": "Fehler",
+        "disabled": "abgeschaltet",
+        "never": "noch nie abgerufen",
+    },
+    "match_kind": {
+        "municipality": "Gemeinde",
+        "adjective": "Adjektiv einer Gemeinde",
+        "locality": "Ortsteil",
+        "verband": "Verwaltungsverband",
+        "district": "Landkreis",
+        "landscape": "Landschaft",
+        "region": "Regionsname",
+        "directorate": "Polizeidirektion",
+        "foreign": "außerhalb Sachsens",
+        "marker": "Hinweiswort",
+        "stop": "kein Ort",
+    },
+    "consent_event": {
+        "subscribe_request": "Anmeldung angefordert",
+        "confirm": "bestätigt (Klick auf den Link)",
+        "admin_confirm": "von der Verwaltung eingetragen, Einwilligung liegt vor",
+        "import": "importiert",
+        "change": "Regionen geändert",
+        "unsubscribe": "abgemeldet",
+        "forget": "Daten gelöscht",
+    },
+    "subscriber_source": {
+        "form": "das Anmeldeformular",
+        "admin": "die Verwaltung",
+        "import": "einen CSV-Import",
+        "api": "die API",
+    },
+    "delivery_status": {
+        "queued": "wartet",
+        "sending": "wird gesendet",
+        "sent": "gesendet",
+        "retry": "neuer Versuch geplant",
+        "failed": "fehlgeschlagen",
+    },
+}
+_MAILDIR_REPLY = "250 stored in Maildir as "
+
+
+def say(kind: str, value: object) -> str:
+    """A key in German (``say("source_kind", "folder")`` -> »Ordner mit Meldungen«)."""
+    text = "" if value is None else str(value)
+    return WORDS[kind].get(text, text)
+
+
+def reply_words(reply: str | None) -> str:
+    """The mail server's reply; our own Maildir's English line in German."""
+    if not reply:
+        return "–"
+    if reply.startswith(_MAILDIR_REPLY):
+        return f"250 im Maildir-Ordner abgelegt ({reply.removeprefix(_MAILDIR_REPLY)})"
+    return reply
+
 
 def _flash_signer(request: Request) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(context_of(request).secret_key, salt="newsletter-flash")
@@ -50,6 +115,8 @@ def admin_page(
         "when_long": lambda v: german_long(v, tz),
         "when_medium": lambda v: german_medium(v, tz),
         "region_names": {r.key: r.name for r in ctx.config.region_list()},
+        "say": say,
+        "reply_words": reply_words,
         "trigger_label": trigger_label,
         "draft_age": lambda draft: age_text(draft.created_at, utcnow()),
     }
@@ -111,3 +178,80 @@ def draft_cutoff(request: Request, region: str) -> datetime | None:
     so previews show that period (None: no draft waits, preview up to now)."""
     waiting = waiting_drafts(request, region)
     return waiting[-1].period_end if waiting else None
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where a page of ``size`` rows sits in ``total`` rows (pure; for the list pages)."""
+
+    page: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def first(self) -> int:
+        return min(self.offset + 1, self.total)
+
+    @property
+    def last(self) -> int:
+        return min(self.offset + self.size, self.total)
+
+    def link(self, filters: dict[str, str], page: int) -> str:
+        """The query string of ``page`` with the filters that are set."""
+        kept = {k: v for k, v in filters.items() if v}
+        return "?" + urlencode(kept | {"seite": str(page)})
+
+
+@dataclass(frozen=True)
+class SendProgress:
+    """How far a digest's sending is, and how long the rest will take (pure)."""
+
+    total: int
+    sent: int
+    failed: int
+    open: int
+    rate: float | None  # mails per second so far (None: too early to say)
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 100
+
+    @property
+    def seconds_left(self) -> int | None:
+        if not self.open or not self.rate:
+            return None
+        return max(1, round(self.open / self.rate))
+
+
+def send_progress(
+    counts: dict[str, int], first: datetime | None, last: datetime | None, open_statuses: set[str]
+) -> SendProgress:
+    """Counts per status and the first/last send time -> progress with a rate."""
+    sent, failed = counts.get("sent", 0), counts.get("failed", 0)
+    pending = sum(n for status, n in counts.items() if status in open_statuses)
+    span = (last - first).total_seconds() if first and last else 0.0
+    rate = sent / span if span > 0 and sent > 1 else None
+    return SendProgress(sum(counts.values()), sent, failed, pending, rate)
+
+
+def german_duration(seconds: int | None) -> str:
+    """»noch ca. 9 s«, »noch ca. 3 min«, or »« when unknown."""
+    if seconds is None:
+        return ""
+    if seconds < 90:
+        return f"noch ca. {seconds} s"
+    if seconds < 5400:
+        return f"noch ca. {round(seconds / 60)} min"
+    return f"noch ca. {seconds / 3600:.1f} h".replace(".", ",")

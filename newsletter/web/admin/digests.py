@@ -14,25 +14,35 @@ from typing import Any, cast
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection
 
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.mail import sending, sendnow
 from newsletter.mail.outbox import drain
 from newsletter.mail.transports import open_transport
-from newsletter.models import OPEN_DELIVERY, Delivery, Digest, DigestKind, Region, joined_names
+from newsletter.models import OPEN_DELIVERY, Digest, DigestKind, Region, joined_names
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store import outbox as queue_store
 from newsletter.store import stats
 from newsletter.store.db import transaction, utcnow
-from newsletter.web.admin.common import admin_page, draft_cutoff, redirect, waiting_drafts
+from newsletter.web.admin.common import (
+    Pager,
+    admin_page,
+    draft_cutoff,
+    german_duration,
+    redirect,
+    send_progress,
+    waiting_drafts,
+)
 from newsletter.web.auth import current_admin, record
-from newsletter.web.params import PathId
-from newsletter.web.rendering import context_of
+from newsletter.web.params import PageNumber, PathId
+from newsletter.web.rendering import context_of, render
 from newsletter.web.security import checked_form
 
 router = APIRouter()
+PAGE_SIZE = 50
 
 
 def _region(ctx: Context, key: str) -> Any:
@@ -146,7 +156,9 @@ async def send_now(request: Request, region_key: str, tasks: BackgroundTasks) ->
     target = f"/admin/newsletter/{region_key}/fortschritt"
     if not ctx.manual_sends.claim(region_key, admin.name):
         return redirect(request, target, "Der Versand läuft bereits.")
-    record(request, "digest.send", region_key)
+    with transaction(ctx.engine) as conn:
+        recipients = queue.count_confirmed(conn, region_key)
+    record(request, "digest.send", region_key, recipients=recipients)
     tasks.add_task(sendnow.send_claimed, ctx, region_key, f"admin:{admin.name}")
     return redirect(request, target, "Der Versand ist gestartet.")
 
@@ -154,39 +166,88 @@ async def send_now(request: Request, region_key: str, tasks: BackgroundTasks) ->
 @router.get(
     "/newsletter/{region_key}/fortschritt", response_class=HTMLResponse, include_in_schema=False
 )
-def progress(request: Request, region_key: str) -> HTMLResponse:
+def progress(request: Request, region_key: str, seite: PageNumber = 1) -> HTMLResponse:
     ctx = context_of(request)
     region = _region(ctx, region_key)
     with transaction(ctx.engine) as conn:
         latest = digest_store.latest_for_region(conn, region_key)
-        rows = queue.list_deliveries(conn, digest_id=latest.id, limit=1000) if latest else []
-    values = _delivery_values(rows) | {
-        "region": region,
-        "digest": latest,
-        "running": ctx.manual_sends.running(region_key),
-    }
-    values["refresh"] = values["running"] or values["open"] > 0
+        values = _progress_values(ctx, conn, region_key, latest)
+        values |= _delivery_page(conn, latest.id if latest else None, values["total"], seite)
+    values |= {"region": region, "digest": latest}
+    values["stand_url"] = f"/admin/newsletter/{region_key}/fortschritt/stand"
     return admin_page(request, "admin/digest_progress.html", values)
 
 
-def _delivery_values(rows: list[Delivery]) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
-    open_ = sum(counts.get(s, 0) for s in OPEN_DELIVERY)
-    return {"deliveries": rows, "counts": counts, "open": open_, "total": len(rows)}
+@router.get(
+    "/newsletter/{region_key}/fortschritt/stand",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+def progress_fragment(request: Request, region_key: str) -> HTMLResponse:
+    """Only the progress bar and its line (polled by admin.js instead of the whole page)."""
+    ctx = context_of(request)
+    _region(ctx, region_key)
+    with transaction(ctx.engine) as conn:
+        latest = digest_store.latest_for_region(conn, region_key)
+        values = _progress_values(ctx, conn, region_key, latest)
+    return render(request, "admin/_send_progress.html", values | {"digest": latest})
+
+
+def _delivery_page(
+    conn: Connection, digest_id: int | None, total: int, page: int
+) -> dict[str, Any]:
+    """One page of a digest's recipients (50, newest first) with its pager."""
+    pager = Pager(page, PAGE_SIZE, total)
+    rows = (
+        queue.list_deliveries(conn, digest_id=digest_id, limit=PAGE_SIZE, offset=pager.offset)
+        if digest_id is not None
+        else []
+    )
+    return {"deliveries": rows, "pager": pager, "filters": {}}
+
+
+def _progress_values(
+    ctx: Context, conn: Connection, region_key: str | None, digest: Any
+) -> dict[str, Any]:
+    """The counts, the bar and the estimate of ``digest``; refresh while anything is open."""
+    counts, first, last = (
+        stats.digest_progress(conn, digest.id, list(OPEN_DELIVERY)) if digest else ({}, None, None)
+    )
+    state = send_progress(counts, first, last, set(OPEN_DELIVERY))
+    running = ctx.manual_sends.running(region_key) if region_key else False
+    return {
+        "counts": counts,
+        "progress": state,
+        "open": state.open,
+        "total": state.total,
+        "estimate": german_duration(state.seconds_left),
+        "running": running,
+        "refresh": running or state.open > 0,
+    }
 
 
 @router.get("/newsletter/versand/{digest_id}", response_class=HTMLResponse, include_in_schema=False)
-def digest_detail(request: Request, digest_id: PathId) -> HTMLResponse:
+def digest_detail(request: Request, digest_id: PathId, seite: PageNumber = 1) -> HTMLResponse:
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
         digest = digest_store.get(conn, digest_id)
-        rows = queue.list_deliveries(conn, digest_id=digest_id, limit=5000)
+        values = _progress_values(ctx, conn, None, digest)
+        values |= _delivery_page(conn, digest_id, values["total"], seite)
     region = _digest_region(ctx, digest)
-    values = _delivery_values(rows) | {"region": region, "digest": digest, "running": False}
-    values["refresh"] = values["open"] > 0
+    values |= {"region": region, "digest": digest}
+    values["stand_url"] = f"/admin/newsletter/versand/{digest_id}/stand"
     return admin_page(request, "admin/digest_progress.html", values)
+
+
+@router.get(
+    "/newsletter/versand/{digest_id}/stand", response_class=HTMLResponse, include_in_schema=False
+)
+def digest_fragment(request: Request, digest_id: PathId) -> HTMLResponse:
+    ctx = context_of(request)
+    with transaction(ctx.engine) as conn:
+        digest = digest_store.get(conn, digest_id)
+        values = _progress_values(ctx, conn, None, digest)
+    return render(request, "admin/_send_progress.html", values | {"digest": digest})
 
 
 @router.post("/newsletter/versand/{digest_id}/wiederholen", include_in_schema=False)

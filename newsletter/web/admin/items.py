@@ -13,7 +13,7 @@ from newsletter.errors import InvalidInputError
 from newsletter.store import items as item_store
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction
-from newsletter.web.admin.common import admin_page, field, redirect, region_keys
+from newsletter.web.admin.common import Pager, admin_page, field, redirect, region_keys
 from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PageNumber, optional_id
 from newsletter.web.rendering import context_of
@@ -44,36 +44,33 @@ def list_items(
     ab: str = "",
     landesweit: str = "",
     pruefen: str = "",
+    suche: str = "",
     seite: PageNumber = 1,
 ) -> HTMLResponse:
     ctx = context_of(request)
-    page = seite
     filters = {
+        "suche": suche,
         "region": region,
         "source": source,
         "ab": ab,
         "landesweit": landesweit,
         "pruefen": pruefen,
     }
+    where = item_store.ItemFilter(
+        region=region or None,
+        since=_date(ab, "ab"),
+        source_id=optional_id(source),
+        statewide=_statewide(landesweit),
+        region_check=True if pruefen == "ja" else None,
+        text=suche,
+    )
     with transaction(ctx.engine) as conn:
-        rows = item_store.search(
-            conn,
-            region=region or None,
-            since=_date(ab, "ab"),
-            source_id=optional_id(source),
-            statewide=_statewide(landesweit),
-            region_check=True if pruefen == "ja" else None,
-            limit=PAGE_SIZE + 1,
-            offset=(page - 1) * PAGE_SIZE,
+        rows, total = item_store.search_with_count(
+            conn, where, limit=PAGE_SIZE, offset=(seite - 1) * PAGE_SIZE
         )
+        pager = Pager(seite, PAGE_SIZE, total)
         sources = source_store.all_sources(conn)
-    values = {
-        "items": rows[:PAGE_SIZE],
-        "more": len(rows) > PAGE_SIZE,
-        "page": page,
-        "filters": filters,
-        "sources": sources,
-    }
+    values = {"items": rows, "pager": pager, "filters": filters, "sources": sources}
     return admin_page(request, "admin/items.html", values)
 
 
@@ -115,14 +112,38 @@ def show_item(request: Request, item_id: str) -> HTMLResponse:
     return admin_page(request, "admin/item.html", values)
 
 
+def chosen_mode(form_mode: str, shown_mode: str, ticked: list[str], shown: list[str]) -> str:
+    """The mode the admin meant: ticking regions without touching the radio means »diese
+    Regionen« (the checkboxes differ from what the page showed, the radio does not)."""
+    if form_mode == shown_mode and sorted(set(ticked)) != sorted(set(shown)):
+        return "regions"
+    return form_mode
+
+
+def requested_override(mode: str, regions: list[str]) -> tuple[str, ...] | None:
+    """What ``region_override`` becomes: None (automatic), () (statewide) or the regions."""
+    if mode == "auto":
+        return None
+    return () if mode == "statewide" else tuple(sorted(set(regions)))
+
+
 @router.post("/{item_id}/regionen", include_in_schema=False)
 async def set_regions(request: Request, item_id: str) -> Response:
     ctx = context_of(request)
     form = await checked_form(request, ctx.secret_key)
-    mode = field(form, "mode")
-    regions = region_keys(request, form) if mode == "regions" else []
+    ticked = region_keys(request, form)
+    shown = [str(v) for v in form.getlist("shown_region")]
+    mode = chosen_mode(field(form, "mode"), field(form, "shown_mode"), ticked, shown)
+    if mode not in ("regions", "statewide", "auto"):
+        raise InvalidInputError("Bitte eine Auswahl treffen", field="mode")
+    regions = ticked if mode == "regions" else []
     if mode == "regions" and not regions:
         raise InvalidInputError("Bitte mindestens eine Region ankreuzen", field="region")
+    with transaction(ctx.engine) as conn:
+        before = item_store.get(conn, item_id)
+    target = f"/admin/meldungen/{item_id}"
+    if requested_override(mode, regions) == before.region_override:
+        return redirect(request, target, "Nichts geändert: die Regionen waren schon so.")
     item = set_item_regions(
         ctx,
         item_id,
@@ -131,8 +152,10 @@ async def set_regions(request: Request, item_id: str) -> Response:
         auto=mode == "auto",
         actor=current_admin(request).name,
     )
-    record(request, "item.regions", item_id, mode=mode, regions=list(item.regions))
-    return redirect(request, f"/admin/meldungen/{item_id}", "Die Regionen sind gespeichert.")
+    record(
+        request, "item.regions", item_id, mode=mode, regions=list(item.regions), title=item.title
+    )
+    return redirect(request, target, "Die Regionen sind gespeichert.")
 
 
 @router.post("/{item_id}/sichtbarkeit", include_in_schema=False)

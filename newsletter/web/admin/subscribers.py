@@ -22,31 +22,35 @@ from newsletter.store.db import transaction
 from newsletter.subscriptions import privacy, roster, rules
 from newsletter.subscriptions import service as subscriptions
 from newsletter.web import import_jobs
-from newsletter.web.admin.common import admin_page, field, redirect, region_keys
+from newsletter.web.admin.common import Pager, admin_page, field, redirect, region_keys
 from newsletter.web.auth import current_admin, record
-from newsletter.web.params import PathId
+from newsletter.web.params import PageNumber, PathId
 from newsletter.web.rendering import context_of
 from newsletter.web.security import checked_form
 from newsletter.web.state import state_of
 
 router = APIRouter(prefix="/abonnenten")
 MAX_UPLOAD = 5_000_000
+PAGE_SIZE = 50
 QUICK_SECONDS = 2.0  # an import done within this answers the upload directly
 STATUSES = {"confirmed": "bestätigt", "pending": "unbestätigt", "unsubscribed": "abgemeldet"}
 
 
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
 def list_page(
-    request: Request, suche: str = "", region: str = "", status: str = ""
+    request: Request, suche: str = "", region: str = "", status: str = "", seite: PageNumber = 1
 ) -> HTMLResponse:
+    """Search, filter and page in SQL: 50 rows and one count per request."""
     ctx = context_of(request)
+    where = store.SubscriberFilter(
+        suche.strip(), region or None, status if status in STATUSES else None
+    )
     with transaction(ctx.engine) as conn:
-        found = store.list_subscribers(
-            conn, region=region or None, status=status if status in STATUSES else None
-        )
-    rows = [s for s in found if rules.matches_search(s, suche.strip())]
+        pager = Pager(seite, PAGE_SIZE, store.search_count(conn, where))
+        rows = store.search(conn, where, limit=PAGE_SIZE, offset=pager.offset)
     values = {
         "subscribers": rows,
+        "pager": pager,
         "filters": {"suche": suche, "region": region, "status": status},
         "statuses": STATUSES,
         "error": None,
