@@ -10,26 +10,28 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter.cli.base import app, console, fail, get_config, open_context
+from newsletter.cli.base import app, console, get_config, open_context
+from newsletter.cli.german import App, ParameterError
 
 if TYPE_CHECKING:
     from newsletter.context import Context
 
-feeds_app = typer.Typer(help="Feeds als Dateien ausgeben.", no_args_is_help=True)
+feeds_app = App(help="Feeds als Dateien ausgeben.", no_args_is_help=True)
 app.add_typer(feeds_app, name="feeds")
 
 
 @feeds_app.command("export")
 def export(
     directory: Annotated[
-        Path | None, typer.Argument(help="Zielverzeichnis (Standard: feeds.static_dir).")
+        Path | None,
+        typer.Argument(metavar="VERZEICHNIS", help="Zielverzeichnis (Standard: feeds.static_dir)."),
     ] = None,
 ) -> None:
     """Alle Feeds (RSS, Atom, JSON, je mit .gz) und die OPML-Datei schreiben; unveränderte bleiben."""
     config = get_config()
     target = directory or config.feeds.static_dir
     if target is None:
-        raise fail("Bitte ein Zielverzeichnis angeben (oder feeds.static_dir setzen).", 64)
+        raise ParameterError("Bitte ein Zielverzeichnis angeben (oder feeds.static_dir setzen).")
     with open_context() as ctx:
         files = render_all(ctx)
     written = write_files(config.path(target), files)

@@ -11,8 +11,12 @@ from newsletter.cli.base import app, get_config, open_context
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Adresse (Standard: web.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (Standard: web.port).")] = None,
+    host: Annotated[
+        str | None, typer.Option(metavar="ADRESSE", help="Adresse (Standard: web.host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(metavar="PORT", help="Port (Standard: web.port).")
+    ] = None,
     no_scheduler: Annotated[
         bool, typer.Option("--no-scheduler", help="Ohne Zeitplan und Versand starten.")
     ] = False,

@@ -313,3 +313,10 @@ def _aware(value: datetime) -> datetime:
     result = as_utc(value)
     assert result is not None
     return result
+
+
+def ids_starting(conn: Connection, prefix: str, limit: int = 2) -> list[str]:
+    """Item ids that begin with ``prefix`` (an id shortened for a terminal), at most ``limit``."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = select(items.c.id).where(items.c.id.like(escaped + "%", escape="\\"))
+    return list(conn.execute(query.order_by(items.c.id).limit(limit)).scalars())
