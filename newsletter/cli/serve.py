@@ -88,9 +88,10 @@ def _program() -> str:
     import os
     import shutil
     import sys
+    from pathlib import Path
 
-    called = sys.argv[0]
-    if os.path.basename(called) != "newsletter":
+    called = Path(sys.argv[0])
+    if called.name != "newsletter":
         return "newsletter"
     found = shutil.which("newsletter")
-    return "newsletter" if found and os.path.samefile(found, called) else os.path.relpath(called)
+    return "newsletter" if found and called.samefile(found) else os.path.relpath(called)
