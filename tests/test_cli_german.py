@@ -221,3 +221,37 @@ def test_help_and_usage_errors_load_no_rich_help() -> None:
     assert report["codes"] == [0, 2]
     heavy = ("typer.rich_utils", "rich.console", "rich.table", "rich.markdown", "markdown_it")
     assert [name for name in heavy if name in report["modules"]] == []
+
+
+def test_send_counts_add_up_and_name_what_a_worker_sent(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter.cli import send
+    from newsletter.mail.outbox import DrainStats
+    from newsletter.mail.sending import SendResult, SendStatus
+    from newsletter.models import DeliveryStatus
+
+    mine = SendResult("zwickau", SendStatus.SENT, 7, 3, 5, DrainStats(sent=3))
+    counts = {DeliveryStatus.SENT: 4, DeliveryStatus.FAILED: 0, DeliveryStatus.SENDING: 1}
+    base.state.config = None
+    monkeypatch.setattr("newsletter.cli.regionarg.region_names", lambda keys: "Zwickau")
+    send._print_results([(mine, counts)])
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("Zwickau"))
+    assert row.split()[1:6] == ["3", "5", "4", "0", "1"]  # 4 sent + 0 failed + 1 open = 5
+    assert "1 Mail davon hat ein laufender Versand-Worker gesendet (serve oder worker)." in out
+
+
+def test_send_prints_numbers_from_the_database(tmp_path: Path) -> None:
+    news = str(Path(__file__).resolve().parent.parent / "news")
+    config = write_config(tmp_path, sources=[{"name": "Redaktion", "kind": "folder", "path": news}])
+    assert run_real(config, "collect").returncode == 0
+    for n in range(3):
+        added = run_real(config, "subscribers", "add", f"p{n}@example.org", "--region", "Zwickau",
+                         "--confirmed", "--reason", "Test")  # fmt: skip
+        assert added.returncode == 0, added.stderr
+    done = run_real(config, "send", "--region", "ZWICKAU")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("Zwickau"))
+    assert row.split()[2:6] == ["3", "3", "0", "0"] and "versendet" in row
+    assert "Versand-Worker" not in done.stdout

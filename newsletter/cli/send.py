@@ -118,9 +118,9 @@ def _print_results(results: list[tuple[SendResult, dict[DeliveryStatus, int]]]) 
         )
     output.show(console, table)
     if helped:
+        mails = output.count(helped, "Mail", "Mails")
         console.print(
-            f"Davon hat ein laufender Versand-Worker (newsletter serve oder worker) "
-            f"{output.count(helped, 'Mail', 'Mails')} gesendet.",
+            f"{mails} davon hat ein laufender Versand-Worker gesendet (serve oder worker).",
             highlight=False,
         )
 
@@ -139,27 +139,42 @@ def _print_pauses(stats: list[DrainStats | None], tz: ZoneInfo) -> None:
 
 @contextmanager
 def progress_bar(ctx: Context, region: str) -> Iterator[ProgressCallback[DrainStats] | None]:
-    """On a terminal: a bar with sent of total, the rate and how long the rest takes.
-    The total is what this drain sent plus what is still open, so mails a running
-    worker takes are counted too."""
+    """On a terminal: a bar with sent of recipients, the rate and how long the rest takes.
+    Counts come from the digest's deliveries (at most once a second), so mails a running
+    worker sends move the bar too; this process's own numbers are newer between reads."""
     if not is_interactive():
         yield None
         return
     from newsletter.cli.regionarg import region_names
-    from newsletter.store import outbox as queue
-    from newsletter.store.db import transaction
 
-    started = time.monotonic()
+    started, read_at = time.monotonic(), 0.0
+    sent = total = 0
     with output.bar(region_names([region])) as show:
 
         def update(stats: DrainStats) -> None:
-            with transaction(ctx.engine) as conn:
-                left = queue.pending_count(conn)
-            total = stats.handled + left
-            line = output.send_line(stats.sent, total, stats.handled, time.monotonic() - started)
-            show(stats.handled, total, line + _failures(stats))
+            nonlocal read_at, sent, total
+            if time.monotonic() - read_at >= 1.0:
+                read_at = time.monotonic()
+                sent, total = _digest_progress(ctx, region)
+            done, elapsed = max(sent, stats.sent), time.monotonic() - started
+            total = max(total, done)
+            show(
+                done,
+                total,
+                output.send_line(done, total, stats.handled, elapsed) + _failures(stats),
+            )
 
         yield update
+
+
+def _digest_progress(ctx: Context, region: str) -> tuple[int, int]:
+    """(sent, recipients) of the region's newest digest."""
+    from newsletter.store import digests as digest_store
+    from newsletter.store.db import transaction
+
+    with transaction(ctx.engine) as conn:
+        newest = next((d for d in digest_store.history(conn, limit=10) if d.region == region), None)
+    return (newest.sent, newest.total) if newest else (0, 0)
 
 
 def _failures(stats: DrainStats) -> str:
