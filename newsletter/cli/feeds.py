@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,6 +40,8 @@ def export(
 def render_all(ctx: Context) -> dict[str, bytes]:
     """File name -> bytes for every feed and the OPML (plus gzip siblings); the same
     bytes as the web server sends."""
+    import gzip
+
     from newsletter import feeds
     from newsletter.store import items as item_store
     from newsletter.store.db import transaction
@@ -62,6 +61,9 @@ def render_all(ctx: Context) -> dict[str, bytes]:
 
 def write_files(directory: Path, files: dict[str, bytes]) -> list[str]:
     """Write each file atomically (temp file + rename); skip files whose bytes are unchanged."""
+    import os
+    import tempfile
+
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, body in sorted(files.items()):
