@@ -255,3 +255,60 @@ def test_send_prints_numbers_from_the_database(tmp_path: Path) -> None:
     row = next(line for line in done.stdout.splitlines() if line.startswith("Zwickau"))
     assert row.split()[2:6] == ["3", "3", "0", "0"] and "versendet" in row
     assert "Versand-Worker" not in done.stdout
+
+
+def _on_a_terminal(config: Path, *args: str) -> str:
+    """Run the command with stdout and stderr on a pseudo-terminal; all it wrote, with
+    the terminal's control sequences removed."""
+    import os
+    import pty
+    import re
+
+    from tests.livesrv import CLI
+
+    leader, follower = pty.openpty()
+    env = os.environ | {"COLUMNS": "100", "TERM": "xterm"}
+    process = subprocess.Popen(
+        [CLI, "--config", str(config), *args], stdout=follower, stderr=follower, env=env
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the command ended and closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    text = b"".join(chunks).decode("utf-8", "replace")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_send_on_a_terminal_shows_a_bar_with_total_and_logs_above_it(tmp_path: Path) -> None:
+    news = str(Path(__file__).resolve().parent.parent / "news")
+    config = write_config(tmp_path, sources=[{"name": "Redaktion", "kind": "folder", "path": news}])
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "email,regions\n" + "".join(f"p{n}@example.org,Zwickau\n" for n in range(120)),
+        encoding="utf-8",
+    )
+    assert (
+        run_real(
+            config, "subscribers", "import", str(roster), "--confirmed", "--reason", "Test"
+        ).returncode
+        == 0
+    )
+    screen = _on_a_terminal(config, "collect")
+    assert "1 Quelle: 15 neue" in screen
+    screen = _on_a_terminal(config, "send", "--region", "zwickau")
+    frames = [frame for line in screen.split("\n") for frame in line.split("\r")]
+    bars = [frame for frame in frames if "gesendet " in frame and " von 120" in frame]
+    assert bars, screen
+    assert any("Mails/s" in frame for frame in bars)
+    logged = [frame for frame in frames if "digest region=zwickau" in frame]
+    assert logged and all("gesendet" not in frame for frame in logged)  # not inside the bar
+    summary = next(f for f in frames if f.startswith("Zwickau ") and "versendet" in f)
+    assert summary.split()[1:5] == ["5", "120", "120", "0"]
