@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from difflib import get_close_matches
 from typing import Any
 
 import typer
@@ -189,6 +188,8 @@ def short_help(command: Command, room: int) -> str:
 
 
 def _suggest(wrong: str, known: Iterable[str], shape: str, plural: str) -> str:
+    from difflib import get_close_matches
+
     names = sorted(known)
     close = get_close_matches(wrong, names, n=1)
     if close:

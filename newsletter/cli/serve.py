@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
@@ -50,6 +49,8 @@ def serve(
 def link_base(base_url: str, configured_port: int, port: int) -> str:
     """The base URL of links while serving on ``port``: a local base URL (loopback, on the
     configured ``web.port`` — the default) follows the port served; a public one stays."""
+    from urllib.parse import urlsplit, urlunsplit
+
     parts = urlsplit(base_url)
     default_port = 443 if parts.scheme == "https" else 80
     local = parts.hostname in LOOPBACK and (parts.port or default_port) == configured_port
