@@ -93,6 +93,7 @@ def test_a_missing_argument_and_an_unknown_command(tmp_path: Path) -> None:
         (["send", "--xyzzy"], "Mögliche Optionen: --all, --dry-run"),
         (["send"], "Bitte --region REGION oder --all angeben."),
         (["deliveries", "--status", "weg"], "Unbekannter Status »weg«; möglich: queued"),
+        (["subscribers", "list", "--status", "weg"], "Unbekannter Status »weg«; möglich: pending"),
         (["items", "list", "--since", "gestern"], "Das Datum »gestern« für --since ist nicht lesbar"),
     ],
 )  # fmt: skip

@@ -47,6 +47,11 @@ def list_(
     from newsletter.store import subscribers as store
     from newsletter.store.db import transaction
 
+    if status is not None and status not in STATUS_TEXT:
+        known = ", ".join(STATUS_TEXT)
+        raise ParameterError(
+            f"Unbekannter Status »{status}«; möglich: {known}.", param_hint="--status"
+        )
     key = configured_key(region) if region is not None else None
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = store.list_subscribers(conn, region=key, status=status)
