@@ -9,7 +9,7 @@ from newsletter.cli.base import app, console, get_config
 @app.command()
 def schedule() -> None:
     """Die geplanten Aufgaben mit ihrem nächsten Lauf (Ortszeit)."""
-    from newsletter.localtime import german_long
+    from newsletter.localtime import german_medium
     from newsletter.scheduler import next_runs
     from newsletter.store.db import utcnow
 
@@ -20,7 +20,7 @@ def schedule() -> None:
     )
     for spec, when in next_runs(config, utcnow()):
         every = f"alle {config.schedule.collect_minutes} Min."
-        table.add_row(german_long(when, tz), spec.cron or every, spec.id, spec.name)
+        table.add_row(german_medium(when, tz), spec.cron or every, spec.id, spec.name)
     output.show(console, table)
     console.print(
         f"{output.time_note(tz)} Zeitplan: Minute Stunde Tag Monat Wochentag.",

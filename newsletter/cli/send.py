@@ -229,7 +229,7 @@ def digests() -> None:
         rows = digest_store.history(conn)
         tz = output.zone(ctx.config)
     table = output.table(
-        "Nr.", "Zeitraum", "Meld.", "Empf.", "gesendet", "fehlgeschl.", "Region", "Auslöser",
+        "Nr.", "Zeitraum", "Meld.", "Empf.", "gesendet", "Fehler", "Region", "Auslöser",
         long=("Region", "Auslöser"),
     )  # fmt: skip
     for row in rows:
@@ -249,7 +249,10 @@ def digests() -> None:
             row.triggered_by or "",
         )
     output.show(console, table)
-    console.print(f"Meld. = Meldungen, Empf. = Empfänger. {output.time_note(tz)}", highlight=False)
+    console.print(
+        f"Meld. = Meldungen, Empf. = Empfänger. {output.time_note(tz)}",
+        highlight=False,
+    )
 
 
 @app.command()
