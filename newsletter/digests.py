@@ -10,7 +10,6 @@ split them.
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,9 +20,12 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 from premailer import Premailer
 
+from newsletter.archive import archive_url
 from newsletter.config import Config
+from newsletter.editorial import pinned_first
 from newsletter.mail.personalise import Placeholders
-from newsletter.models import STATEWIDE_NAME, Digest, Item, Region
+from newsletter.models import STATEWIDE_NAME, Digest, EditorialView, Item, Region
+from newsletter.teasers import Teaser, teaser
 from newsletter.templating import environment
 
 
@@ -42,24 +44,24 @@ class Section:
     items: tuple[Item, ...]
 
 
-def sections(region: Region, items: Sequence[Item]) -> tuple[Section, ...]:
-    """»Aus Ihrer Region« and »Sachsen (landesweit)«, newest first; empty sections dropped."""
+PINNED_HEADING = "Im Blickpunkt"
+
+
+def sections(
+    region: Region, items: Sequence[Item], pinned: Sequence[str] = ()
+) -> tuple[Section, ...]:
+    """»Aus Ihrer Region« and »Sachsen (landesweit)«, newest first; empty sections dropped.
+    Items an editor pinned come first, in the editor's order, under »Im Blickpunkt«."""
     ordered = sorted(items, key=lambda i: i.published_at, reverse=True)
-    own = tuple(i for i in ordered if region.key in i.regions)
-    statewide = tuple(i for i in ordered if i.statewide)
-    found = (Section(f"Aus Ihrer Region {region.name}", own), Section(STATEWIDE_NAME, statewide))
+    top, rest = pinned_first(pinned, ordered)
+    own = tuple(i for i in rest if region.key in i.regions)
+    statewide = tuple(i for i in rest if i.statewide)
+    found = (
+        Section(PINNED_HEADING, tuple(top)),
+        Section(f"Aus Ihrer Region {region.name}", own),
+        Section(STATEWIDE_NAME, statewide),
+    )
     return tuple(s for s in found if s.items)
-
-
-_FIRST_PARAGRAPH = re.compile(r"<p\b[^>]*>.*?</p>", re.IGNORECASE | re.DOTALL)
-
-
-def teaser(item: Item) -> str:
-    """The summary, else the first paragraph of the content (keeps the mail short)."""
-    if item.summary_html:
-        return item.summary_html
-    first = _FIRST_PARAGRAPH.search(item.content_html)
-    return first.group(0) if first else item.content_html
 
 
 def subject(config: Config, region: Region, count: int, when: datetime) -> str:
@@ -75,11 +77,19 @@ def build_digest(
     period_end: datetime,
     config: Config,
     placeholders: Placeholders,
+    editorial: EditorialView | None = None,
 ) -> Digest:
     """Render the digest of ``items`` for ``region``; ``placeholders`` stay in html and text
-    (:func:`~newsletter.mail.personalise.new_placeholders` for these items)."""
+    (:func:`~newsletter.mail.personalise.new_placeholders` for these items). ``editorial``:
+    the editor's introduction and pins (its exclusions are already out of ``items``)."""
     local_end = period_end.astimezone(ZoneInfo(config.site.timezone))
+    word = editorial or EditorialView()
     values = _template_values(region, items, config, local_end) | placeholders.template_values()
+    values |= {
+        "sections": sections(region, items, word.pinned),
+        "intro_html": word.intro_html,
+        "archive_url": archive_url(config.site.base_url, region.key, period_end),
+    }
     env = environment("email")
     html = inline_css(env.get_template("digest.html").render(**values))
     text = wrap_text(env.get_template("digest.txt").render(**values))
@@ -92,6 +102,8 @@ def build_digest(
         html=html,
         text=text,
         item_ids=tuple(i.id for i in items),
+        intro_html=word.intro_html,
+        pinned=word.pinned,
     )
 
 
@@ -99,13 +111,14 @@ def _template_values(
     region: Region, items: Sequence[Item], config: Config, local_end: datetime
 ) -> dict[str, object]:
     base = config.site.base_url + "/"
+    short = {item.id: teaser(item) for item in items}  # one rule for the HTML and text parts
     return {
         "site": config.site,
         "region": region,
         "sections": sections(region, items),
         "count": len(items),
         "date": format_date(local_end.date(), "EEEE, d. MMMM y", locale="de_DE"),
-        "teaser": teaser,
+        "teaser": lambda item: _known_teaser(short, item),
         "link": lambda item: item.url or f"{config.site.base_url}/meldungen/{item.id}",
         "day": lambda item: format_date(
             item.published_at.astimezone(local_end.tzinfo).date(), "d. MMMM y", locale="de_DE"
@@ -113,6 +126,10 @@ def _template_values(
         "impressum_url": urljoin(base, config.site.impressum_url),
         "privacy_url": urljoin(base, config.site.privacy_url),
     }
+
+
+def _known_teaser(known: dict[str, Teaser], item: Item) -> Teaser:
+    return known.get(item.id) or teaser(item)
 
 
 def inline_css(html: str) -> str:
@@ -132,12 +149,15 @@ def inline_css(html: str) -> str:
 
 
 def wrap_text(text: str, width: int = 72) -> str:
-    """Wrap prose lines at ``width``; lines holding a URL stay whole (links must work)."""
+    """Wrap prose lines at ``width``; lines holding a URL stay whole (links must work).
+    A list entry (»- «) continues under its text."""
     out: list[str] = []
     for line in text.splitlines():
         if len(line) <= width or "://" in line:
             out.append(line)
         else:
             indent = line[: len(line) - len(line.lstrip())]
+            if line.lstrip().startswith("- "):
+                indent += "  "
             out.extend(textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False))
     return "\n".join(out) + "\n"

@@ -171,6 +171,8 @@ class Digest:
     text: str
     item_ids: tuple[str, ...]
     created_at: datetime | None = None
+    intro_html: str = ""  # the editor's introduction (sanitised), kept for the web archive
+    pinned: tuple[str, ...] = ()  # items the editor pinned to the top
 
 
 @dataclass(frozen=True)
@@ -263,3 +265,70 @@ class Correction:
     corrected: tuple[str, ...]  # empty: statewide
     actor: str
     at: datetime
+
+
+# --- editorial word, approval, archive (issue 16, part 4) ----------------------------------
+
+ALL_REGIONS = "*"  # the scope of an editorial meant for every region's next digest
+
+
+class ApprovalMode(StrEnum):
+    """``schedule.approval``: send at the slot, or draft and wait for an admin."""
+
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
+class DraftStatus(StrEnum):
+    """What drafting a slot's digest came to (manual approval)."""
+
+    DRAFTED = "drafted"
+    ALREADY_DRAFTED = "already_drafted"
+    NOTHING_NEW = "nothing_new"
+
+
+@dataclass(frozen=True)
+class Editorial:
+    """An editor's word for the next digest of ``scope`` (a region key or ``ALL_REGIONS``):
+    an introduction in Markdown, items pinned to the top and items left out."""
+
+    scope: str
+    intro_md: str = ""
+    pinned: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    updated_by: str = ""
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EditorialView:
+    """The editor's word as one digest uses it: sanitised HTML, pins in order, exclusions."""
+
+    intro_html: str = ""
+    pinned: tuple[str, ...] = ()
+    excluded: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A drafted digest waiting for »Freigeben und senden« (``schedule.approval = manual``)."""
+
+    id: int
+    region: str
+    period_start: datetime | None
+    period_end: datetime
+    subject: str
+    items: int
+    triggered_by: str
+    created_at: datetime
+
+
+class ArchiveEntry(NamedTuple):
+    """A sent digest as the public web archive shows it: nothing personal."""
+
+    id: int
+    region: str
+    period_start: datetime | None
+    period_end: datetime
+    subject: str
+    item_ids: tuple[str, ...]

@@ -33,6 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.crontab import cron_trigger, latest_slot, missed_slot
+from newsletter.models import ApprovalMode
 from newsletter.store import runs
 from newsletter.store.db import transaction, utcnow
 
@@ -138,8 +139,13 @@ class ServiceJobs:
         try:
             # UTC: SQLite stores an aware datetime's wall time without its offset
             cutoff = slot.astimezone(UTC)
-            result = sending.send_region(self.ctx, region, now=cutoff, triggered_by="schedule")
-            status = result.status
+            if self.ctx.config.schedule.approval == ApprovalMode.MANUAL:  # an admin sends
+                from newsletter.mail.approval import draft_slot
+
+                status = draft_slot(self.ctx, region, cutoff)
+            else:
+                result = sending.send_region(self.ctx, region, now=cutoff, triggered_by="schedule")
+                status = result.status
         finally:
             with transaction(self.ctx.engine) as conn:
                 runs.finish(conn, run_id, status, {"slot": slot.isoformat()})

@@ -154,7 +154,7 @@ def _full_id(conn: Connection, value: str) -> str:
     if value in found or len(found) == 1:
         return value if value in found else found[0]
     if not found:
-        raise NotFoundError(f"Meldung »{value}« gibt es nicht")
+        raise NotFoundError.of("item", value)
     raise InvalidInputError(
         f"»{value}« passt zu mehreren Meldungen; bitte mehr Zeichen der ID angeben."
     )

@@ -222,6 +222,7 @@ def preview(
 def digests() -> None:
     """Versendete Newsletter: Region, Zeitraum, Meldungen, Empfänger, Zustellungen."""
     from newsletter.cli.regionarg import region_names
+    from newsletter.history import trigger_label
     from newsletter.store import digests as digest_store
     from newsletter.store.db import transaction
 
@@ -246,7 +247,7 @@ def digests() -> None:
             str(row.sent),
             str(row.failed),
             region_names([row.region]),
-            row.triggered_by or "",
+            trigger_label(row.triggered_by),
         )
     output.show(console, table)
     console.print(

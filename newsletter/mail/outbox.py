@@ -52,6 +52,7 @@ from newsletter.errors import (
     DeliveryError,
     NewsletterError,
     PermanentDeliveryError,
+    StoreError,
     TemporaryDeliveryError,
     TransportUnavailableError,
 )
@@ -344,8 +345,16 @@ def run_worker_blocking(
 
     transport = open_transport(ctx.config)
     try:
+        failures = 0
         while not stop.is_set():
-            stats = drain(ctx, transport, worker, stop=stop)
+            try:
+                stats = drain(ctx, transport, worker, stop=stop)
+            except StoreError as exc:  # database gone for a moment: leases keep the rows
+                failures += 1
+                log.warning("outbox paused, database error (%d in a row): %s", failures, exc)
+                stop.wait(backoff(failures - 1, poll_seconds, 60.0, jitter=0.2))
+                continue
+            failures = 0
             if stats.unavailable is not None:
                 stop.wait(retry_delay(1, ctx.config.mail.retry_base_seconds))
             elif stats.throttled_until is not None:

@@ -11,8 +11,10 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from newsletter import editor
 from newsletter.context import Context
 from newsletter.digests import build_digest
+from newsletter.editorial import kept
 from newsletter.errors import NotFoundError
 from newsletter.mail.compose import personal_message, prepare_digest
 from newsletter.mail.messages import header_safe
@@ -26,11 +28,13 @@ from newsletter.mail.personalise import (
 from newsletter.mail.transports import Transport, open_transport
 from newsletter.models import Digest, Item, Progress, SendStatus
 from newsletter.store import digests as digest_store
+from newsletter.store import editorials as editorial_store
 from newsletter.store import items as item_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
 
 log = logging.getLogger(__name__)
+TEST_MARK = "[TEST]"  # the subject of a test send starts with it
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,13 @@ def plan(ctx: Context, region_key: str, now: datetime, force: bool = False) -> D
             last = digest_store.latest_for_region(conn, region_key)
             start = last.period_start if last else None
             items = item_store.collected_between(conn, region_key, start, now)
+        word = editor.word_for(conn, region_key)
+    items = kept(word, items)
     if not items:
         log.info("digest region=%s status=nothing_new", region_key)
         return None
     placeholders = new_placeholders(ctx.secret_key, region.key, [i.id for i in items])
-    return build_digest(region, items, start, now, ctx.config, placeholders)
+    return build_digest(region, items, start, now, ctx.config, placeholders, word)
 
 
 def preview(ctx: Context, region_key: str, now: datetime | None = None) -> Digest | None:
@@ -145,6 +151,8 @@ def _enqueue(ctx: Context, digest: Digest, triggered_by: str) -> SendResult:
         if digest_id is None:
             return SendResult(region_key, SendStatus.ALREADY_SENT, items=len(digest.item_ids))
         recipients = queue.enqueue_digest(conn, digest_id, region_key)
+        if digest.intro_html or digest.pinned:  # the web archive shows the editor's word
+            editorial_store.keep_for_digest(conn, digest_id, digest.intro_html, [*digest.pinned])
     log.info(
         "digest region=%s id=%s items=%d recipients=%d",
         region_key,
@@ -174,6 +182,7 @@ def _drain_now(
 def _test_send(ctx: Context, digest: Digest, to: str, transport: Transport | None) -> SendResult:
     """A test mail to one address: not stored, not counted as a delivery."""
     header_safe(to, "to")
+    digest = replace(digest, subject=f"{TEST_MARK} {digest.subject}")  # never a real send
     message = personal_message(ctx, prepare_digest(ctx, digest), to, None, utcnow())
     own = transport or open_transport(ctx.config)
     try:

@@ -59,7 +59,7 @@ def last_cutoff(conn: Connection, region: str) -> datetime | None:
 def get(conn: Connection, digest_id: int) -> Digest:
     row = conn.execute(select(digests).where(digests.c.id == digest_id)).first()
     if row is None:
-        raise NotFoundError(f"Newsletter {digest_id} gibt es nicht")
+        raise NotFoundError.of("digest", digest_id)
     return _digest(row._mapping)
 
 

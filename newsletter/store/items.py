@@ -108,7 +108,7 @@ def set_hidden(conn: Connection, item_id: str, hidden: bool) -> None:
 def get(conn: Connection, item_id: str) -> Item:
     row = conn.execute(_base().where(items.c.id == item_id)).first()
     if row is None:
-        raise NotFoundError(f"Meldung »{item_id}« gibt es nicht")
+        raise NotFoundError.of("item", item_id)
     return _item(conn, row._mapping)
 
 
@@ -182,6 +182,20 @@ def latest(
         query = query.where(or_(items.c.statewide.is_(True), named.exists()))
     query = query.order_by(items.c.published_at.desc(), items.c.id).limit(limit).offset(offset)
     return _items(conn, query)
+
+
+def latest_own(conn: Connection, region: str | None, *, limit: int = 5) -> list[Item]:
+    """Newest visible items that name ``region`` itself, or (``None``) the statewide ones:
+    the start page shows the statewide items once, not in every region's block."""
+    query = _base().where(items.c.hidden.is_(False))
+    if region is None:
+        query = query.where(items.c.statewide.is_(True))
+    else:
+        named = select(item_regions.c.item_id).where(
+            item_regions.c.item_id == items.c.id, item_regions.c.region == region
+        )
+        query = query.where(named.exists())
+    return _items(conn, query.order_by(items.c.published_at.desc(), items.c.id).limit(limit))
 
 
 def count(conn: Connection, region: str | None = None, *, include_hidden: bool = False) -> int:
@@ -320,3 +334,11 @@ def ids_starting(conn: Connection, prefix: str, limit: int = 2) -> list[str]:
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     query = select(items.c.id).where(items.c.id.like(escaped + "%", escape="\\"))
     return list(conn.execute(query.order_by(items.c.id).limit(limit)).scalars())
+
+
+def visible_by_ids(conn: Connection, ids: Sequence[str]) -> list[Item]:
+    """Those of the items ``ids`` that still exist and are not hidden (the web archive)."""
+    if not ids:
+        return []
+    query = _base().where(items.c.id.in_(list(ids)), items.c.hidden.is_(False))
+    return _items(conn, query.order_by(items.c.published_at.desc(), items.c.id))

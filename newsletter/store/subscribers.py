@@ -52,7 +52,7 @@ def find_by_emails(conn: Connection, emails: Sequence[str]) -> dict[str, Subscri
 def get(conn: Connection, subscriber_id: int) -> Subscriber:
     row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
     if row is None:
-        raise NotFoundError("Dieses Abonnement gibt es nicht (mehr).")
+        raise NotFoundError.of("subscription")
     return _subscriber(conn, row._mapping)
 
 

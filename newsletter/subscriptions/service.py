@@ -71,7 +71,7 @@ def validate_signup(
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     checks: dict[str, Callable[[], object]] = {
-        "email": lambda: normalise_email(email),
+        "email": lambda: _entered_email(email),
         "name": lambda: clean_field(name, "Name"),
         "organisation": lambda: clean_field(organisation, "Kommune oder Organisation"),
         "regions": lambda: tuple(check_regions(ctx, regions)),
@@ -84,6 +84,12 @@ def validate_signup(
     if not consent:
         errors["consent"] = "Bitte bestätigen Sie die Einwilligung."
     return (None, errors) if errors else (Signup(**values), {})
+
+
+def _entered_email(email: str) -> str:
+    if not email.strip():
+        raise InvalidInputError("Bitte geben Sie Ihre E-Mail-Adresse ein.", field="email")
+    return normalise_email(email)
 
 
 def email_hash(ctx: Context, email: str) -> str:

@@ -19,7 +19,7 @@ from newsletter.store import digests as digest_store
 from newsletter.store import runs, stats
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
-from newsletter.web.admin.common import admin_page, redirect
+from newsletter.web.admin.common import admin_page, redirect, waiting_drafts
 from newsletter.web.auth import record
 from newsletter.web.rendering import context_of
 from newsletter.web.security import checked_form
@@ -81,6 +81,7 @@ def dashboard(request: Request) -> HTMLResponse:
         region_checks = stats.region_check_count(conn)
     values = {
         "region_rows": regions,
+        "drafts": waiting_drafts(request),
         "region_checks": region_checks,
         "sources": sources,
         "last_collect": last_collect,

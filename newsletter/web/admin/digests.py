@@ -26,7 +26,7 @@ from newsletter.store import outbox as queue
 from newsletter.store import outbox as queue_store
 from newsletter.store import stats
 from newsletter.store.db import transaction, utcnow
-from newsletter.web.admin.common import admin_page, redirect
+from newsletter.web.admin.common import admin_page, draft_cutoff, redirect, waiting_drafts
 from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PathId
 from newsletter.web.rendering import context_of
@@ -47,16 +47,15 @@ def overview(request: Request) -> HTMLResponse:
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
         history = digest_store.history(conn, limit=100)
-    return admin_page(
-        request, "admin/digests.html", {"history": history, "running": ctx.manual_sends.snapshot()}
-    )
+    values = {"history": history, "running": ctx.manual_sends.snapshot()}
+    return admin_page(request, "admin/digests.html", values | {"drafts": waiting_drafts(request)})
 
 
 @router.get("/newsletter/{region_key}", response_class=HTMLResponse, include_in_schema=False)
 def region_page(request: Request, region_key: str) -> HTMLResponse:
     ctx = context_of(request)
     region = _region(ctx, region_key)
-    digest = sending.preview(ctx, region_key)
+    digest = sending.preview(ctx, region_key, draft_cutoff(request, region_key))
     with transaction(ctx.engine) as conn:
         recipients = queue.count_confirmed(conn, region_key)
         cutoff = digest_store.last_cutoff(conn, region_key)
@@ -69,6 +68,7 @@ def region_page(request: Request, region_key: str) -> HTMLResponse:
         "cutoff": cutoff,
         "new_items": new_items,
         "running": ctx.manual_sends.running(region_key),
+        "drafts": waiting_drafts(request, region_key),
     }
     return admin_page(request, "admin/digest_region.html", values)
 
@@ -78,7 +78,7 @@ def preview_frame(request: Request, region_key: str) -> Response:
     """The exact HTML in a sandbox: no scripts, no same-origin access, no forms."""
     ctx = context_of(request)
     _region(ctx, region_key)
-    digest = sending.preview(ctx, region_key)
+    digest = sending.preview(ctx, region_key, draft_cutoff(request, region_key))
     if digest is None:
         body = "<!doctype html><html lang=de><p>Noch keine Meldungen für diese Region.</p></html>"
     else:
