@@ -18,6 +18,7 @@ $(PY):
 	python3 -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
+	@echo "Installiere die Abhängigkeiten in $(VENV) – das dauert etwa eine Minute …"
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[test]'
 	touch $(STAMP)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import uvicorn
@@ -43,12 +43,22 @@ def _lifespan(ctx: Context):  # type: ignore[no-untyped-def]
     return lifespan
 
 
-def run_server(ctx: Context, *, host: str, port: int, background: bool = True) -> None:
+def run_server(
+    ctx: Context,
+    *,
+    host: str,
+    port: int,
+    background: bool = True,
+    on_bound: Callable[[], None] | None = None,
+) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn handles both and runs the lifespan shutdown).
 
     The socket is bound first: when the port is taken the command fails with one German
-    line before the scheduler and the send worker (the lifespan) ever start."""
+    line before the scheduler and the send worker (the lifespan) ever start; ``on_bound``
+    is told once the port is ours (the CLI prints the next steps then)."""
     sock = bind(host, port)
+    if on_bound is not None:
+        on_bound()
     app = build_app(ctx, background=background)
     redact_tokens(logging.getLogger("uvicorn.access"))  # link tokens never in the access log
     log.info("serving on http://%s:%d (public base URL %s)", host, port, ctx.config.site.base_url)

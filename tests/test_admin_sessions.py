@@ -77,7 +77,7 @@ def test_admin_disable_ends_sessions_and_blocks_login_and_token(cli_admin: CliAd
     thief = _copy(client, ctx)
     token = admins.new_api_token(ctx, NAME, actor="test")
     assert "1 offene Sitzung" in _run(cli, "sessions", NAME)
-    assert "1 Sitzung(en) beendet" in _run(cli, "disable", NAME)
+    assert "1 Sitzung beendet" in _run(cli, "disable", NAME)
     assert thief.get("/admin").status_code == 303
     assert client.get("/admin").status_code == 303
     assert admins.admin_for_token(ctx, token) is None
@@ -89,14 +89,14 @@ def test_admin_disable_ends_sessions_and_blocks_login_and_token(cli_admin: CliAd
     _run(cli, "enable", NAME)
     login(client)
     assert client.get("/admin").status_code == 200
-    assert "1 Sitzung(en) von »anna« beendet" in _run(cli, "sessions", NAME, "--end")
+    assert "1 Sitzung von »anna« beendet" in _run(cli, "sessions", NAME, "--end")
     assert client.get("/admin").status_code == 303
 
 
 def test_admin_password_on_the_command_line_ends_sessions(cli_admin: CliAdmin) -> None:
     _, cli, client = cli_admin
     changed = _run(cli, "password", NAME, "--password-stdin", stdin="noch-ein-neues-passwort\n")
-    assert "1 Sitzung(en) beendet" in changed
+    assert "1 Sitzung beendet" in changed
     assert client.get("/admin").status_code == 303
     login(client, password="noch-ein-neues-passwort")
 

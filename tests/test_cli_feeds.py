@@ -43,4 +43,4 @@ def test_export_writes_every_feed_and_skips_unchanged(
 
 
 def test_export_without_directory_is_a_usage_error(ctx: Context, tmp_path: Path) -> None:
-    assert run_cli(app, ["--config", str(write_config(ctx, tmp_path)), "feeds", "export"]) == 64
+    assert run_cli(app, ["--config", str(write_config(ctx, tmp_path)), "feeds", "export"]) == 2

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import sys
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
+from newsletter.cli import output
 from newsletter.cli.base import app, console, fail, open_context
+from newsletter.cli.german import App
 
-admin_app = typer.Typer(
+admin_app = App(
     help="Verwaltungszugänge: anlegen, auflisten, API-Schlüssel, Passwort, sperren, Sitzungen."
 )
 app.add_typer(admin_app, name="admin")
 
 
-NameArg = Annotated[str, typer.Argument(help="Anmeldename des Admins.")]
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Anmeldename des Admins.")]
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Passwort aus der ersten Zeile der Eingabe.")
 ]
@@ -38,8 +38,11 @@ def _read_password(from_stdin: bool) -> str:
 
 @admin_app.command("add")
 def add(
-    name: Annotated[str, typer.Argument(help="Anmeldename.")],
-    email: Annotated[str, typer.Option(help="E-Mail-Adresse (für »Testversand an mich«).")] = "",
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Anmeldename.")],
+    email: Annotated[
+        str,
+        typer.Option(metavar="ADRESSE", help="E-Mail-Adresse (für »Testversand an mich«)."),
+    ] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Einen Admin anlegen; das Passwort wird zweimal abgefragt (oder von der Eingabe gelesen)."""
@@ -54,23 +57,26 @@ def add(
 @admin_app.command("list")
 def list_admins() -> None:
     """Alle Admins mit E-Mail, letzter Anmeldung und ob ein API-Schlüssel besteht."""
-    from newsletter.localtime import german_short
     from newsletter.store import admins as admin_store
     from newsletter.store.db import transaction
 
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = admin_store.all_admins(conn)
-        tz = ZoneInfo(ctx.config.site.timezone)
-    table = Table("Name", "E-Mail", "Angelegt", "Letzte Anmeldung", "API-Schlüssel")
+        tz = output.zone(ctx.config)
+    table = output.table("Name", "angelegt", "angemeldet", "API", "E-Mail", long=("Name", "E-Mail"))
     for admin in rows:
         table.add_row(
-            f"{admin.name} (gesperrt)" if admin.disabled else admin.name,
-            admin.email or "–",
-            german_short(admin.created_at, tz),
-            german_short(admin.last_login_at, tz),
+            output.shown(f"{admin.name} (gesperrt)" if admin.disabled else admin.name),
+            output.local(admin.created_at, tz, "%d.%m.%Y"),
+            output.local(admin.last_login_at, tz, "%d.%m.%y %H:%M"),
             "ja" if admin.has_token else "nein",
+            output.shown(admin.email or "–"),
         )
-    console.print(table)
+    output.show(console, table)
+    console.print(
+        f"angemeldet = zuletzt angemeldet, API = hat einen API-Schlüssel. {output.time_note(tz)}",
+        highlight=False,
+    )
 
 
 @admin_app.command("token")
@@ -93,7 +99,10 @@ def password(name: NameArg, password_stdin: PasswordStdin = False) -> None:
 
     with open_context() as ctx:
         ended = admins.set_password(ctx, name, value, actor="cli")
-    console.print(f"Passwort von »{name}« geändert, {ended} Sitzung(en) beendet.", highlight=False)
+    console.print(
+        f"Passwort von »{name}« geändert, {output.count(ended, 'Sitzung', 'Sitzungen')} beendet.",
+        highlight=False,
+    )
 
 
 @admin_app.command("disable")
@@ -103,7 +112,10 @@ def disable(name: NameArg) -> None:
 
     with open_context() as ctx:
         ended = admins.set_disabled(ctx, name, True, actor="cli")
-    console.print(f"Admin »{name}« gesperrt, {ended} Sitzung(en) beendet.", highlight=False)
+    console.print(
+        f"Admin »{name}« gesperrt, {output.count(ended, 'Sitzung', 'Sitzungen')} beendet.",
+        highlight=False,
+    )
 
 
 @admin_app.command("enable")
@@ -123,22 +135,25 @@ def list_sessions(
 ) -> None:
     """Die offenen Sitzungen des Admins (angemeldet, zuletzt aktiv, endet spätestens)."""
     from newsletter import admins, sessions
-    from newsletter.localtime import german_short
     from newsletter.store.db import utcnow
 
     with open_context() as ctx:
         if end:
             ended = admins.end_sessions(ctx, name, actor="cli")
-            console.print(f"{ended} Sitzung(en) von »{name}« beendet.", highlight=False)
+            ended_text = output.count(ended, "Sitzung", "Sitzungen")
+            console.print(f"{ended_text} von »{name}« beendet.", highlight=False)
             return
         found = sessions.live_sessions(ctx, name, utcnow())
-        tz = ZoneInfo(ctx.config.site.timezone)
-    table = Table("Angemeldet", "Zuletzt aktiv", "Endet spätestens")
+        tz = output.zone(ctx.config)
+    table = output.table("Angemeldet", "Zuletzt aktiv", "Endet spätestens")
     for session in found:
         table.add_row(
-            german_short(session.created_at, tz),
-            german_short(session.last_seen_at, tz),
-            german_short(session.expires_at, tz),
+            output.local(session.created_at, tz),
+            output.local(session.last_seen_at, tz),
+            output.local(session.expires_at, tz),
         )
-    console.print(table)
-    console.print(f"{len(found)} offene Sitzung(en).", highlight=False)
+    output.show(console, table)
+    console.print(
+        f"{output.count(len(found), 'offene Sitzung', 'offene Sitzungen')}. {output.time_note(tz)}",
+        highlight=False,
+    )

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @app.command("backup")
 def backup(
-    file: Annotated[Path, typer.Argument(help="Zieldatei der Sicherung.")],
+    file: Annotated[Path, typer.Argument(metavar="DATEI", help="Zieldatei der Sicherung.")],
     force: Annotated[bool, typer.Option("--force", help="Eine vorhandene Datei ersetzen.")] = False,
 ) -> None:
     """Datenbank sichern, auch während der Dienst läuft (SQLite: Online-Sicherung, PostgreSQL: pg_dump)."""
@@ -38,7 +38,9 @@ def backup(
 
 @app.command("restore")
 def restore(
-    file: Annotated[Path, typer.Argument(help="Sicherungsdatei von »newsletter backup«.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="DATEI", help="Sicherungsdatei von »newsletter backup«.")
+    ],
     force: Annotated[
         bool, typer.Option("--force", help="Auch eine Datenbank mit Daten überschreiben.")
     ] = False,

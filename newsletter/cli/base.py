@@ -18,23 +18,69 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
+from newsletter.cli.german import App, UsageError, show_usage_error
 from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from newsletter.config import Config
     from newsletter.context import Context
 
-app = typer.Typer(
+app = App(
     name="newsletter",
     help="ASSKomm Nachrichten: Meldungen sammeln, Regionen zuordnen, Feeds und Newsletter.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+
+
+class _Consoles:
+    """stdout and stderr consoles, made on first use (rich.console is not on ``--help``'s path)."""
+
+    _out: Console | None = None
+    _err: Console | None = None
+
+    def out(self) -> Console:
+        if self._out is None:
+            from rich.console import Console
+
+            self._out = Console()
+        return self._out
+
+    def err(self) -> Console:
+        if self._err is None:
+            from rich.console import Console
+
+            self._err = Console(stderr=True)
+        return self._err
+
+
+consoles = _Consoles()
+
+
+class _Lazy:
+    """Stands for a console and makes it when a command first prints. Setting an
+    attribute sets it on the console; deleting it puts back the console's value from
+    before (so ``monkeypatch.setattr(console, "width", 200)`` is undone)."""
+
+    def __init__(self, make: Callable[[], Console]) -> None:
+        object.__setattr__(self, "_make", make)
+        object.__setattr__(self, "_before", {})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._make(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        real = self._make()
+        self._before.setdefault(name, getattr(real, name))
+        setattr(real, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        setattr(self._make(), name, self._before.pop(name))
+
+
+console: Console = _Lazy(consoles.out)  # type: ignore[assignment]
+err_console: Console = _Lazy(consoles.err)  # type: ignore[assignment]
 
 
 class _State:
@@ -53,6 +99,7 @@ def _root(
         typer.Option(
             "--config",
             "-c",
+            metavar="DATEI",
             help="Konfigurationsdatei (sonst $NEWSLETTER_CONFIG oder ./config.toml).",
         ),
     ] = None,
@@ -60,7 +107,8 @@ def _root(
         bool, typer.Option("--debug", help="Bei Fehlern den Traceback zeigen.")
     ] = False,
     log_format: Annotated[
-        str, typer.Option("--log-format", help="Protokollformat: text oder json.")
+        str,
+        typer.Option("--log-format", metavar="FORMAT", help="Protokollformat: text oder json."),
     ] = "text",
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Ausführlich protokollieren.")
@@ -116,17 +164,14 @@ def run_cli(entry: Callable[..., Any], args: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
+    except UsageError as exc:  # before the general case: a usage error is not a crash
+        return show_usage_error(exc, lambda line: print(line, file=sys.stderr))
     except typer.Abort:
         err_console.print("Abgebrochen.")
         return 130
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
+    except Exception as exc:  # the unexpected
         if state.debug:
             raise
         err_console.print(f"[bold red]Interner Fehler:[/] {exc!r} (mit --debug für Details)")

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from newsletter.cli import output
 from newsletter.cli.base import app, console, open_context
-from newsletter.cli.subscribers import shown
+from newsletter.cli.german import App
+from newsletter.cli.output import shown
 from newsletter.errors import ConfigError, NotFoundError
 from newsletter.models import BOUNCE_KIND_NAMES  # stdlib only
 
-bounces_app = typer.Typer(help="Rückläufer und Beschwerden.", no_args_is_help=True)
+bounces_app = App(help="Rückläufer und Beschwerden.", no_args_is_help=True)
 app.add_typer(bounces_app, name="bounces")
 
 
@@ -43,8 +44,12 @@ def process() -> None:
 
 @bounces_app.command("list")
 def list_(
-    address: Annotated[str | None, typer.Option("--address", help="Nur diese Adresse.")] = None,
-    limit: Annotated[int, typer.Option(help="Höchstens so viele.", min=1, max=1000)] = 50,
+    address: Annotated[
+        str | None, typer.Option("--address", metavar="ADRESSE", help="Nur diese Adresse.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(metavar="ANZAHL", help="Höchstens so viele.", min=1, max=1000)
+    ] = 50,
 ) -> None:
     """Die letzten Rückläufer mit Status, Antwort des Servers und Folge."""
     from newsletter.localtime import german_short
@@ -56,18 +61,22 @@ def list_(
         tz = ctx.config.site.timezone
     from zoneinfo import ZoneInfo
 
-    table = Table("Nr.", "Eingang", "Adresse", "Art", "Status", "Antwort", "Folge")
+    table = output.table(
+        "Nr.", "Eingang", "Art", "Status", "Adresse", "Antwort", "Folge",
+        long=("Adresse", "Antwort", "Folge"),
+    )  # fmt: skip
     for row in rows:
         table.add_row(
             str(row.id),
             german_short(row.received_at, ZoneInfo(tz)),
-            shown(row.address),
             BOUNCE_KIND_NAMES.get(row.kind, row.kind),
             shown(row.status or "–"),
+            shown(row.address),
             shown(row.diagnostic[:80]),
             shown(row.action),
         )
-    console.print(table)
+    output.show(console, table)
+    console.print("Zeiten in Ortszeit (" + tz + ").", highlight=False)
 
 
 @bounces_app.command("show")

@@ -6,22 +6,35 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
+from newsletter.cli import output
 from newsletter.cli.base import app, console, is_interactive, open_context
-from newsletter.errors import InvalidInputError, SourceError
+from newsletter.cli.german import App, ParameterError
+from newsletter.cli.regionarg import configured_key, configured_keys, region_names
+from newsletter.errors import InvalidInputError, NotFoundError, SourceError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import Connection
+
     from newsletter.collect import CollectSummary, SourceReport
     from newsletter.collect import Progress as Progress_
     from newsletter.context import Context
     from newsletter.models import Item
 
-items_app = typer.Typer(help="Meldungen anzeigen, von Hand anlegen, Regionen festlegen.")
+items_app = App(help="Meldungen anzeigen, von Hand anlegen, Regionen festlegen.")
 app.add_typer(items_app, name="items")
+SHORT_ID = 8  # characters of an item id shown in tables; commands take any unique start
+ItemId = Annotated[
+    str, typer.Argument(metavar="ID", help="ID der Meldung (oder ihr eindeutiger Anfang).")
+]
+RegionOption = Annotated[
+    str | None,
+    typer.Option(metavar="REGION", help="Nur diese Region (Schlüssel oder Name) und landesweite."),
+]
 
 STATUS_TEXT = {
     "ok": "[green]ok[/]",
@@ -47,20 +60,25 @@ def collect() -> None:
 
 @contextmanager
 def _progress(ctx: Context) -> Iterator[Progress_ | None]:
-    """A rich progress bar on an interactive terminal; nothing otherwise."""
+    """On a terminal: a bar with sources done of due and how long the rest takes."""
     if not is_interactive():
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    import time
 
     from newsletter.collect import due_sources
 
-    columns = (TextColumn("Quellen abrufen"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("collect", total=due_sources(ctx))
+    total, done, started = due_sources(ctx), 0, time.monotonic()
+    with output.bar("Quellen abrufen") as show:
 
         def advance(_report: SourceReport) -> None:
-            bar.advance(task)
+            nonlocal done
+            done += 1
+            show(
+                done,
+                total,
+                output.progress_line(done, total, "Quellen", time.monotonic() - started),
+            )
 
         yield advance
 
@@ -91,37 +109,60 @@ def sources() -> None:
 
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = source_store.all_sources(conn)
-        tz = ZoneInfo(ctx.config.site.timezone)
-    table = Table("Name", "Art", "Status", "Letzter Abruf", "Fehler in Folge", "Letzter Fehler")
+        tz = output.zone(ctx.config)
+    table = output.table(
+        "Name",
+        "Art",
+        "Status",
+        "Letzter Abruf",
+        "Fehler",
+        "Letzter Fehler",
+        long=("Name", "Letzter Fehler"),
+    )
     for source in rows:
         status = STATUS_TEXT.get(source.last_status, source.last_status)
         if not source.enabled and source.last_status != "disabled":
             status += " [dim](aus)[/]"
         table.add_row(
-            source.name,
+            output.shown(source.name),
             source.kind,
             status,
             _when(source.last_fetched_at, tz),
             str(source.error_count),
-            source.last_error or "",
+            output.shown(source.last_error or ""),
         )
-    console.print(table)
+    output.show(console, table)
+    console.print(f"Fehler = Fehler in Folge. {output.time_note(tz)}", highlight=False)
 
 
 def _when(value: datetime | None, tz: ZoneInfo) -> str:
-    return value.astimezone(tz).strftime("%d.%m.%Y %H:%M") if value else "–"
+    return output.local(value, tz)
 
 
 def _regions_text(item: Item) -> str:
     from newsletter.models import STATEWIDE_NAME
 
-    text = ", ".join(item.regions) if item.regions else STATEWIDE_NAME
+    text = region_names(item.regions) if item.regions else STATEWIDE_NAME
     return text + (" (festgelegt)" if item.region_override is not None else "")
+
+
+def _full_id(conn: Connection, value: str) -> str:
+    """The item id that ``value`` is, or begins (as shown in ``items list``)."""
+    from newsletter.store import items as item_store
+
+    found = item_store.ids_starting(conn, value.strip().lower())
+    if value in found or len(found) == 1:
+        return value if value in found else found[0]
+    if not found:
+        raise NotFoundError.of("item", value)
+    raise InvalidInputError(
+        f"»{value}« passt zu mehreren Meldungen; bitte mehr Zeichen der ID angeben."
+    )
 
 
 @items_app.command("list")
 def list_items(
-    region: Annotated[str | None, typer.Option(help="Nur diese Region (und landesweite).")] = None,
+    region: RegionOption = None,
     since: Annotated[str | None, typer.Option(help="Erschienen ab Datum (JJJJ-MM-TT).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Höchstens so viele Meldungen.")] = 50,
     check: Annotated[
@@ -133,36 +174,34 @@ def list_items(
     from newsletter.store.db import transaction
 
     after = _date_option(since, "--since") if since else None
+    key = configured_key(region) if region is not None else None
     with open_context() as ctx, transaction(ctx.engine) as conn:
-        if region is not None and ctx.config.region(region) is None:
-            raise InvalidInputError(f"Unbekannte Region »{region}«", field="region")
         found = item_store.search(
-            conn, region=region, since=after, region_check=True if check else None, limit=limit
+            conn, region=key, since=after, region_check=True if check else None, limit=limit
         )
-        tz = ZoneInfo(ctx.config.site.timezone)
-    table = Table("!", "Titel", "Regionen", "Quelle")
-    table.add_column("Datum", no_wrap=True)
-    table.add_column("ID", no_wrap=True)
+        tz = output.zone(ctx.config)
+    table = output.table("!", "Datum", "ID", "Regionen", "Titel", long=("Regionen", "Titel"))
     for item in found:
-        date = _when(item.published_at, tz) + ("*" if item.published_estimated else "")
+        date = output.local(item.published_at, tz, "%d.%m.%y %H:%M")
         mark = "!" if item.region_check else ""
-        table.add_row(mark, item.title, _regions_text(item), item.source_name or "–", date, item.id)
-    console.print(table)
-    console.print(
-        f"{len(found)} Meldung(en). * = Datum geschätzt (Abrufzeit). ! = Region prüfen.",
-        highlight=False,
-    )
+        estimated = "*" if item.published_estimated else ""
+        short = item.id[:SHORT_ID]
+        table.add_row(mark, date + estimated, short, _regions_text(item), output.shown(item.title))
+    output.show(console, table)
+    counted = output.count(len(found), "Meldung", "Meldungen")
+    console.print(f"{counted}. {output.time_note(tz)}", highlight=False)
+    console.print("* = Datum geschätzt (Abrufzeit), ! = Region prüfen.", highlight=False)
 
 
 @items_app.command("show")
-def show_item(item_id: Annotated[str, typer.Argument(help="Die ID der Meldung.")]) -> None:
+def show_item(item_id: ItemId) -> None:
     """Eine Meldung mit ihren Regionen."""
     from newsletter.store import items as item_store
     from newsletter.store.db import transaction
 
     with open_context() as ctx, transaction(ctx.engine) as conn:
-        item = item_store.get(conn, item_id)
-        tz = ZoneInfo(ctx.config.site.timezone)
+        item = item_store.get(conn, _full_id(conn, item_id))
+        tz = output.zone(ctx.config)
     _print_item(item, tz)
 
 
@@ -174,7 +213,7 @@ def _print_item(item: Item, tz: ZoneInfo) -> None:
         ("ID", item.id),
         ("Titel", item.title),
         ("Link", item.url or "–"),
-        ("Datum", _when(item.published_at, tz) + estimated),
+        ("Datum", f"{_when(item.published_at, tz)}{estimated} (Ortszeit)"),
         ("Gesammelt", _when(item.collected_at, tz)),
         ("Quelle", item.source_name or "von Hand"),
         ("Regionen", _regions_text(item)),
@@ -200,7 +239,8 @@ def add_item(
         str | None, typer.Option(help="Datum, z. B. 2026-11-25 oder 25.11.2026.")
     ] = None,
     region: Annotated[
-        list[str] | None, typer.Option(help="Region (mehrfach möglich); sonst automatisch.")
+        list[str] | None,
+        typer.Option(metavar="REGION", help="Region (mehrfach möglich); sonst automatisch."),
     ] = None,
     statewide: Annotated[
         bool, typer.Option("--statewide", help="Landesweit (keine Region).")
@@ -210,6 +250,7 @@ def add_item(
     from newsletter.curation import add_manual_item
 
     published = _date_option(date, "--date") if date else None
+    keys = configured_keys(region) if region else None
     with open_context() as ctx:
         item = add_manual_item(
             ctx,
@@ -217,18 +258,21 @@ def add_item(
             link=link,
             text=text,
             published=published,
-            regions=region,
+            regions=keys,
             statewide=statewide,
         )
-        tz = ZoneInfo(ctx.config.site.timezone)
+        tz = output.zone(ctx.config)
     console.print("Meldung angelegt:")
     _print_item(item, tz)
 
 
 @items_app.command("set-regions")
 def set_regions(
-    item_id: Annotated[str, typer.Argument(help="Die ID der Meldung.")],
-    regions: Annotated[list[str] | None, typer.Argument(help="Regionsschlüssel.")] = None,
+    item_id: ItemId,
+    regions: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="REGION", help="Regionen (Schlüssel oder Name)."),
+    ] = None,
     statewide: Annotated[bool, typer.Option("--statewide", help="Landesweit festlegen.")] = False,
     auto: Annotated[
         bool, typer.Option("--auto", help="Festlegung aufheben (automatisch).")
@@ -236,9 +280,15 @@ def set_regions(
 ) -> None:
     """Regionen einer Meldung festlegen (überschreibt die Erkennung) oder mit --auto freigeben."""
     from newsletter.curation import set_item_regions
+    from newsletter.store.db import transaction
 
+    if not (regions or statewide or auto):
+        raise ParameterError("Bitte Regionen, --statewide oder --auto angeben.")
+    keys = configured_keys(regions or [], "REGION")
     with open_context() as ctx:
-        item = set_item_regions(ctx, item_id, regions or [], statewide=statewide, auto=auto)
+        with transaction(ctx.engine) as conn:
+            full = _full_id(conn, item_id)
+        item = set_item_regions(ctx, full, keys, statewide=statewide, auto=auto)
     console.print(f"{item.id}: {_regions_text(item)}", highlight=False)
 
 
@@ -247,5 +297,6 @@ def _date_option(value: str, name: str) -> datetime:
 
     parsed = parse_date(value)
     if parsed is None:
-        raise InvalidInputError(f"{name}: Datum »{value}« nicht lesbar (JJJJ-MM-TT)", field=name)
+        message = f"Das Datum »{value}« für {name} ist nicht lesbar; bitte JJJJ-MM-TT."
+        raise ParameterError(message, param_hint=name)
     return parsed

@@ -20,7 +20,9 @@ EXCERPT = 70
 
 @regions_app.command("corrections")
 def corrections(
-    export: Annotated[Path, typer.Option("--export", help="Als JSONL in diese Datei schreiben.")],
+    export: Annotated[
+        Path, typer.Option("--export", metavar="DATEI", help="Als JSONL in diese Datei schreiben.")
+    ],
 ) -> None:
     """Von Admins korrigierte Regionen als Testfälle (Format von tests/data/regions.jsonl)."""
     from newsletter.region_cases import cases_from_corrections
@@ -39,7 +41,9 @@ def corrections(
 
 @regions_app.command("check")
 def check(
-    file: Annotated[Path, typer.Argument(help="JSONL-Datei: je Zeile text und regions.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="DATEI", help="JSONL-Datei: je Zeile text und regions.")
+    ],
 ) -> None:
     """Genauigkeit der Regionserkennung auf einer Testdatei (exakt gleiche Regionen)."""
     try:

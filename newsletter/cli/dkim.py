@@ -9,23 +9,28 @@ from typing import Annotated
 import typer
 
 from newsletter.cli.base import app, console, fail, get_config
+from newsletter.cli.german import App
 
-dkim_app = typer.Typer(
-    help="DKIM-Schlüssel für die Signatur ausgehender Mails.", no_args_is_help=True
-)
+dkim_app = App(help="DKIM-Schlüssel für die Signatur ausgehender Mails.", no_args_is_help=True)
 app.add_typer(dkim_app, name="dkim")
 
 
 @dkim_app.command("generate")
 def generate(
     domain: Annotated[
-        str, typer.Option("--domain", help="Signierende Domain (d=), z. B. example.org.")
+        str,
+        typer.Option(
+            "--domain", metavar="DOMAIN", help="Signierende Domain (d=), z. B. example.org."
+        ),
     ],
-    selector: Annotated[str, typer.Option("--selector", help="Selektor (s=), z. B. news2026.")],
+    selector: Annotated[
+        str, typer.Option("--selector", metavar="SELEKTOR", help="Selektor (s=), z. B. news2026.")
+    ],
     out: Annotated[
         Path | None,
         typer.Option(
             "--out",
+            metavar="DATEI",
             help="Datei für den privaten Schlüssel (Standard: <data_dir>/dkim-<selector>.pem).",
         ),
     ] = None,

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from newsletter.cli.base import console, fail, open_context
+from newsletter.cli import output
+from newsletter.cli.base import console, open_context
+from newsletter.cli.german import ParameterError
+from newsletter.cli.regionarg import configured_key, region_names
 from newsletter.cli.send import digest_app
 
 ACTOR = "cli"  # the audit log's name for the command line
@@ -17,17 +19,25 @@ ACTOR = "cli"  # the audit log's name for the command line
 
 @digest_app.command("editorial")
 def editorial(
-    region: Annotated[str | None, typer.Option("--region", "-r", help="Region.")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", "-r", metavar="REGION", help="Region, Schlüssel oder Name."),
+    ] = None,
     all_regions: Annotated[bool, typer.Option("--all", help="Für alle Regionen.")] = False,
-    text: Annotated[str | None, typer.Option("--text", help="Einleitung (Markdown).")] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", metavar="TEXT", help="Einleitung (Markdown).")
+    ] = None,
     file: Annotated[
-        Path | None, typer.Option("--file", help="Einleitung aus dieser Datei (Markdown).")
+        Path | None,
+        typer.Option("--file", metavar="DATEI", help="Einleitung aus dieser Datei (Markdown)."),
     ] = None,
     pin: Annotated[
-        list[str] | None, typer.Option("--pin", help="Meldung oben anheften (mehrfach).")
+        list[str] | None,
+        typer.Option("--pin", metavar="ID", help="Meldung oben anheften (mehrfach)."),
     ] = None,
     leave_out: Annotated[
-        list[str] | None, typer.Option("--leave-out", help="Meldung weglassen (mehrfach).")
+        list[str] | None,
+        typer.Option("--leave-out", metavar="ID", help="Meldung weglassen (mehrfach)."),
     ] = None,
 ) -> None:
     """Einleitung, angeheftete und weggelassene Meldungen für den nächsten Newsletter."""
@@ -35,16 +45,16 @@ def editorial(
     from newsletter.models import ALL_REGIONS
 
     if all_regions == (region is not None):
-        raise fail("Bitte entweder --region REGION oder --all angeben.", 64)
+        raise ParameterError("Bitte entweder --region REGION oder --all angeben.")
     if text is not None and file is not None:
-        raise fail("Bitte entweder --text oder --file angeben, nicht beides.", 64)
+        raise ParameterError("Bitte entweder --text oder --file angeben, nicht beides.")
+    scope = ALL_REGIONS if all_regions else configured_key(str(region))
     intro = file.read_text(encoding="utf-8") if file is not None else (text or "")
-    scope = ALL_REGIONS if all_regions else str(region)
     with open_context() as ctx:
         saved = editor.save(
             ctx, scope, intro, pinned=pin or [], excluded=leave_out or [], actor=ACTOR
         )
-    where = "alle Regionen" if all_regions else scope
+    where = "alle Regionen" if all_regions else region_names([scope])
     console.print(
         f"Gespeichert für {where}: Einleitung {len(saved.intro_md)} Zeichen, "
         f"{len(saved.pinned)} angeheftet, {len(saved.excluded)} weggelassen.",
@@ -61,25 +71,31 @@ def drafts() -> None:
 
     with open_context() as ctx, transaction(ctx.engine) as conn:
         rows = draft_store.waiting(conn)
+        tz = output.zone(ctx.config)
     if not rows:
         console.print("Keine Entwürfe warten auf Freigabe.")
         return
-    table = Table("Nr.", "Region", "Betreff", "Zeitraum bis", "Meldungen", "wartet")
+    table = output.table(
+        "Nr.", "Zeitraum bis", "Meld.", "wartet", "Region", "Betreff", long=("Region", "Betreff")
+    )
     now = utcnow()
     for row in rows:
         table.add_row(
             str(row.id),
-            row.region,
-            row.subject,
-            row.period_end.strftime("%d.%m.%Y %H:%M UTC"),
+            output.local(row.period_end, tz),
             str(row.items),
             age_text(row.created_at, now),
+            region_names([row.region]),
+            output.shown(row.subject),
         )
-    console.print(table)
+    output.show(console, table)
+    console.print(f"Meld. = Meldungen. {output.time_note(tz)}", highlight=False)
 
 
 @digest_app.command("approve")
-def approve(draft_id: Annotated[int, typer.Argument(help="Nummer des Entwurfs.")]) -> None:
+def approve(
+    draft_id: Annotated[int, typer.Argument(metavar="NR", help="Nummer des Entwurfs.")],
+) -> None:
     """Einen Entwurf freigeben und senden (das Protokoll nennt die Kommandozeile)."""
     from newsletter.mail import approval, sending
     from newsletter.models import SendStatus

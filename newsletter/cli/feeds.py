@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
-import gzip
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsletter.cli.base import app, console, fail, get_config, open_context
+from newsletter.cli.base import app, console, get_config, open_context
+from newsletter.cli.german import App, ParameterError
 
 if TYPE_CHECKING:
     from newsletter.context import Context
 
-feeds_app = typer.Typer(help="Feeds als Dateien ausgeben.", no_args_is_help=True)
+feeds_app = App(help="Feeds als Dateien ausgeben.", no_args_is_help=True)
 app.add_typer(feeds_app, name="feeds")
 
 
 @feeds_app.command("export")
 def export(
     directory: Annotated[
-        Path | None, typer.Argument(help="Zielverzeichnis (Standard: feeds.static_dir).")
+        Path | None,
+        typer.Argument(metavar="VERZEICHNIS", help="Zielverzeichnis (Standard: feeds.static_dir)."),
     ] = None,
 ) -> None:
     """Alle Feeds (RSS, Atom, JSON, je mit .gz) und die OPML-Datei schreiben; unveränderte bleiben."""
     config = get_config()
     target = directory or config.feeds.static_dir
     if target is None:
-        raise fail("Bitte ein Zielverzeichnis angeben (oder feeds.static_dir setzen).", 64)
+        raise ParameterError("Bitte ein Zielverzeichnis angeben (oder feeds.static_dir setzen).")
     with open_context() as ctx:
         files = render_all(ctx)
     written = write_files(config.path(target), files)
@@ -41,6 +40,8 @@ def export(
 def render_all(ctx: Context) -> dict[str, bytes]:
     """File name -> bytes for every feed and the OPML (plus gzip siblings); the same
     bytes as the web server sends."""
+    import gzip
+
     from newsletter import feeds
     from newsletter.store import items as item_store
     from newsletter.store.db import transaction
@@ -60,6 +61,9 @@ def render_all(ctx: Context) -> dict[str, bytes]:
 
 def write_files(directory: Path, files: dict[str, bytes]) -> list[str]:
     """Write each file atomically (temp file + rename); skip files whose bytes are unchanged."""
+    import os
+    import tempfile
+
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, body in sorted(files.items()):

@@ -7,15 +7,16 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
+from newsletter.cli import output
 from newsletter.cli.base import app, console, get_config, open_context
+from newsletter.cli.german import App
 
 if TYPE_CHECKING:
     from newsletter.config import Config
     from newsletter.regions import Classification, Gazetteer
 
-regions_app = typer.Typer(help="Regionen: auflisten, Texte zuordnen, Meldungen neu zuordnen.")
+regions_app = App(help="Regionen: auflisten, Texte zuordnen, Meldungen neu zuordnen.")
 app.add_typer(regions_app, name="regions")
 
 
@@ -30,11 +31,17 @@ def list_regions() -> None:
     """Regionen mit ihren Landkreisen und der Zahl der Gemeinden."""
     from newsletter.regions import describe_regions
 
-    table = Table("Schlüssel", "Name", "Landkreise / kreisfreie Städte", "Gemeinden")
+    table = output.table(
+        "Schlüssel",
+        "Name",
+        "Gemeinden",
+        "Landkreise / kreisfreie Städte",
+        long=("Name", "Landkreise / kreisfreie Städte"),
+    )
     for info in describe_regions(_gazetteer(get_config())):
         districts = ", ".join(f"{key} {name}" for key, name in info.districts)
-        table.add_row(info.key, info.name, districts, str(info.municipalities))
-    console.print(table)
+        table.add_row(info.key, info.name, str(info.municipalities), districts)
+    output.show(console, table)
 
 
 @regions_app.command("classify")
@@ -51,16 +58,18 @@ def classify_lines() -> None:
 
 
 @regions_app.command("explain")
-def explain(text: Annotated[str, typer.Argument(help="Der zu prüfende Text.")]) -> None:
+def explain(
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="Der zu prüfende Text.")],
+) -> None:
     """Welche Orte im Text erkannt wurden, welche mehrdeutig sind – und das Ergebnis."""
     from newsletter.regions import classify
 
     gazetteer = _gazetteer(get_config())
     result = classify(text, gazetteer)
-    table = Table("Fundstelle", "Art", "Schlüssel", "Region")
+    table = output.table("Art", "Schlüssel", "Region", "Fundstelle", long=("Fundstelle",))
     for match in result.matches:
-        table.add_row(match.phrase, match.kind, match.key, match.region)
-    console.print(table)
+        table.add_row(match.kind, match.key, match.region, output.shown(match.phrase))
+    output.show(console, table)
     _print_details(result, gazetteer)
     regions = ", ".join(sorted(result.regions)) or "keine – landesweit"
     console.print(f"[bold]Regionen:[/] {regions}", highlight=False)

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
-from rich.table import Table
-
+from newsletter.cli import output
 from newsletter.cli.base import app, console, get_config
 
 
 @app.command()
 def schedule() -> None:
     """Die geplanten Aufgaben mit ihrem nächsten Lauf (Ortszeit)."""
-    from newsletter.localtime import german_long
+    from newsletter.localtime import german_medium
     from newsletter.scheduler import next_runs
     from newsletter.store.db import utcnow
 
     config = get_config()
-    tz = ZoneInfo(config.site.timezone)
-    table = Table("Aufgabe", "Kennung", "Zeitplan", "Nächster Lauf")
+    tz = output.zone(config)
+    table = output.table(
+        "Nächster Lauf", "Zeitplan", "Kennung", "Aufgabe", long=("Kennung", "Aufgabe")
+    )
     for spec, when in next_runs(config, utcnow()):
         interval = getattr(spec.trigger, "interval", None)
         every = f"alle {int(interval.total_seconds() // 60) if interval else 0} Min."
-        table.add_row(spec.name, spec.id, spec.cron or every, german_long(when, tz))
-    console.print(table)
+        table.add_row(german_medium(when, tz), spec.cron or every, spec.id, spec.name)
+    output.show(console, table)
     console.print(
-        f"Zeitzone: {config.site.timezone}; Zeitplan: Minute Stunde Tag Monat Wochentag.",
+        f"{output.time_note(tz)} Zeitplan: Minute Stunde Tag Monat Wochentag.",
         highlight=False,
     )
     if not config.schedule.enabled:

@@ -410,6 +410,13 @@ def _aware(value: datetime) -> datetime:
     return result
 
 
+def ids_starting(conn: Connection, prefix: str, limit: int = 2) -> list[str]:
+    """Item ids that begin with ``prefix`` (an id shortened for a terminal), at most ``limit``."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = select(items.c.id).where(items.c.id.like(escaped + "%", escape="\\"))
+    return list(conn.execute(query.order_by(items.c.id).limit(limit)).scalars())
+
+
 def visible_by_ids(conn: Connection, ids: Sequence[str]) -> list[Item]:
     """Those of the items ``ids`` that still exist and are not hidden (the web archive)."""
     if not ids:

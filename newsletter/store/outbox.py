@@ -531,3 +531,13 @@ def requeue_failed(conn: Connection, digest_id: int, now: datetime) -> int:
         )
     )
     return int(conn.execute(query).rowcount or 0)
+
+
+def status_counts(conn: Connection, digest_id: int) -> dict[DeliveryStatus, int]:
+    """A digest's deliveries per status (whoever sent them: this process or a worker)."""
+    query = (
+        select(deliveries.c.status, func.count())
+        .where(deliveries.c.digest_id == digest_id)
+        .group_by(deliveries.c.status)
+    )
+    return {DeliveryStatus(status): int(n) for status, n in conn.execute(query)}
