@@ -60,6 +60,7 @@ LINK_SCHEMES = frozenset({"http", "https"})
 LINK_REL = "noopener noreferrer"
 _URL_ATTRIBUTES = ("href", "src")
 _SPACE = re.compile(r"\s+")
+_CONTROL_BUT_TAB_NEWLINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # category Cc
 _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))  # WHATWG URL: stripped at both ends
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")  # WHATWG URL: removed anywhere
 _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -156,8 +157,7 @@ def markup_free_text(html: str, rounds: int = 4) -> str:
 
 def normalize_space(text: str) -> str:
     """NFC, control characters removed, runs of whitespace as one space."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(ch for ch in text if ch in "\t\n" or unicodedata.category(ch) != "Cc")
+    text = _CONTROL_BUT_TAB_NEWLINE.sub("", unicodedata.normalize("NFC", text))
     return _SPACE.sub(" ", text).strip()
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 
 from newsletter.sanitize import (
@@ -92,6 +95,19 @@ def test_plain_text_decodes_entities_and_drops_tags() -> None:
 
 def test_normalize_space_removes_control_characters() -> None:
     assert normalize_space("A\x00B\x1b  C\n") == "AB C"
+
+
+def test_normalize_space_drops_exactly_the_unicode_control_characters() -> None:
+    """The regex in normalize_space agrees with Unicode's category Cc on every code point."""
+
+    def by_category(text: str) -> str:
+        text = unicodedata.normalize("NFC", text)
+        kept = "".join(c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc")
+        return re.sub(r"\s+", " ", kept).strip()
+
+    for code in range(0x3000):
+        text = f"a{chr(code)}b"
+        assert normalize_space(text) == by_category(text), hex(code)
 
 
 def test_text_excerpt_cuts_at_a_word() -> None:
