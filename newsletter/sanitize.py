@@ -1,7 +1,8 @@
 """Make fetched HTML safe to show in pages, feeds and mails (nh3), and titles plain.
 
-Order matters: relative links are made absolute against the item's URL first, then
-nh3 removes everything outside the allowlist (STANDARDS §8): ``<script>``/``<style>``
+Relative links are made absolute against the item's URL by nh3 itself, in the same pass
+(``url_relative``; Python's ``urljoin``, as for pages) that removes everything outside
+the allowlist (STANDARDS §8): ``<script>``/``<style>``
 with their content, event handlers, ``style``, and every URL scheme except http, https
 and mailto. Images are dropped too: remote images in our pages and mails would be
 third-party content loaded without consent (STANDARDS §6).
@@ -74,7 +75,13 @@ def clean_html(html: str, base_url: str | None = None) -> str:
     """Absolutise links against ``base_url``, then clean ``html`` with the allowlist."""
     if not html or not html.strip():
         return ""
-    html = absolutize_links(html, base_url)
+
+    def relative(url: str) -> str | None:  # nh3 asks for every relative link it keeps
+        value = url.strip()
+        if not value:  # an empty link must not become a link to the item itself
+            return None
+        return join_url(base_url, value) if base_url else value
+
     cleaned = nh3.clean(
         html,
         tags=set(ALLOWED_TAGS),
@@ -83,6 +90,7 @@ def clean_html(html: str, base_url: str | None = None) -> str:
         url_schemes=set(URL_SCHEMES),
         link_rel=LINK_REL,
         strip_comments=True,
+        url_relative=relative,  # one parse: no second HTML parser to absolutise first
     )
     return cleaned.strip()
 

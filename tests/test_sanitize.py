@@ -57,6 +57,19 @@ def test_relative_links_become_absolute_against_the_item_url() -> None:
     assert 'href="https://www.example.org/archiv/"' in cleaned
 
 
+@pytest.mark.parametrize("href", ["", "   ", "\t"])
+def test_an_empty_link_does_not_point_to_the_item(href: str) -> None:
+    assert clean_html(f'<a href="{href}">K</a>', BASE) == '<a rel="noopener noreferrer">K</a>'
+
+
+def test_without_a_base_relative_links_stay_relative() -> None:
+    cleaned = clean_html('<a href=" /kontakt ">K</a> <a href="https://e.org/">E</a>')
+    assert cleaned == (
+        '<a href="/kontakt" rel="noopener noreferrer">K</a> '
+        '<a href="https://e.org/" rel="noopener noreferrer">E</a>'
+    )
+
+
 def test_links_get_noopener_and_only_href_and_title() -> None:
     cleaned = clean_html('<a href="https://e.org/" title="T" target="_blank" id="x">L</a>', BASE)
     assert cleaned == '<a href="https://e.org/" title="T" rel="noopener noreferrer">L</a>'
