@@ -1,7 +1,8 @@
 """Make fetched HTML safe to show in pages, feeds and mails (nh3), and titles plain.
 
-Order matters: relative links are made absolute against the item's URL first, then
-nh3 removes everything outside the allowlist (STANDARDS §8): ``<script>``/``<style>``
+Relative links are made absolute against the item's URL by nh3 itself, in the same pass
+(``url_relative``; Python's ``urljoin``, as for pages) that removes everything outside
+the allowlist (STANDARDS §8): ``<script>``/``<style>``
 with their content, event handlers, ``style``, and every URL scheme except http, https
 and mailto. Images are dropped too: remote images in our pages and mails would be
 third-party content loaded without consent (STANDARDS §6).
@@ -60,6 +61,7 @@ LINK_SCHEMES = frozenset({"http", "https"})
 LINK_REL = "noopener noreferrer"
 _URL_ATTRIBUTES = ("href", "src")
 _SPACE = re.compile(r"\s+")
+_CONTROL_BUT_TAB_NEWLINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # category Cc
 _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))  # WHATWG URL: stripped at both ends
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")  # WHATWG URL: removed anywhere
 _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -73,7 +75,13 @@ def clean_html(html: str, base_url: str | None = None) -> str:
     """Absolutise links against ``base_url``, then clean ``html`` with the allowlist."""
     if not html or not html.strip():
         return ""
-    html = absolutize_links(html, base_url)
+
+    def relative(url: str) -> str | None:  # nh3 asks for every relative link it keeps
+        value = url.strip()
+        if not value:  # an empty link must not become a link to the item itself
+            return None
+        return join_url(base_url, value) if base_url else value
+
     cleaned = nh3.clean(
         html,
         tags=set(ALLOWED_TAGS),
@@ -82,6 +90,7 @@ def clean_html(html: str, base_url: str | None = None) -> str:
         url_schemes=set(URL_SCHEMES),
         link_rel=LINK_REL,
         strip_comments=True,
+        url_relative=relative,  # one parse: no second HTML parser to absolutise first
     )
     return cleaned.strip()
 
@@ -156,8 +165,7 @@ def markup_free_text(html: str, rounds: int = 4) -> str:
 
 def normalize_space(text: str) -> str:
     """NFC, control characters removed, runs of whitespace as one space."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(ch for ch in text if ch in "\t\n" or unicodedata.category(ch) != "Cc")
+    text = _CONTROL_BUT_TAB_NEWLINE.sub("", unicodedata.normalize("NFC", text))
     return _SPACE.sub(" ", text).strip()
 
 

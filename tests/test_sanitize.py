@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 
 from newsletter.sanitize import (
@@ -54,6 +57,19 @@ def test_relative_links_become_absolute_against_the_item_url() -> None:
     assert 'href="https://www.example.org/archiv/"' in cleaned
 
 
+@pytest.mark.parametrize("href", ["", "   ", "\t"])
+def test_an_empty_link_does_not_point_to_the_item(href: str) -> None:
+    assert clean_html(f'<a href="{href}">K</a>', BASE) == '<a rel="noopener noreferrer">K</a>'
+
+
+def test_without_a_base_relative_links_stay_relative() -> None:
+    cleaned = clean_html('<a href=" /kontakt ">K</a> <a href="https://e.org/">E</a>')
+    assert cleaned == (
+        '<a href="/kontakt" rel="noopener noreferrer">K</a> '
+        '<a href="https://e.org/" rel="noopener noreferrer">E</a>'
+    )
+
+
 def test_links_get_noopener_and_only_href_and_title() -> None:
     cleaned = clean_html('<a href="https://e.org/" title="T" target="_blank" id="x">L</a>', BASE)
     assert cleaned == '<a href="https://e.org/" title="T" rel="noopener noreferrer">L</a>'
@@ -92,6 +108,19 @@ def test_plain_text_decodes_entities_and_drops_tags() -> None:
 
 def test_normalize_space_removes_control_characters() -> None:
     assert normalize_space("A\x00B\x1b  C\n") == "AB C"
+
+
+def test_normalize_space_drops_exactly_the_unicode_control_characters() -> None:
+    """The regex in normalize_space agrees with Unicode's category Cc on every code point."""
+
+    def by_category(text: str) -> str:
+        text = unicodedata.normalize("NFC", text)
+        kept = "".join(c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc")
+        return re.sub(r"\s+", " ", kept).strip()
+
+    for code in range(0x3000):
+        text = f"a{chr(code)}b"
+        assert normalize_space(text) == by_category(text), hex(code)
 
 
 def test_text_excerpt_cuts_at_a_word() -> None:
