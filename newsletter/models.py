@@ -395,3 +395,46 @@ class Bounce:
     reporter: str = ""  # Reporting-MTA or the sender of the report
     action: str = ""  # what the job did (German)
     raw: str = ""  # the bounce message, cut at a size limit
+
+
+# --- what the store keeps about an address (DSGVO Art. 15 export, consent proof) ---------
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    """One entry of the consent log (appended, never changed; IP and user agent are
+    removed on erasure, the event stays as proof)."""
+
+    id: int
+    subscriber_id: int | None
+    email_hash: str
+    event: str
+    regions: tuple[str, ...]
+    text_version: str | None
+    wording: str | None
+    ip: str | None
+    user_agent: str | None
+    actor: str | None
+    detail: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    """One region of a subscriber with its times."""
+
+    region: str
+    status: str
+    requested_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MailRecord:
+    """One mail queued or sent to a subscriber (no content: that is the digest's)."""
+
+    kind: str
+    status: str
+    created_at: datetime
+    sent_at: datetime | None

@@ -201,9 +201,9 @@ def test_a_complaint_unsubscribes_from_everything_with_a_consent_record(
     subscriber = _subscriber(bctx, A)
     assert set(subscriber.subscriptions.values()) == {"unsubscribed"}
     events = privacy.consent_record(bctx, A)
-    complaint = [e for e in events if e["event"] == "complaint"]
-    assert complaint and sorted(complaint[0]["regions"]) == ["dresden", "zwickau"]
-    assert "ARF" in complaint[0]["detail"]["note"]
+    complaint = [e for e in events if e.event == "complaint"]
+    assert complaint and sorted(complaint[0].regions) == ["dresden", "zwickau"]
+    assert "ARF" in complaint[0].detail["note"]
 
 
 def test_without_verp_the_message_id_finds_the_delivery(

@@ -66,7 +66,7 @@ def test_excel_bom_semicolons_and_broken_rows(ctx: Context) -> None:
         and sub.confirmed_regions() == ("ostsachsen",)
     )
     (event,) = privacy.consent_record(ctx, "ok@example.org")
-    assert event["event"] == "import" and "liste.csv" in event["detail"]["note"]
+    assert event.event == "import" and "liste.csv" in event.detail["note"]
 
 
 def test_dry_run_saves_nothing(ctx: Context) -> None:
@@ -149,7 +149,7 @@ def test_chunks_commit_one_by_one_and_a_rerun_completes(ctx: Context) -> None:
         sub = store.find_by_email(conn, "P31@amt3.example")
         events = store.consent_events(conn, subscriptions.email_hash(ctx, "p31@amt3.example"))
     assert sub is not None and sub.subscriptions == {"dresden": "pending", "zwickau": "pending"}
-    assert [e["event"] for e in events] == ["import"]
+    assert [e.event for e in events] == ["import"]
 
 
 def test_progress_is_reported_per_chunk(ctx: Context) -> None:

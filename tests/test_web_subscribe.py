@@ -69,10 +69,10 @@ def test_double_opt_in_flow(ctx: Context, client: TestClient) -> None:
     with transaction(ctx.engine) as conn:
         subscriber = store.find_by_email(conn, "Anna@pirna.de")
     assert subscriber is not None and subscriber.confirmed_regions() == ("chemnitz", "dresden")
-    events = [e["event"] for e in privacy.consent_record(ctx, "Anna@pirna.de")]
+    events = [e.event for e in privacy.consent_record(ctx, "Anna@pirna.de")]
     assert events == ["subscribe_request", "confirm"]
     record = privacy.consent_record(ctx, "anna@pirna.de".replace("anna", "Anna"))[0]
-    assert record["wording"] == rules.CONSENT_TEXT and record["ip"].startswith("hmac:")
+    assert record.wording == rules.CONSENT_TEXT and (record.ip or "").startswith("hmac:")
 
 
 def test_missing_or_wrong_csrf_is_403(client: TestClient) -> None:

@@ -235,17 +235,17 @@ def consent(address: AddressArg) -> None:
     )  # fmt: skip
     for e in events:
         table.add_row(
-            output.local(e["at"], tz),
-            e["event"],
-            ", ".join(e["regions"]),
-            e["text_version"] or "",
-            e["ip"] or "",
-            e["actor"] or "",
-            shown(str(e["detail"].get("note", ""))),
+            output.local(e.at, tz),
+            e.event,
+            ", ".join(e.regions),
+            e.text_version or "",
+            e.ip or "",
+            e.actor or "",
+            shown(str(e.detail.get("note", ""))),
         )
     output.show(console, table)
     console.print(output.time_note(tz), highlight=False)
-    wording = next((e["wording"] for e in events if e["wording"]), None)
+    wording = next((e.wording for e in events if e.wording), None)
     if wording:
         console.print(f"Wortlaut der Einwilligung: {wording}")
 

@@ -8,14 +8,20 @@ change ever made to a row is :func:`redact_consent` (IP and user agent) on erasu
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, func, insert, or_, select, update
 
 from newsletter.errors import NotFoundError
-from newsletter.models import Subscriber, SubscriptionStatus
+from newsletter.models import (
+    ConsentEvent,
+    MailRecord,
+    Subscriber,
+    SubscriptionRecord,
+    SubscriptionStatus,
+)
 from newsletter.store.db import as_utc, utcnow
 from newsletter.store.schema import (
     consent_log,
@@ -176,14 +182,15 @@ def set_status_many(
         conn.execute(insert(subscriptions), fresh)
 
 
-def subscription_rows(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
+def subscription_rows(conn: Connection, subscriber_id: int) -> list[SubscriptionRecord]:
     """Every region row with its times (for the DSGVO Art. 15 export)."""
+    columns = [subscriptions.c[f.name] for f in fields(SubscriptionRecord)]
     query = (
-        select(subscriptions)
+        select(*columns)
         .where(subscriptions.c.subscriber_id == subscriber_id)
         .order_by(subscriptions.c.region)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [SubscriptionRecord(*row) for row in conn.execute(query)]
 
 
 def log_consent(conn: Connection, **values: Any) -> None:
@@ -198,11 +205,15 @@ def log_consents(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
         conn.execute(insert(consent_log), [dict(event, at=now) for event in events])
 
 
-def consent_events(conn: Connection, email_hash: str) -> list[dict[str, Any]]:
+def consent_events(conn: Connection, email_hash: str) -> list[ConsentEvent]:
+    columns = [consent_log.c[f.name] for f in fields(ConsentEvent)]
     query = (
-        select(consent_log).where(consent_log.c.email_hash == email_hash).order_by(consent_log.c.id)
+        select(*columns).where(consent_log.c.email_hash == email_hash).order_by(consent_log.c.id)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [
+        ConsentEvent(**(row._asdict() | {"regions": tuple(row.regions or ())}))
+        for row in conn.execute(query)
+    ]
 
 
 def redact_consent(conn: Connection, email_hash: str) -> None:
@@ -268,19 +279,15 @@ def _filtered(conn: Connection, query: Select[Any], where: SubscriberFilter) -> 
     return query
 
 
-def delivery_log(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
+def delivery_log(conn: Connection, subscriber_id: int) -> list[MailRecord]:
     """The mails queued or sent to a subscriber (kind, status, times): part of Art. 15."""
+    columns = [deliveries.c[f.name] for f in fields(MailRecord)]
     query = (
-        select(
-            deliveries.c.kind,
-            deliveries.c.status,
-            deliveries.c.created_at,
-            deliveries.c.sent_at,
-        )
+        select(*columns)
         .where(deliveries.c.subscriber_id == subscriber_id)
         .order_by(deliveries.c.id)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [MailRecord(*row) for row in conn.execute(query)]
 
 
 def delete_subscriber(conn: Connection, subscriber_id: int, email: str) -> None:

@@ -7,9 +7,11 @@ events with times and regions as proof of past consent (Art. 17(3)(e)).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from newsletter.context import Context
+from newsletter.models import ConsentEvent
 from newsletter.store import bounces as bounce_store
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
@@ -38,7 +40,7 @@ def forget(ctx: Context, email: str, actor: str) -> bool:
         return True
 
 
-def consent_record(ctx: Context, email: str) -> list[dict[str, Any]]:
+def consent_record(ctx: Context, email: str) -> list[ConsentEvent]:
     """The consent log of an address: proof for an authority, printable any time."""
     with transaction(ctx.engine) as conn:
         return store.consent_events(conn, email_hash(ctx, normalise_email(email)))
@@ -53,7 +55,9 @@ def personal_data(ctx: Context, email: str) -> dict[str, Any]:
             "email": address,
             "subscriber": None,
             "suppressed": store.is_suppressed(conn, email_hash(ctx, address)),
-            "consent_log": store.consent_events(conn, email_hash(ctx, address)),
+            "consent_log": [
+                asdict(e) for e in store.consent_events(conn, email_hash(ctx, address))
+            ],
             "bounces": bounce_store.of_person(conn, address),
         }
         if sub is not None:
@@ -62,7 +66,7 @@ def personal_data(ctx: Context, email: str) -> dict[str, Any]:
                 "ags": sub.ags, "source": sub.source, "created_at": sub.created_at,
                 "bounce_count": sub.bounce_count, "suspended": sub.suspended,
                 "per_region_mails": sub.per_region,
-                "subscriptions": store.subscription_rows(conn, sub.id),
-                "mails": store.delivery_log(conn, sub.id),
+                "subscriptions": [asdict(r) for r in store.subscription_rows(conn, sub.id)],
+                "mails": [asdict(m) for m in store.delivery_log(conn, sub.id)],
             }  # fmt: skip
     return data
