@@ -16,17 +16,19 @@ from newsletter.errors import ConfigError
 from newsletter.logs import redact_tokens
 from newsletter.web import create_app
 from newsletter.web.feeds import FeedsFirst
+from newsletter.web.pages import PagesFirst
+from newsletter.web.state import state_of
 
 log = logging.getLogger(__name__)
 
 
-def build_app(ctx: Context, *, background: bool) -> FeedsFirst:
-    """The web app behind the feed fast path; with ``background`` also the scheduler (and
-    worker) in its lifespan."""
+def build_app(ctx: Context, *, background: bool) -> PagesFirst:
+    """The web app behind the fast paths of cached pages and feeds; with ``background``
+    also the scheduler (and worker) in its lifespan."""
     app = create_app(ctx)
     if background:
         app.router.lifespan_context = _lifespan(ctx)
-    return FeedsFirst(app)
+    return PagesFirst(FeedsFirst(app), state_of(app).page_cache)
 
 
 def _lifespan(ctx: Context):  # type: ignore[no-untyped-def]

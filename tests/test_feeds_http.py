@@ -16,7 +16,8 @@ from newsletter.context import Context
 from newsletter.store import items as item_store
 from newsletter.store.db import transaction
 from newsletter.web import create_app
-from newsletter.web.feeds import FeedCache, FeedsFirst, accepts_gzip
+from newsletter.web.conditional import accepts_gzip
+from newsletter.web.feeds import FeedCache, FeedsFirst
 from newsletter.web.state import state_of
 from tests.feedfixtures import feed_request_count, sample_items, store_items
 from tests.livesrv import serve_app

@@ -94,6 +94,10 @@ items = Table(
     Column("region_check_reasons", JSON, nullable=False, default=list),  # the classifier's, German
 )
 
+# the public pages count visible statewide items and subtract hidden ones per region
+# (store.items.region_totals): both are index-only with this
+Index("ix_items_hidden_statewide", items.c.hidden, items.c.statewide)
+
 item_regions = Table(
     "item_regions",
     metadata,

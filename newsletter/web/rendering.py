@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.templating import environment
 from newsletter.web.security import CSRF_FIELD, csrf_cookie_value, csrf_token, set_csrf_cookie
@@ -41,13 +42,48 @@ def render(
     return response
 
 
+def render_shared(config: Config, template: str, values: dict[str, Any] | None = None) -> str:
+    """A page the same for every visitor, to be cached and served to all: rendered without
+    the request and without a CSRF token (:data:`NO_VISITOR` stands in for it, and a
+    template that writes it into the page fails, so no visitor's token is ever cached)."""
+    return (
+        environment("web")
+        .get_template(template)
+        .render(
+            site=config.site,
+            regions=config.region_list(),
+            request=None,
+            csrf_field=CSRF_FIELD,
+            csrf_token=NO_VISITOR,
+            **(values or {}),
+        )
+    )
+
+
+class _NoVisitor:
+    """The CSRF token of a page cached for everyone: there is none, writing it fails."""
+
+    def __html__(self) -> str:
+        raise RuntimeError(
+            "a page cached for every visitor cannot carry a CSRF token: render it with "
+            "render() (per visitor, uncached) or load the form's token separately"
+        )
+
+    __str__ = __html__
+
+
+NO_VISITOR = _NoVisitor()
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'self'; form-action 'self'"
+    ),
+}
+
+
 def _security_headers() -> dict[str, str]:
-    return {
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin",
-        "X-Frame-Options": "SAMEORIGIN",
-        "Content-Security-Policy": (
-            "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
-            "frame-ancestors 'self'; form-action 'self'"
-        ),
-    }
+    return dict(SECURITY_HEADERS)

@@ -1,0 +1,260 @@
+"""Benchmark the public pages against the feeds (same server, same run) and as the archive grows.
+
+1. N items (default 10,000; one in seven statewide, the others spread over the five
+   regions, every 26 minutes back in time, like ``bench_admin.py``) in a SQLite file;
+   ``newsletter serve --no-scheduler`` in a subprocess on a free loopback port.
+2. ``wrk -t1 -c8 -d2s`` with ``Accept-Encoding: gzip`` against the feed ``/feeds/zwickau.rss``
+   (the baseline), ``/``, ``/regionen/zwickau``, an older region page (keyset link), an item
+   page, and ``/`` and ``/regionen/zwickau`` with ``If-None-Match`` (304); interleaved in
+   rounds, medians. Prints each as a ratio to the feed (goal: pages >= 0.5) and 304 / full
+   (goal >= 1.3).
+3. Memory: resident set size (VmRSS) of ``serve`` after start, then after 20 s of mixed
+   load (wrk cycling over feeds, start page, every region page, older pages and 500 item
+   pages) (goal <= 120 MB with 10,000 items).
+4. The same server with 100,000 items: ``/regionen/zwickau`` served, as a ratio to its rate
+   at 10,000 items (goal >= 0.8), and the uncached cost of one region page (store read +
+   render, first page, a deep keyset page, the counts) at both sizes.
+
+Only prints, never asserts on timing. Without wrk the load measurements are skipped.
+Usage: ``.venv/bin/python bench/bench_pages.py [--seconds 2] [--rounds 3] [--large 100000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from newsletter.config import load_config  # noqa: E402
+from newsletter.context import Context  # noqa: E402
+from newsletter.models import Item  # noqa: E402
+from newsletter.store import items as item_store  # noqa: E402
+from newsletter.store.db import transaction  # noqa: E402
+from tests.livesrv import Served, newsletter_serve, write_config  # noqa: E402
+
+REGIONS = ["leipzig-nordsachsen", "chemnitz", "ostsachsen", "zwickau", "dresden"]
+REGION = "zwickau"
+FEED = f"/feeds/{REGION}.rss"
+WRK = shutil.which("wrk")
+NOW = datetime.now(UTC).replace(microsecond=0)
+GZIP = {"Accept-Encoding": "gzip"}
+MIXED_SECONDS = 20
+
+
+def item_id(n: int) -> str:
+    return hashlib.sha256(str(n).encode()).hexdigest()[:24]
+
+
+def make_item(n: int) -> Item:
+    when = NOW - timedelta(minutes=26 * n)
+    region = REGIONS[n % 5] if n % 7 else None
+    regions = (region,) if region else ()
+    return Item(
+        id=item_id(n),
+        title=f"Präventionsmeldung Nr. {n}: Sicherheit & Ordnung in der Region",
+        url=None if n % 3 == 0 else f"https://example.org/meldung/{n}",
+        summary_html="<p>" + "Hinweise der Polizei zu Einbruch und Betrug. " * 6 + "</p>",
+        content_html="",
+        published_at=when,
+        collected_at=when,
+        updated_at=when,
+        regions=regions,
+        classified_regions=regions,
+        source_name="Polizei Sachsen",
+    )
+
+
+def seed(config_path: Path, count: int) -> None:
+    ctx = Context(load_config(config_path, environ={}))
+    try:
+        ctx.init_db()
+        batch = 5_000
+        for start in range(0, count, batch):
+            made = [make_item(n) for n in range(start, min(start + batch, count))]
+            with transaction(ctx.engine) as conn:
+                item_store.insert_items(conn, [(i, i.url, i.id) for i in made])
+    finally:
+        ctx.close()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process in MB (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def wrk(url: str, headers: dict[str, str], seconds: float, script: Path | None = None) -> float:
+    """Requests/sec from ``wrk -t1 -c8``; non-2xx/3xx responses are reported."""
+    assert WRK
+    args = [WRK, "-t1", "-c8", f"-d{seconds:g}s"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    if script is not None:
+        args += ["-s", str(script)]
+    out = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    if "Non-2xx or 3xx responses" in out:
+        print(f"  warning: errors under load on {url}:\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise RuntimeError(f"no Requests/sec in wrk output:\n{out}")
+    return float(match.group(1))
+
+
+@contextmanager
+def served_store(tmp: Path, count: int) -> Iterator[Served]:
+    config_path = write_config(tmp, name="bench.toml")
+    seed(config_path, count)
+    with newsletter_serve(config_path, tmp / "serve.log", seconds=60) as served:
+        yield served
+
+
+def older_link(served: Served) -> str:
+    """The »Ältere Meldungen« link of the region's first page, followed three times."""
+    path = f"/regionen/{REGION}"
+    for _ in range(3):
+        page = httpx.get(served.url + path).text
+        found = re.search(r'href="([^"]*)" rel="next"', page)
+        if found is None:
+            return path
+        link = found.group(1).replace("&amp;", "&")
+        path = f"/regionen/{REGION}{link}" if link.startswith("?") else link
+    return path
+
+
+def targets(served: Served) -> dict[str, tuple[str, dict[str, str]]]:
+    base = served.url
+    found: dict[str, tuple[str, dict[str, str]]] = {"feed": (base + FEED, GZIP)}
+    for name, path in (
+        ("/", "/"),
+        (f"/regionen/{REGION}", f"/regionen/{REGION}"),
+        ("older region page", older_link(served)),
+        ("item page", f"/meldungen/{item_id(3)}"),
+    ):
+        response = httpx.get(base + path, headers=GZIP)
+        response.raise_for_status()
+        found[name] = (base + path, GZIP)
+        etag = response.headers.get("etag")
+        if etag and name in ("/", f"/regionen/{REGION}"):
+            found[f"{name} 304"] = (base + path, GZIP | {"If-None-Match": etag})
+    return found
+
+
+def load(
+    rates_of: dict[str, tuple[str, dict[str, str]]], seconds: float, rounds: int
+) -> dict[str, float]:
+    rates: dict[str, list[float]] = {name: [] for name in rates_of}
+    for _ in range(rounds):  # interleaved: drift of the machine hits all alike
+        for name, (url, headers) in rates_of.items():
+            rates[name].append(wrk(url, headers, seconds))
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
+MIXED_LUA = """
+paths = {{{paths}}}
+n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", paths[(n % #paths) + 1], {{["Accept-Encoding"] = "gzip"}})
+end
+"""
+
+
+def mixed_load(served: Served, tmp: Path, count: int) -> None:
+    """Feeds, start page, every region's first and older pages and 500 item pages."""
+    paths = ["/", FEED, "/feeds/sachsen.atom", "/feeds/dresden.json"]
+    paths += [f"/regionen/{r}" for r in REGIONS] + [f"/regionen/{r}?seite=2" for r in REGIONS]
+    paths += [older_link(served)]
+    paths += [f"/meldungen/{item_id(n)}" for n in range(0, min(count, 5_000), 10)]
+    script = tmp / "mixed.lua"
+    script.write_text(MIXED_LUA.format(paths=", ".join(f'"{p}"' for p in paths)))
+    rate = wrk(served.url + "/", {}, MIXED_SECONDS, script)
+    print(f"mixed load ({len(paths)} paths, {MIXED_SECONDS} s): {rate:.0f} req/s")
+
+
+def render_cost(tmp: Path, served: Served, repeats: int = 5) -> dict[str, float]:
+    """Milliseconds per request of pages that are not cached: a new query each time."""
+    costs = {}
+    with httpx.Client(base_url=served.url) as client:
+        for name, path in (
+            ("first page", f"/regionen/{REGION}"),
+            ("deep ?seite=400", f"/regionen/{REGION}?seite=400"),
+        ):
+            timings = []
+            for n in range(repeats + 1):
+                started = time.perf_counter()
+                client.get(f"{path}{'&' if '?' in path else '?'}x={n}").raise_for_status()
+                timings.append(time.perf_counter() - started)
+            costs[name] = statistics.median(timings[1:]) * 1000
+    return costs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=2, help="per load measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    args = parser.parse_args()
+    if not WRK:
+        print("wrk not installed: load measurements skipped")
+        return 0
+    print(f"load: wrk -t1 -c8, {args.rounds} rounds of {args.seconds:g} s per target")
+    with tempfile.TemporaryDirectory() as name, served_store(Path(name), args.items) as served:
+        start_rss = rss_mb(served.process.pid)
+        rates = load(targets(served), args.seconds, args.rounds)
+        costs_small = render_cost(Path(name), served)
+        before_mixed = rss_mb(served.process.pid)
+        mixed_load(served, Path(name), args.items)
+        after = rss_mb(served.process.pid)
+    feed = rates["feed"]
+    print(f"{args.items:,} items")
+    for page, rate in rates.items():
+        print(f"  {page:28} {rate:8.0f} req/s  {rate / feed:5.2f} × feed")
+    for page in ("/", f"/regionen/{REGION}"):
+        if f"{page} 304" in rates:
+            ratio = rates[f"{page} 304"] / rates[page]
+            print(f"  304 / full on {page:16} {ratio:5.2f}  (goal >= 1.3)")
+    print("  goal: pages >= 0.5 × feed")
+    print(
+        f"serve RSS: {start_rss:.0f} MB at start, {before_mixed:.0f} MB after the rate "
+        f"measurements, {after:.0f} MB after {MIXED_SECONDS} s mixed load (goal <= 120 MB)"
+    )
+    with tempfile.TemporaryDirectory() as name, served_store(Path(name), args.large) as served:
+        big = load(
+            {"region": (served.url + f"/regionen/{REGION}", GZIP)}, args.seconds, args.rounds
+        )
+        costs_large = render_cost(Path(name), served)
+        large_rss = rss_mb(served.process.pid)
+    small_rate = rates[f"/regionen/{REGION}"]
+    print(
+        f"/regionen/{REGION}: {small_rate:.0f} req/s at {args.items:,} items, "
+        f"{big['region']:.0f} req/s at {args.large:,}: ratio {big['region'] / small_rate:.2f} "
+        f"(goal >= 0.8); serve RSS {large_rss:.0f} MB"
+    )
+    for name_ in costs_small:
+        print(
+            f"  uncached {name_:18} {costs_small[name_]:7.1f} ms at {args.items:,}, "
+            f"{costs_large[name_]:7.1f} ms at {args.large:,}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
