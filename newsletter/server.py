@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from newsletter.context import Context
 from newsletter.errors import ConfigError
 from newsletter.logs import redact_tokens
+from newsletter.memory import limit_malloc_arenas
 from newsletter.web import create_app
 from newsletter.web.feeds import FeedsFirst
 from newsletter.web.pages import PagesFirst
@@ -51,6 +52,7 @@ def run_server(ctx: Context, *, host: str, port: int, background: bool = True) -
     The socket is bound first: when the port is taken the command fails with one German
     line before the scheduler and the send worker (the lifespan) ever start."""
     sock = bind(host, port)
+    limit_malloc_arenas()  # before uvicorn, the scheduler and the worker start threads
     app = build_app(ctx, background=background)
     redact_tokens(logging.getLogger("uvicorn.access"))  # link tokens never in the access log
     log.info("serving on http://%s:%d (public base URL %s)", host, port, ctx.config.site.base_url)

@@ -94,9 +94,15 @@ items = Table(
     Column("region_check_reasons", JSON, nullable=False, default=list),  # the classifier's, German
 )
 
-# the public pages count visible statewide items and subtract hidden ones per region
-# (store.items.region_totals): both are index-only with this
-Index("ix_items_hidden_statewide", items.c.hidden, items.c.statewide)
+# the few hidden items, for the public pages' counts (store.items.region_totals); partial,
+# so that no query for visible items (hidden IS false) is ever steered onto it
+Index(
+    "ix_items_hidden",
+    items.c.statewide,
+    items.c.id,
+    sqlite_where=items.c.hidden.is_(True),
+    postgresql_where=items.c.hidden.is_(True),
+)
 
 item_regions = Table(
     "item_regions",
