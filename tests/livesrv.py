@@ -23,6 +23,16 @@ import httpx
 import uvicorn
 
 
+class Clock:
+    """A monotonic clock the test moves by hand (for the caches of a served app)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

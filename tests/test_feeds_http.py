@@ -20,7 +20,7 @@ from newsletter.web.conditional import accepts_gzip
 from newsletter.web.feeds import FeedCache, FeedsFirst
 from newsletter.web.state import state_of
 from tests.feedfixtures import feed_request_count, sample_items, store_items
-from tests.livesrv import serve_app
+from tests.livesrv import Clock, serve_app
 
 MEDIA_TYPES = [
     ("/feeds/zwickau.rss", "application/rss+xml; charset=utf-8"),
@@ -31,16 +31,6 @@ MEDIA_TYPES = [
     ("/feeds/sachsen.json", "application/feed+json; charset=utf-8"),
     ("/feeds.opml", "text/x-opml; charset=utf-8"),
 ]
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -24,19 +24,9 @@ from newsletter.web.pages import PageCache, PagesFirst
 from newsletter.web.rendering import render_shared
 from newsletter.web.state import state_of
 from tests.feedfixtures import T0, sample_items, store_items
-from tests.livesrv import newsletter_serve, run_cli, serve_app, wait_for, write_config
+from tests.livesrv import Clock, newsletter_serve, run_cli, serve_app, wait_for, write_config
 
 PAGES = ["/", "/regionen/zwickau", "/meldungen/item03"]
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

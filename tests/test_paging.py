@@ -4,7 +4,7 @@ SQLite and PostgreSQL (every item exactly once, ties on the published time inclu
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,25 +14,13 @@ from newsletter.models import Item, ItemKey
 from newsletter.store import items as store
 from newsletter.store.db import transaction
 from newsletter.web import paging
+from tests.test_store_items import make_item as store_item
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def make_item(n: int, regions: tuple[str, ...], minutes: int, **extra: object) -> Item:
-    moment = T0 + timedelta(minutes=minutes)
-    values: dict[str, object] = {
-        "id": f"i{n:04d}",
-        "title": f"Meldung {n}",
-        "url": None,
-        "summary_html": "<p>Text</p>",
-        "content_html": "",
-        "published_at": moment,
-        "collected_at": moment,
-        "updated_at": moment,
-        "regions": regions,
-        "classified_regions": regions,
-    }
-    return Item(**(values | extra))  # type: ignore[arg-type]
+def make_item(n: int, regions: tuple[str, ...], hours: int) -> Item:
+    return store_item(f"i{n:04d}", regions, hours)
 
 
 def add(ctx: Context, items: list[Item]) -> None:
@@ -41,7 +29,7 @@ def add(ctx: Context, items: list[Item]) -> None:
 
 
 def mixed(count: int, start: int = 0) -> list[Item]:
-    """Zwickau, Dresden and statewide items; three share each published minute (ties)."""
+    """Zwickau, Dresden and statewide items; three share each published hour (ties)."""
     regions: list[tuple[str, ...]] = [("zwickau",), ("dresden",), ()]
     return [make_item(n, regions[n % 3], n // 3) for n in range(start, start + count)]
 

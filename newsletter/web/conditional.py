@@ -52,11 +52,14 @@ def build_body(
     fallback_time: datetime,
     previous: CachedBody | None,
     common: Callable[[str, datetime], Headers],
+    full_only: Headers | None = None,
 ) -> CachedBody:
     """Body, gzip, ETag and headers. Same bytes as before: the previous ETag and
     Last-Modified stay. New bytes: Last-Modified is the store's newest change (else
     ``fallback_time``), and always later than the previous one (HTTP dates have whole
-    seconds). ``common(etag, last_modified)`` gives the headers a 200 and a 304 share."""
+    seconds). ``common(etag, last_modified)`` gives the headers a 200 and a 304 share;
+    ``full_only`` go with a 200 only (a 304 updates the stored response's headers with its
+    own, so what it leaves out stays as the 200 said)."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     if previous is not None and previous.etag == etag:
         return replace(previous, version=version)
@@ -64,7 +67,7 @@ def build_body(
     if previous is not None:
         modified = max(modified, previous.last_modified + timedelta(seconds=1))
     shared = common(etag, modified)
-    typed = [*shared, (b"content-type", content_type.encode())]
+    typed = [*shared, *(full_only or []), (b"content-type", content_type.encode())]
     gzipped = gzip.compress(body, 6, mtime=0)
     return CachedBody(
         version,

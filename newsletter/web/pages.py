@@ -77,7 +77,6 @@ class PageCache:
         self._lock = threading.Lock()  # guards _pages and _bytes on writes
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
         self._totals: tuple[Version, dict[str, int]] | None = None
-        self._headers = _common_headers()
 
     def fresh(self, key: str) -> CachedBody | None:
         """The page at ``key`` if it was made for the version read less than ``recheck``
@@ -137,8 +136,9 @@ class PageCache:
             common=lambda etag, modified: [
                 (b"etag", etag.encode()),
                 (b"last-modified", format_http_date(modified).encode()),
-                *self._headers,
+                *CACHING,
             ],
+            full_only=SECURITY,
         )
 
     def _put(self, key: str, page: CachedBody) -> None:
@@ -153,13 +153,11 @@ class PageCache:
                 self._bytes -= dropped.size
 
 
-def _common_headers() -> Headers:
-    """What every page's 200 and 304 carry besides its validators."""
-    headers = [
-        (b"cache-control", f"public, max-age={PAGE_MAX_AGE}".encode()),
-        (b"vary", b"Accept-Encoding"),
-    ]
-    return headers + [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+CACHING: Headers = [
+    (b"cache-control", f"public, max-age={PAGE_MAX_AGE}".encode()),
+    (b"vary", b"Accept-Encoding"),
+]
+SECURITY: Headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
 
 def cached_page(request: Request, key: str, build: Build) -> Response:

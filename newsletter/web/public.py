@@ -66,7 +66,7 @@ def region_page(
 
     def build(conn: Connection, version: Version) -> tuple[str, dict[str, Any]]:
         total = state.page_cache.region_totals(conn, version)[region]
-        rows, top = _rows(conn, region, where)
+        rows, top = _rows(conn, region, where, total)
         page = paging.page_of(where, rows, total, top=top)
         values = {
             "region": found,
@@ -82,9 +82,11 @@ def region_page(
     return cached_page(request, path + where.query(), build)
 
 
-def _rows(conn: Connection, region: str, where: paging.Position) -> tuple[list[Item], bool]:
+def _rows(
+    conn: Connection, region: str, where: paging.Position, total: int
+) -> tuple[list[Item], bool]:
     """What the store reads for a position (one row more than a page), and whether those
-    rows are the first page."""
+    rows are the first page. An old ``?seite=N`` past the last item reads nothing."""
     size = paging.PAGE_SIZE + 1
     if where.before is not None:
         above = item_store.newer(conn, region, where.before, limit=size)
@@ -94,6 +96,8 @@ def _rows(conn: Connection, region: str, where: paging.Position) -> tuple[list[I
         return item_store.older(conn, region, where.after, limit=size), False
     elif where.page > 1:  # an old ?seite=N link: by offset, once per store version
         offset = (where.page - 1) * paging.PAGE_SIZE
+        if offset >= total:
+            return [], False
         return item_store.latest(conn, region, limit=size, offset=offset), False
     return item_store.older(conn, region, None, limit=size), True
 
