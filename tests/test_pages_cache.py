@@ -21,7 +21,7 @@ from newsletter.store import items as item_store
 from newsletter.store.db import transaction
 from newsletter.web import create_app
 from newsletter.web.pages import PageCache, PagesFirst
-from newsletter.web.rendering import render_shared
+from newsletter.web.rendering import SharedRequest, render_shared
 from newsletter.web.state import state_of
 from tests.feedfixtures import T0, sample_items, store_items
 from tests.livesrv import Clock, newsletter_serve, run_cli, serve_app, wait_for, write_config
@@ -325,3 +325,9 @@ def test_a_running_server_shows_every_change_of_the_store(tmp_path: Path) -> Non
             lambda: httpx.get(served.url + f"/meldungen/{plauen}").status_code == 404, 10
         )
         assert wait_for(lambda: shows(start, "Einbruchschutz in Plauen", present=False), 10)
+
+
+def test_a_shared_page_knows_its_address_but_nothing_of_the_visitor() -> None:
+    request = SharedRequest("/regionen/zwickau?seite=2")
+    assert request.url.path == "/regionen/zwickau" and request.query_params["seite"] == "2"
+    assert not hasattr(request, "cookies") and not hasattr(request, "headers")

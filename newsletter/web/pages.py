@@ -108,7 +108,7 @@ class PageCache:
                 if previous is not None and previous.version == version:
                     return previous
                 template, values = build(conn, version)
-            page = self._entry(template, values, version, previous)
+            page = self._entry(key, template, values, version, previous)
             self._put(key, page)
             return page
 
@@ -127,10 +127,15 @@ class PageCache:
         return len(self._pages), self._bytes
 
     def _entry(
-        self, template: str, values: dict[str, Any], version: Version, previous: CachedBody | None
+        self,
+        key: str,
+        template: str,
+        values: dict[str, Any],
+        version: Version,
+        previous: CachedBody | None,
     ) -> CachedBody:
         return build_body(
-            render_shared(self.config, template, values).encode(),
+            render_shared(self.config, template, values, address=key).encode(),
             content_type=CONTENT_TYPE,
             version=version,
             fallback_time=EMPTY_STORE_TIME,

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import URL, QueryParams
 
 from newsletter.config import Config
 from newsletter.context import Context
@@ -42,22 +43,34 @@ def render(
     return response
 
 
-def render_shared(config: Config, template: str, values: dict[str, Any] | None = None) -> str:
+def render_shared(
+    config: Config, template: str, values: dict[str, Any] | None = None, *, address: str = "/"
+) -> str:
     """A page the same for every visitor, to be cached and served to all: rendered without
-    the request and without a CSRF token (:data:`NO_VISITOR` stands in for it, and a
-    template that writes it into the page fails, so no visitor's token is ever cached)."""
+    the visitor's request (``request`` is a :class:`SharedRequest` of the page's
+    ``address``: its URL and query, nothing per visitor) and without a CSRF token
+    (:data:`NO_VISITOR` stands in for it, and a template that writes it into the page
+    fails, so no visitor's token is ever cached)."""
     return (
         environment("web")
         .get_template(template)
         .render(
             site=config.site,
             regions=config.region_list(),
-            request=None,
+            request=SharedRequest(address),
             csrf_field=CSRF_FIELD,
             csrf_token=NO_VISITOR,
             **(values or {}),
         )
     )
+
+
+class SharedRequest:
+    """What a shared page's template may read of »the request«: its address."""
+
+    def __init__(self, address: str) -> None:
+        self.url = URL(address)
+        self.query_params = QueryParams(self.url.query)
 
 
 class _NoVisitor:
