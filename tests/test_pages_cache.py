@@ -24,7 +24,16 @@ from newsletter.web.pages import PageCache, PagesFirst
 from newsletter.web.rendering import SharedRequest, render_shared
 from newsletter.web.state import state_of
 from tests.feedfixtures import T0, sample_items, store_items
-from tests.livesrv import Clock, newsletter_serve, run_cli, serve_app, wait_for, write_config
+from tests.livesrv import (
+    CONDITIONAL_REQUESTS,
+    Clock,
+    answers_of,
+    newsletter_serve,
+    run_cli,
+    serve_app,
+    wait_for,
+    write_config,
+)
 
 PAGES = ["/", "/regionen/zwickau", "/meldungen/item03"]
 
@@ -126,16 +135,7 @@ def test_a_shared_page_cannot_carry_a_csrf_token(ctx: Context) -> None:
         render_shared(ctx.config, "token_error.html", {"expired": False, "message": "alt"})
 
 
-@pytest.mark.parametrize(
-    ("method", "headers"),
-    [
-        ("GET", {}),
-        ("GET", {"Accept-Encoding": "gzip"}),
-        ("HEAD", {"Accept-Encoding": "gzip"}),
-        ("GET", {"If-None-Match": "ETAG"}),
-        ("GET", {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}),
-    ],
-)
+@pytest.mark.parametrize(("method", "headers"), CONDITIONAL_REQUESTS)
 @pytest.mark.parametrize("path", [*PAGES, "/regionen/dresden?seite=1"])
 def test_pages_first_answers_byte_for_byte_what_the_framework_answers(
     ctx: Context, method: str, headers: dict[str, str], path: str
@@ -144,19 +144,8 @@ def test_pages_first_answers_byte_for_byte_what_the_framework_answers(
     framework changes nothing a client sees (status, every header, body)."""
     store_items(ctx, sample_items())
     app = create_app(ctx)
-    cache = state_of(app).page_cache
-
-    async def both() -> list[httpx.Response]:
-        answers = []
-        for target in (app, PagesFirst(app, cache)):
-            transport = httpx.ASGITransport(app=target)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                etag = (await client.get(path)).headers["etag"]
-                sent = {k: etag if v == "ETAG" else v for k, v in headers.items()}
-                answers.append(await client.request(method, path, headers=sent))
-        return answers
-
-    framework, first = asyncio.run(both())
+    fast = PagesFirst(app, state_of(app).page_cache)
+    framework, first = answers_of((app, fast), method, path, headers)
     assert first.status_code == framework.status_code
     assert first.headers.raw == framework.headers.raw and first.content == framework.content
 
