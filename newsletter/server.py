@@ -23,13 +23,14 @@ from newsletter.web.state import state_of
 log = logging.getLogger(__name__)
 
 
-def build_app(ctx: Context, *, background: bool) -> PagesFirst:
-    """The web app behind the fast paths of cached pages and feeds; with ``background``
-    also the scheduler (and worker) in its lifespan."""
+def build_app(ctx: Context, *, background: bool) -> FeedsFirst:
+    """The web app behind the fast paths of cached feeds (the hottest, first) and pages;
+    with ``background`` also the scheduler (and worker) in its lifespan."""
     app = create_app(ctx)
     if background:
         app.router.lifespan_context = _lifespan(ctx)
-    return PagesFirst(FeedsFirst(app), state_of(app).page_cache)
+    state = state_of(app)
+    return FeedsFirst(PagesFirst(app, state.page_cache), state)
 
 
 def _lifespan(ctx: Context):  # type: ignore[no-untyped-def]

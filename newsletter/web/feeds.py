@@ -40,7 +40,7 @@ from newsletter.models import Item
 from newsletter.store import items as item_store
 from newsletter.store.db import transaction
 from newsletter.web.conditional import CachedBody, Headers, Version, build_body, send_body
-from newsletter.web.state import state_of
+from newsletter.web.state import WebState, state_of
 
 CachedFeed = CachedBody
 OPML = ("opml", "opml")
@@ -159,9 +159,9 @@ class FeedEndpoint:
 class FeedsFirst:
     """ASGI wrapper: fresh cached feeds are answered before ``app`` sees the request."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.state = state_of(app)
+    def __init__(self, app: Any, state: WebState | None = None) -> None:
+        self.app = app  # the FastAPI app, or another wrapper around it (then give its state)
+        self.state = state or state_of(app)
         self.cache = self.state.feed_cache
         self.paths = {_path_of(name): target for name, target in self.cache.targets.items()}
 

@@ -10,8 +10,8 @@ at most once per ``feeds.recheck_seconds``; a page is rendered again only when i
 Every write to the items moves it (insert, edit, hiding, new regions), so a cached page
 is at most ``recheck_seconds`` behind the store.
 
-The hot path is :class:`PagesFirst`, an ASGI wrapper in front of the application (and of
-:class:`newsletter.web.feeds.FeedsFirst`): a GET or HEAD whose path and query are a fresh
+The hot path is :class:`PagesFirst`, an ASGI wrapper in front of the application (behind
+:class:`newsletter.web.feeds.FeedsFirst`, as feeds are asked for most): a GET or HEAD whose path and query are a fresh
 page's address is answered right there. Measured gain (``bench/bench_pages.py``, 10,000
 items, wrk -t1 -c8, in requests per CPU second of the server, which stays put while other
 processes share the two cores): ``/regionen/zwickau`` 33,000–41,000 answered here, 3,900
