@@ -5,13 +5,14 @@ PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: run test check bench install init collect fmt clean help
+.PHONY: run test check bench fuzz install init collect fmt clean help
 
 help:
 	@echo "make run    – installieren, Datenbank anlegen, Beispielmeldungen sammeln, Dienst starten"
 	@echo "make test   – Testabhängigkeiten installieren und alle Tests ausführen"
 	@echo "make check  – ruff und mypy"
 	@echo "make bench  – Messungen in bench/ (Verhältnisse gegen eine Basislinie)"
+	@echo "make fuzz   – Eingabepfade und API mit vielen erzeugten Beispielen prüfen (einige Minuten)"
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -46,6 +47,12 @@ fmt: install
 
 bench: install
 	$(PY) bench/run.py
+
+# Thousands of generated inputs per parser and 300 per API operation; prints the
+# slowest input's time per target. `make test` runs the same tests with a few dozen.
+fuzz: install
+	NEWSLETTER_FUZZ_EXAMPLES=5000 NEWSLETTER_API_EXAMPLES=300 \
+	  $(PY) -m pytest -q -s -p no:cacheprovider tests/test_fuzz.py tests/test_api_schema.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

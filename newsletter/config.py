@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from newsletter.errors import ConfigError
-from newsletter.models import Region
+from newsletter.models import ApprovalMode, Region
 
 MIN_SECRET_KEY = 24  # characters of web.secret_key (a generated key has 64)
 ADDRESS = re.compile(r"[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+")
@@ -161,12 +161,14 @@ class ScheduleConfig(_Section):
     housekeeping_cron: str = "30 3 * * *"
     misfire_grace_seconds: int = Field(default=3600, ge=1)
     delivery_retention_days: int = Field(default=365, ge=1)
+    approval: ApprovalMode = ApprovalMode.AUTO  # manual: slots draft, an admin sends
 
 
 class FetchConfig(_Section):
     """How sources are fetched."""
 
     timeout_seconds: float = Field(default=20.0, gt=0)
+    deadline_seconds: float = Field(default=60.0, gt=0)  # whole fetch, against trickling servers
     max_bytes: int = Field(default=10_000_000, ge=1024)
     max_redirects: int = Field(default=5, ge=0, le=20)
     concurrency: int = Field(default=10, ge=1)
@@ -404,6 +406,7 @@ _MESSAGES = {
     "extra_forbidden": "ist kein bekannter Schlüssel",
     "missing": "fehlt",
     "literal_error": "hat einen unzulässigen Wert",
+    "enum": "hat einen unzulässigen Wert",
     "int_parsing": "muss eine ganze Zahl sein",
     "float_parsing": "muss eine Zahl sein",
     "bool_parsing": "muss true oder false sein",

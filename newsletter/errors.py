@@ -24,6 +24,8 @@ the attributes name the resource it concerns; the cause is chained with ``from``
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class NewsletterError(Exception):
     """Base of all errors the service raises on purpose; ``message`` is German."""
@@ -62,10 +64,33 @@ class DatabaseMissingError(StoreError):
 
 
 class NotFoundError(NewsletterError):
-    """A named resource does not exist."""
+    """A named resource does not exist.
+
+    The store raises it with :meth:`of` (what and which), so its German wording lives
+    here and not beside the SQL; ``kind`` and ``key`` stay on the error for callers.
+    """
 
     exit_code = 66  # EX_NOINPUT
     http_status = 404
+
+    _WORDING: ClassVar[dict[str, str]] = {
+        "admin": "Admin {key} gibt es nicht",
+        "digest": "Newsletter {key} gibt es nicht",
+        "item": "Meldung »{key}« gibt es nicht",
+        "source": "Quelle {key} gibt es nicht",
+        "source_name": "Quelle »{key}« gibt es nicht",
+        "subscription": "Dieses Abonnement gibt es nicht (mehr).",
+    }
+
+    def __init__(self, message: str, *, kind: str | None = None, key: object = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.key = key
+
+    @classmethod
+    def of(cls, kind: str, key: object = None) -> NotFoundError:
+        """The error for a missing ``kind`` (a key of ``_WORDING``) named ``key``."""
+        return cls(cls._WORDING[kind].format(key=key), kind=kind, key=key)
 
 
 class InvalidInputError(NewsletterError):
@@ -78,6 +103,11 @@ class InvalidInputError(NewsletterError):
         super().__init__(message)
         self.field = field
         self.line = line
+
+    @classmethod
+    def admin_exists(cls, name: str) -> InvalidInputError:
+        """A second admin with a name already taken (the store's unique key says so)."""
+        return cls(f"Den Admin »{name}« gibt es schon", field="name")
 
 
 class InvalidAddressError(InvalidInputError):

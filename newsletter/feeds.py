@@ -26,6 +26,7 @@ from lxml import etree
 from newsletter.config import Config
 from newsletter.models import STATEWIDE_NAME, Item, Region
 from newsletter.sanitize import markup_free_text
+from newsletter.teasers import teaser
 
 FeedKind = Literal["rss", "atom", "json"]
 SAXONY = "sachsen"
@@ -98,8 +99,17 @@ def feed_updated(items: Sequence[Item], changed: datetime) -> datetime:
 
 
 def summary_html(item: Item) -> str:
-    """The item's HTML teaser; the (escaped) title when a source gave none."""
-    return item.summary_html or html.escape(item.title, quote=False)
+    """The item's HTML teaser (:func:`newsletter.teasers.teaser`, as in the digest); the
+    (escaped) title when the item has no text at all."""
+    return teaser(item).html or html.escape(item.title, quote=False)
+
+
+def full_html(item: Item) -> str:
+    """The full text for ``content:encoded`` / Atom ``content`` / JSON ``content_html``:
+    the content, else the summary when the teaser left some of it out; else empty."""
+    if item.content_html:
+        return item.content_html
+    return item.summary_html if teaser(item).cut else ""
 
 
 def render(
@@ -162,8 +172,9 @@ def _entry(
     entry.title(item.title)
     entry.link(href=item_link(item, config.site.base_url), rel="alternate")
     entry.summary(summary_html(item), type="html")  # also the RSS description
-    if item.content_html:
-        entry.content(item.content_html, type="html")  # RSS: content:encoded
+    full = full_html(item)
+    if full:
+        entry.content(full, type="html")  # RSS: content:encoded
     entry.published(item.published_at.astimezone(tz))
     entry.updated(item.updated_at.astimezone(tz))
     for label in region_labels(item, names):
@@ -224,13 +235,13 @@ def _json_item(
         "id": entry_id(item, config.site.domain),
         "url": item_link(item, config.site.base_url),
         "title": item.title,
-        "content_html": item.content_html or summary_html(item),
+        "content_html": full_html(item) or item.summary_html or summary_html(item),
         "date_published": item.published_at.astimezone(tz).isoformat(),
         "date_modified": item.updated_at.astimezone(tz).isoformat(),
         "tags": region_labels(item, names),
     }
-    if item.content_html and item.summary_html:
-        entry["summary"] = markup_free_text(item.summary_html)  # JSON Feed: plain text
+    if full_html(item):  # the teaser says less than the full text
+        entry["summary"] = markup_free_text(summary_html(item))  # JSON Feed: plain text
     if item.author or item.source_name:
         entry["authors"] = [{"name": item.author or item.source_name}]
     return entry

@@ -9,10 +9,14 @@ processes. What only a process knows (feed requests served, 304s) is a process c
     newsletter_source_errors{source}                consecutive errors of a source
     newsletter_source_last_fetch_timestamp_seconds{source}
     newsletter_last_collect_timestamp_seconds
+    newsletter_last_successful_collect_timestamp_seconds   last collect that did not fail
     newsletter_subscriptions{region,status}         pending, confirmed, unsubscribed
     newsletter_digests_built_total{region,kind}
     newsletter_deliveries_total{region,status}      queued, sending, sent, retry, failed
     newsletter_deliveries_retried_total{region}     deliveries that needed a retry
+    newsletter_deliveries_recent{status}            deliveries created in the last 24 h
+    newsletter_digest_slot_timestamp_seconds{region}        latest digest slot due (cron)
+    newsletter_digest_last_success_timestamp_seconds{region} last digest job without error
     newsletter_outbox_queue_depth                   deliveries not yet sent
     newsletter_send_rate_per_second                 mails sent in the last five minutes / 300
     newsletter_feed_requests_total{format,status}   feed responses of this process (200, 304)
@@ -24,18 +28,24 @@ import collections
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from newsletter.config import Config
 from newsletter.context import Context
-from newsletter.models import Source
+from newsletter.crontab import cron_trigger, latest_slot
+from newsletter.models import DeliveryStatus, Source
+from newsletter.scheduler import region_cron
 from newsletter.store import runs, stats
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
 
 RATE_WINDOW = timedelta(minutes=5)
+RECENT_WINDOW = timedelta(hours=24)  # the failure ratio of deliveries looks this far back
+DIGEST_JOB = "digest:"  # job_runs name prefix of a region's digest job
 
 
 class FeedRequests:
@@ -65,16 +75,21 @@ class StoreCollector(Collector):
         self.ctx = ctx
 
     def collect(self) -> Iterator[Metric]:
+        now = utcnow()
         with transaction(self.ctx.engine) as conn:
             yield from _item_metrics(stats.item_counts(conn))
             yield from _source_metrics(source_store.all_sources(conn))
             yield from _collect_metric(runs.last_finished(conn, "collect"))
+            yield from _collect_success_metric(runs.last_succeeded(conn, "collect"))
             yield from _subscription_metrics(stats.subscription_counts(conn))
             yield from _digest_metrics(stats.digest_counts(conn))
             yield from _delivery_metrics(stats.delivery_counts(conn), stats.retried_count(conn))
             yield from _queue_metrics(
                 stats.queue_depth(conn), stats.sent_since(conn, utcnow() - RATE_WINDOW)
             )
+            yield from _recent_metric(stats.deliveries_created_since(conn, now - RECENT_WINDOW))
+            last_digests = runs.last_succeeded_by_prefix(conn, DIGEST_JOB)
+        yield from _digest_slot_metrics(due_slots(self.ctx.config, now), last_digests)
 
 
 class _Process(Collector):
@@ -126,6 +141,57 @@ def _collect_metric(last: datetime | None) -> Iterator[Metric]:
     if last is not None:
         family.add_metric([], last.timestamp())
     yield family
+
+
+def _collect_success_metric(last: datetime | None) -> Iterator[Metric]:
+    family = GaugeMetricFamily(
+        "newsletter_last_successful_collect_timestamp_seconds",
+        "End of the last collect run in which not every source failed (Unix time).",
+    )
+    if last is not None:
+        family.add_metric([], last.timestamp())
+    yield family
+
+
+def _recent_metric(counts: dict[str, int]) -> Iterator[Metric]:
+    family = GaugeMetricFamily(
+        "newsletter_deliveries_recent",
+        "Deliveries created in the last 24 hours, by status (failed ÷ all = failure ratio).",
+        labels=["status"],
+    )
+    for status in DeliveryStatus:
+        family.add_metric([status.value], counts.get(status.value, 0))
+    yield family
+
+
+def due_slots(config: Config, now: datetime) -> dict[str, datetime]:
+    """Region key -> its latest digest slot at or before ``now`` (from its cron)."""
+    zone = ZoneInfo(config.site.timezone)
+    slots: dict[str, datetime] = {}
+    for region in config.region_list():
+        slot = latest_slot(cron_trigger(region_cron(config, region.key), zone), now)
+        if slot is not None:
+            slots[region.key] = slot
+    return slots
+
+
+def _digest_slot_metrics(slots: dict[str, datetime], last: dict[str, datetime]) -> Iterator[Metric]:
+    due = GaugeMetricFamily(
+        "newsletter_digest_slot_timestamp_seconds",
+        "The region's latest digest slot that is due (Unix time).",
+        labels=["region"],
+    )
+    for region, slot in sorted(slots.items()):
+        due.add_metric([region], slot.timestamp())
+    done = GaugeMetricFamily(
+        "newsletter_digest_last_success_timestamp_seconds",
+        "End of the region's last digest job without error (Unix time).",
+        labels=["region"],
+    )
+    for region, moment in sorted(last.items()):
+        if region in slots:
+            done.add_metric([region], moment.timestamp())
+    yield from (due, done)
 
 
 def _subscription_metrics(counts: dict[tuple[str, str], int]) -> Iterator[Metric]:

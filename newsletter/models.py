@@ -46,6 +46,13 @@ class SendStatus(StrEnum):
     TEST_SENT = "test_sent"
 
 
+class DigestKind(StrEnum):
+    """A stored digest: one region's, or one combined mail for several regions of a slot."""
+
+    DIGEST = "digest"
+    COMBINED = "combined"  # ``region`` holds the regions' keys joined by »+«
+
+
 class RunStatus(StrEnum):
     """A job run's state in the run log."""
 
@@ -58,6 +65,11 @@ _Report = TypeVar("_Report")
 Progress = Callable[[_Report], None]  # told after each unit of work (a source, a batch of mails)
 
 STATEWIDE_NAME = "Sachsen (landesweit)"
+
+
+def joined_names(names: list[str] | tuple[str, ...]) -> str:
+    """»Leipzig/Nordsachsen, Chemnitz und Dresden« (a combined mail's regions)."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " und " + names[-1]
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,7 @@ class Subscriber:
     suspended: bool = False
     subscriptions: dict[str, SubscriptionStatus] = field(default_factory=dict)
     link_key: str = field(default="", repr=False)  # in its link tokens (tokens.belongs_to)
+    per_region: bool = False  # »eine E-Mail je Region« instead of one combined mail per slot
 
     def confirmed_regions(self) -> tuple[str, ...]:
         return tuple(sorted(r for r, s in self.subscriptions.items() if s == "confirmed"))
@@ -171,6 +184,14 @@ class Digest:
     text: str
     item_ids: tuple[str, ...]
     created_at: datetime | None = None
+    intro_html: str = ""  # the editor's introduction (sanitised), kept for the web archive
+    pinned: tuple[str, ...] = ()  # items the editor pinned to the top
+    kind: DigestKind = DigestKind.DIGEST
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The region keys the digest covers (several for a combined mail)."""
+        return tuple(self.region.split("+")) if self.kind == DigestKind.COMBINED else (self.region,)
 
 
 @dataclass(frozen=True)
@@ -210,6 +231,16 @@ class Claimed(NamedTuple):
     lease_until: datetime | None
     link_key: str | None  # binds the links in the mail to the recipient
     regions: tuple[str, ...] = ()
+
+
+class SlotRecipient(NamedTuple):
+    """A confirmed subscriber of some of a slot's regions: which of them, and whether the
+    subscriber wants one mail per region instead of one combined mail."""
+
+    subscriber_id: int
+    address: str
+    per_region: bool
+    regions: tuple[str, ...]
 
 
 class DigestSummary(NamedTuple):
@@ -271,3 +302,70 @@ class Correction:
     corrected: tuple[str, ...]  # empty: statewide
     actor: str
     at: datetime
+
+
+# --- editorial word, approval, archive (issue 16, part 4) ----------------------------------
+
+ALL_REGIONS = "*"  # the scope of an editorial meant for every region's next digest
+
+
+class ApprovalMode(StrEnum):
+    """``schedule.approval``: send at the slot, or draft and wait for an admin."""
+
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
+class DraftStatus(StrEnum):
+    """What drafting a slot's digest came to (manual approval)."""
+
+    DRAFTED = "drafted"
+    ALREADY_DRAFTED = "already_drafted"
+    NOTHING_NEW = "nothing_new"
+
+
+@dataclass(frozen=True)
+class Editorial:
+    """An editor's word for the next digest of ``scope`` (a region key or ``ALL_REGIONS``):
+    an introduction in Markdown, items pinned to the top and items left out."""
+
+    scope: str
+    intro_md: str = ""
+    pinned: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    updated_by: str = ""
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EditorialView:
+    """The editor's word as one digest uses it: sanitised HTML, pins in order, exclusions."""
+
+    intro_html: str = ""
+    pinned: tuple[str, ...] = ()
+    excluded: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A drafted digest waiting for »Freigeben und senden« (``schedule.approval = manual``)."""
+
+    id: int
+    region: str
+    period_start: datetime | None
+    period_end: datetime
+    subject: str
+    items: int
+    triggered_by: str
+    created_at: datetime
+
+
+class ArchiveEntry(NamedTuple):
+    """A sent digest as the public web archive shows it: nothing personal."""
+
+    id: int
+    region: str
+    period_start: datetime | None
+    period_end: datetime
+    subject: str
+    item_ids: tuple[str, ...]

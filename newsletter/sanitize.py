@@ -108,15 +108,18 @@ def absolutize_links(html: str, base_url: str | None) -> str:
         return html
     for name in _URL_ATTRIBUTES:
         for node in body.css(f"[{name}]"):
+            if name not in node.attributes:  # svg's xlink:href matches [href]; nh3 drops it
+                continue
             value = (node.attributes.get(name) or "").strip()
             if value:
-                node.attrs[name] = _join(base_url, value) if base_url else value
+                node.attrs[name] = join_url(base_url, value) if base_url else value
             else:  # an emptied link (feedparser blanks javascript:) must not point home
                 del node.attrs[name]
     return body.inner_html or ""
 
 
-def _join(base: str, value: str) -> str:
+def join_url(base: str, value: str) -> str:
+    """``value`` resolved against ``base``; a value urllib cannot parse stays as it is."""
     try:
         return urljoin(base, value.strip())
     except ValueError:  # e.g. an invalid IPv6 literal; nh3 then drops the link

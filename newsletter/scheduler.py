@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -33,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.crontab import cron_trigger, latest_slot, missed_slot
+from newsletter.models import ApprovalMode
 from newsletter.store import runs
 from newsletter.store.db import transaction, utcnow
 
@@ -55,6 +57,14 @@ def region_cron(config: Config, region_key: str) -> str:
     region = config.region(region_key)
     own = region.digest_cron if region else None
     return own or config.schedule.digest_cron
+
+
+def slot_group(config: Config, region_key: str) -> tuple[str, ...]:
+    """The regions whose digest falls on the same slot as ``region_key``'s (the same
+    cron), in config order: the slot's job sends them together, so a subscriber of
+    several of them gets one combined mail."""
+    cron = region_cron(config, region_key)
+    return tuple(r.key for r in config.region_list() if region_cron(config, r.key) == cron)
 
 
 def job_specs(config: Config) -> list[JobSpec]:
@@ -138,8 +148,15 @@ class ServiceJobs:
         try:
             # UTC: SQLite stores an aware datetime's wall time without its offset
             cutoff = slot.astimezone(UTC)
-            result = sending.send_region(self.ctx, region, now=cutoff, triggered_by="schedule")
-            status = result.status
+            if self.ctx.config.schedule.approval == ApprovalMode.MANUAL:  # an admin sends
+                from newsletter.mail.approval import draft_slot
+
+                status = draft_slot(self.ctx, region, cutoff)
+            else:
+                group = slot_group(self.ctx.config, region)
+                results, _ = sending.send_slot(self.ctx, group, now=cutoff, triggered_by="schedule")
+                mine = [r.status for r in results if r.region == region]
+                status = mine[0] if mine else "sent"
         finally:
             with transaction(self.ctx.engine) as conn:
                 runs.finish(conn, run_id, status, {"slot": slot.isoformat()})
@@ -151,9 +168,27 @@ class ServiceJobs:
         return run_housekeeping(self.ctx, now)
 
     def region_lock(self, region: str) -> AbstractContextManager[None]:
-        from newsletter.store.locks import advisory_lock
+        """The locks of every region of the slot (one slot job sends them all)."""
+        return _group_lock(self.ctx, slot_group(self.ctx.config, region))
 
-        return advisory_lock(self.ctx.engine, f"digest:{region}")
+
+@contextmanager
+def _group_lock(ctx: Context, group: tuple[str, ...]) -> Iterator[None]:
+    """A thread lock per slot group in this process (advisory locks are no-ops on
+    SQLite), then each region's advisory lock in a fixed order (other processes, and a
+    manual send of one region, which takes that region's lock)."""
+    from newsletter.store.locks import advisory_lock
+
+    with _GROUP_LOCKS_GUARD:
+        thread_lock = _GROUP_LOCKS.setdefault(group, threading.Lock())
+    with thread_lock, ExitStack() as stack:
+        for key in sorted(group):
+            stack.enter_context(advisory_lock(ctx.engine, f"digest:{key}"))
+        yield
+
+
+_GROUP_LOCKS: dict[tuple[str, ...], threading.Lock] = {}  # per slot group, this process
+_GROUP_LOCKS_GUARD = threading.Lock()
 
 
 def run_digest(jobs: Jobs, region: str, cron: str, tz: ZoneInfo, now: datetime) -> datetime | None:

@@ -103,6 +103,20 @@ CHROMIUM_ARGS = [
 ]
 
 
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium through Playwright (a ``Browser``); fails when it is missing."""
+    import pytest
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is missing: apt-get install chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 def stop_process(process: subprocess.Popen[bytes], seconds: float = 10) -> int:
     """SIGTERM, wait up to ``seconds``, then SIGKILL; its exit status (also if it had ended)."""
     if process.poll() is None:

@@ -225,7 +225,7 @@ def test_send_now_confirms_the_recipient_count_then_fills_the_delivery_table(
     assert len(_maildir(ctx)) == 2
     assert ("anna", "digest.send", "zwickau") in _audit(ctx)
     overview = admin_client.get("/admin/newsletter").text
-    assert "admin:anna" in overview
+    assert "Verwaltung (anna)" in overview  # the trigger, in German
     again = admin_client.get("/admin/newsletter/zwickau/senden").text
     assert "nichts zu senden" in again
 

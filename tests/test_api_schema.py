@@ -7,6 +7,7 @@ plugin does not run on this pytest; its strategies are driven by Hypothesis dire
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from newsletter.context import Context  # noqa: E402
 from newsletter.web import create_app  # noqa: E402
 
 SKIP = ("/collect", "/send")  # side effects with their own tests
-EXAMPLES = 20
+EXAMPLES = int(os.environ.get("NEWSLETTER_API_EXAMPLES", "20"))  # `make fuzz`: 300
 
 
 def test_api_conforms_to_its_openapi_document(ctx: Context) -> None:

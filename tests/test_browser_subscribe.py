@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from newsletter.config import Config
 from newsletter.context import Context
@@ -20,7 +20,7 @@ from newsletter.store.db import transaction
 from newsletter.subscriptions.tokens import Purpose
 from newsletter.web import create_app
 from tests.delivery_helpers import Sink, smtp_sink
-from tests.livesrv import CHROMIUM, CHROMIUM_ARGS, serve_app
+from tests.livesrv import chromium, serve_app
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -48,12 +48,8 @@ def site(make_config: Callable[..., Config]) -> Iterator[tuple[Context, str, Sin
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser.new_page()
-        browser.close()
 
 
 def deliver(ctx: Context) -> None:

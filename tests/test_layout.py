@@ -117,9 +117,13 @@ def test_inner_layers_never_import_the_web_or_the_cli(layer: str) -> None:
         "newsletter.regions",
         "newsletter.feeds",
         "newsletter.digests",
+        "newsletter.teasers",
         "newsletter.dedup",
         "newsletter.subscriptions.rules",
         "newsletter.models",
+        "newsletter.editorial",
+        "newsletter.archive",
+        "newsletter.history",
     ],
 )
 def test_pure_modules_touch_neither_store_nor_network(pure: str) -> None:

@@ -401,9 +401,9 @@ def test_the_part_structure_is_a_cue_for_the_whole(text: str, expected: list[str
 @pytest.mark.parametrize(
     ("text", "phrase", "expected"),
     [
-        ("Dresden-Plauen: Ein Kind wurde angesprochen.", "Dresden-Plauen", [DD]),
+        ("Dresden-Plauen: Ein Kind wurde angesprochen.", "Dresden", [DD]),  # Plauen: a quarter
         ("In Leipzig-Gohlis brannte ein Auto.", "Leipzig", [LN]),  # a listed locality
-        ("In Chemnitz-Bernsdorf wurde eingebrochen.", "Chemnitz-Bernsdorf", [CH]),
+        ("In Chemnitz-Bernsdorf wurde eingebrochen.", "Chemnitz", [CH]),  # Bernsdorf: a quarter
         ("In Hohenstein-Ernstthal wurde eingebrochen.", "Hohenstein-Ernstthal", [ZW]),
         ("In Annaberg-Buchholz brannte ein Carport.", "Annaberg-Buchholz", [CH]),
         ("In Ebersbach-Neugersdorf brannte ein Carport.", "Ebersbach-Neugersdorf", [OS]),

@@ -33,10 +33,9 @@ Die Polizei codiert am Samstag Fahrräder auf dem Markt in Werdau.
 """
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with only the built wheel installed into it; its ``bin`` folder."""
-    work = tmp_path_factory.mktemp("wheel")
+def build_and_install(source: Path, work: Path) -> Path:
+    """Build the wheel of the project in ``source`` into ``work`` and install it alone into
+    a fresh venv there (dependencies from the test environment); the venv's ``bin``."""
     subprocess.run(
         [
             sys.executable,
@@ -46,7 +45,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--no-isolation",
             "--outdir",
             str(work),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
@@ -70,6 +69,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     return env_dir / "bin"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with only the built wheel installed into it; its ``bin`` folder."""
+    return build_and_install(ROOT, tmp_path_factory.mktemp("wheel"))
 
 
 PORT = free_port()

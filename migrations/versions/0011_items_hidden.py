@@ -6,7 +6,7 @@ the hidden ones, which this index lists. It is partial (``WHERE hidden``), so qu
 visible items never use it instead of the ``published_at`` index they walk.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-07 03:30:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision = '0011'
-down_revision = '0007'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

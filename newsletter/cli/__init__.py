@@ -18,9 +18,12 @@ import sys
 
 from newsletter.cli import (  # noqa: F401  (each module registers its commands on app)
     admin,
+    backup,
     collect,
     corrections,
     db,
+    dkim,
+    editorial,
     feeds,
     regions,
     schedule,

@@ -20,6 +20,7 @@ from newsletter.models import DeliveryStatus  # stdlib only
 
 if TYPE_CHECKING:
     from newsletter.mail.outbox import DrainStats
+    from newsletter.mail.sending import SendResult
     from newsletter.models import Progress as ProgressCallback
 
 digest_app = typer.Typer(help="Newsletter-Vorschau.", no_args_is_help=True)
@@ -66,6 +67,16 @@ def send(
     paused: str | None = None
     throttled: datetime | None = None
     with open_context() as ctx:
+        if all_regions and to is None and not force:  # one moment: one mail per subscriber
+            with progress_bar("alle Regionen") as progress:
+                results, stats = sending.send_slot(ctx, keys, dry_run=dry_run, progress=progress)
+            for result in results:
+                _result_row(table, result.region, result, None)
+            if stats is not None:
+                table.add_row("gesamt", "", "", "", *_stats_cells(stats))
+            keys = []
+            paused = stats.unavailable if stats else None
+            throttled = stats.throttled_until if stats else None
         for key in keys:
             with progress_bar(key) as progress:
                 result = sending.send_region(
@@ -74,15 +85,7 @@ def send(
             stats = result.stats
             paused = paused or (stats.unavailable if stats else None)
             throttled = throttled or (stats.throttled_until if stats else None)
-            table.add_row(
-                key,
-                MESSAGES[result.status],
-                str(result.items),
-                str(result.recipients),
-                str(stats.sent if stats else "–"),
-                str(stats.failed if stats else "–"),
-                str(stats.retried if stats else "–"),
-            )
+            _result_row(table, key, result, stats)
     console.print(table)
     if paused:
         console.print(f"[yellow]Versand pausiert ({paused}); der Worker sendet den Rest später.[/]")
@@ -91,6 +94,23 @@ def send(
             "[yellow]Stundenlimit (mail.rate_per_hour) erreicht; der Worker sendet den Rest "
             f"ab {throttled.astimezone(ZoneInfo(config.site.timezone)):%H:%M} Uhr.[/]"
         )
+
+
+def _result_row(table: Table, key: str, result: SendResult, stats: DrainStats | None) -> None:
+    """One line per digest (a combined mail's key joins its regions with »+«)."""
+    label = f"{key} (gemeinsame E-Mail)" if "+" in key else key
+    cells = (
+        (MESSAGES[result.status], str(result.items), str(result.recipients))
+        if result.status != "queued"
+        else ("eingereiht", str(result.items), str(result.recipients))
+    )
+    table.add_row(label, *cells, *_stats_cells(stats))
+
+
+def _stats_cells(stats: DrainStats | None) -> tuple[str, str, str]:
+    if stats is None:
+        return ("–", "–", "–")
+    return (str(stats.sent), str(stats.failed), str(stats.retried))
 
 
 @contextmanager
@@ -127,21 +147,33 @@ def progress_bar(region: str) -> Iterator[ProgressCallback[DrainStats] | None]:
 
 @digest_app.command("preview")
 def preview(
-    region: Annotated[str, typer.Option("--region", "-r", help="Region.")],
+    region: Annotated[str | None, typer.Option("--region", "-r", help="Region.")] = None,
+    all_regions: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Die gemeinsame E-Mail aller Regionen (ein Abonnent von allen)."
+        ),
+    ] = False,
     html: Annotated[
         Path | None, typer.Option("--html", help="HTML in diese Datei schreiben.")
     ] = None,
     text: Annotated[bool, typer.Option("--text", help="Den Textteil ausgeben.")] = False,
     open_browser: Annotated[bool, typer.Option("--open", help="HTML im Browser öffnen.")] = False,
 ) -> None:
-    """Den nächsten Newsletter einer Region zeigen, ohne ihn zu versenden."""
+    """Den nächsten Newsletter einer Region (oder mit --all die gemeinsame E-Mail aller
+    Regionen) zeigen, ohne ihn zu versenden."""
+    if (region is None) == (not all_regions):
+        raise fail("Bitte entweder --region REGION oder --all angeben.", 64)
     from newsletter.mail import sending
 
     with open_context() as ctx:
-        digest = sending.preview(ctx, region)
+        if region is not None:
+            digest = sending.preview(ctx, region)
+        else:
+            digest = sending.preview_combined(ctx, [r.key for r in ctx.config.region_list()])
         checks = sending.needing_check(ctx, digest) if digest is not None else []
     if digest is None:
-        raise fail(f"Für »{region}« gibt es keine Meldungen.", 1)
+        raise fail(f"Für »{region or 'alle Regionen'}« gibt es keine Meldungen.", 1)
     console.print(f"[bold]Betreff:[/] {digest.subject}  ({len(digest.item_ids)} Meldungen)")
     for item in checks:
         console.print(sending.check_note(item), style="yellow", markup=False, highlight=False)
@@ -159,6 +191,7 @@ def preview(
 @app.command()
 def digests() -> None:
     """Versendete Newsletter: Region, Zeitraum, Meldungen, Empfänger, Zustellungen."""
+    from newsletter.history import trigger_label
     from newsletter.store import digests as digest_store
     from newsletter.store.db import transaction
 
@@ -185,7 +218,7 @@ def digests() -> None:
             str(row.total),
             str(row.sent),
             str(row.failed),
-            row.triggered_by or "",
+            trigger_label(row.triggered_by),
         )
     console.print(table)
 

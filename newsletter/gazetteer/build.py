@@ -228,6 +228,8 @@ def locality_candidates(munis: Iterable[Municipality], variants: Variants) -> It
     """Ortsteile and Stadtteile as places of their municipality (kind ``locality``)."""
     district = {m.ags: m.district for m in munis}
     rows = [r for r in _csv("sachsen-ortsteile.csv") if r["ags"] in district]
+    known = {r["name"] for r in rows}
+    rows += [r for r in _csv("sachsen-stadtteile.csv") if r["name"] not in known]
     rows += [{"name": n, "ags": a} for n, a in variants["localities"]["extra"].items()]
     shared = Counter(r["name"] for r in rows)
     stop = set(variants["localities"]["stop"])

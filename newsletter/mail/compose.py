@@ -12,7 +12,7 @@ delivered, RFC 5321 §4.5.3.2) can be recognised as a duplicate by the receiver.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import make_msgid
 
@@ -20,7 +20,7 @@ from newsletter.context import Context
 from newsletter.mail.mailmerge import MergeTemplate, prepare
 from newsletter.mail.messages import Content, ListInfo, build_message, dkim_sign, to_bytes
 from newsletter.mail.personalise import Personal, find_placeholders, region_names
-from newsletter.models import Claimed, Digest
+from newsletter.models import Claimed, Digest, DigestKind, Region, joined_names
 from newsletter.store import digests as digest_store
 from newsletter.store.db import as_utc, transaction, utcnow
 from newsletter.subscriptions.tokens import Purpose
@@ -44,11 +44,15 @@ class PreparedDigest:
 
 
 def prepare_digest(ctx: Context, digest: Digest) -> PreparedDigest:
-    region = ctx.config.region(digest.region)
-    info = ListInfo(digest.region, region.name if region else digest.region, "")
+    names = [region.name if region else key for key, region in _regions(ctx, digest)]
+    info = ListInfo(digest.region, joined_names(names), "")
     slots = find_placeholders(ctx.secret_key, digest.region, digest.item_ids, digest.text)
     template = prepare(ctx.config, digest.subject, digest.text, digest.html, info, slots)
     return PreparedDigest(digest, info, template)
+
+
+def _regions(ctx: Context, digest: Digest) -> list[tuple[str, Region | None]]:
+    return [(key, ctx.config.region(key)) for key in digest.regions]
 
 
 def message_id_for(row: Claimed, domain: str) -> str:
@@ -93,6 +97,14 @@ def personal_message(
     """Fill one recipient's values into the digest (no re-rendering, no re-inlining)."""
     digest = prepared.digest
     personal = personal_values(ctx, digest.region, address, subscriber_id, regions, link_key)
+    if digest.kind == DigestKind.COMBINED:  # each region's own link (tokens only here)
+        sid = subscriber_id or 0
+        links = tuple(
+            f"{ctx.config.site.base_url}/abmelden/"
+            + ctx.tokens.make(Purpose.UNSUBSCRIBE, sid, key, link_key=link_key)
+            for key in digest.regions
+        )
+        personal = replace(personal, region_unsubscribe_urls=links)
     message_id = message_id or make_msgid(domain=ctx.config.site.domain)
     data = prepared.template.render(personal, message_id, when)
     return Outgoing(wire_bytes(ctx, data), message_id)

@@ -28,8 +28,10 @@ pauses instead of hammering the server or the disk.
 ``mail.rate_per_hour`` holds for all workers together and across restarts (counted in the
 store at claim time); ``mail.rate_per_second`` is the pace of each process (all its drains
 share one token bucket, ``Context.send_pace``).
-A subscriber of two regions gets one mail per region digest (one row per digest and
-subscriber); a combined mail is a possible later option.
+A subscriber of several regions on one schedule slot gets one combined mail for them
+(:func:`newsletter.mail.sending.send_slot`: one row per digest and subscriber, and each
+subscriber is in exactly one digest per region of the slot), or one mail per region
+with »eine E-Mail je Region«.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from newsletter.errors import (
     DeliveryError,
     NewsletterError,
     PermanentDeliveryError,
+    StoreError,
     TemporaryDeliveryError,
     TransportUnavailableError,
 )
@@ -344,8 +347,16 @@ def run_worker_blocking(
 
     transport = open_transport(ctx.config)
     try:
+        failures = 0
         while not stop.is_set():
-            stats = drain(ctx, transport, worker, stop=stop)
+            try:
+                stats = drain(ctx, transport, worker, stop=stop)
+            except StoreError as exc:  # database gone for a moment: leases keep the rows
+                failures += 1
+                log.warning("outbox paused, database error (%d in a row): %s", failures, exc)
+                stop.wait(backoff(failures - 1, poll_seconds, 60.0, jitter=0.2))
+                continue
+            failures = 0
             if stats.unavailable is not None:
                 stop.wait(retry_delay(1, ctx.config.mail.retry_base_seconds))
             elif stats.throttled_until is not None:

@@ -28,9 +28,13 @@ from newsletter.config import Config
 from newsletter.errors import InvalidInputError
 
 KINDS = ("UNSUBSCRIBE_URL", "MANAGE_URL", "RECIPIENT", "REGIONS")
+# A combined mail's per-region unsubscribe links: UNSUBSCRIBE_REGION_0, _1, … in the
+# order of the regions in the digest's key.
+REGION_KIND = "UNSUBSCRIBE_REGION_"
+_KIND_PATTERN = "|".join(KINDS) + rf"|{REGION_KIND}\d{{1,2}}"
 _RANDOM_HEX, _TAG_HEX = 16, 24
 _CANDIDATE = re.compile(
-    rf"%%NL_(?:{'|'.join(KINDS)})_([0-9a-f]{{{_RANDOM_HEX}}})([0-9a-f]{{{_TAG_HEX}}})%%"
+    rf"%%NL_(?:{_KIND_PATTERN})_([0-9a-f]{{{_RANDOM_HEX}}})([0-9a-f]{{{_TAG_HEX}}})%%"
 )
 
 # A body cut at its slots: literal text, and the kind of each slot between two pieces.
@@ -45,8 +49,13 @@ class Personal:
     manage_url: str
     recipient: str
     regions: str
+    region_unsubscribe_urls: tuple[str, ...] = ()  # a combined mail: one per region
 
     def value(self, kind: str) -> str:
+        if kind.startswith(REGION_KIND):
+            index = int(kind.removeprefix(REGION_KIND))
+            urls = self.region_unsubscribe_urls
+            return urls[index] if index < len(urls) else self.unsubscribe_url
         return str(getattr(self, kind.lower()))
 
 
@@ -65,10 +74,8 @@ class Placeholders:
 
     def cut(self, body: str) -> Segments:
         """``body`` as ``(text, kind, text, kind, …, text)``: split at this digest's slots only."""
-        by_text = {self.of(kind): kind for kind in KINDS}
-        pattern = "(" + "|".join(re.escape(p) for p in by_text) + ")"
-        pieces = re.split(pattern, body)
-        return tuple(by_text[p] if i % 2 else p for i, p in enumerate(pieces))
+        pieces = re.split(rf"%%NL_({_KIND_PATTERN})_{self.nonce}%%", body)
+        return tuple(pieces)
 
 
 def new_placeholders(key: str, region: str, item_ids: Sequence[str]) -> Placeholders:
@@ -128,9 +135,11 @@ def region_names(config: Config, keys: list[str] | tuple[str, ...]) -> str:
 def preview_personal(config: Config, region_key: str) -> Personal:
     """What a preview shows instead of a recipient's personal values."""
     base = config.site.base_url
+    keys = region_key.split("+")  # a combined mail's key names all its regions
     return Personal(
         unsubscribe_url=f"{base}/abmelden/VORSCHAU",
         manage_url=f"{base}/einstellungen/VORSCHAU",
         recipient="empfaenger@beispiel.de",
-        regions=region_names(config, [region_key]),
+        regions=region_names(config, keys),
+        region_unsubscribe_urls=tuple(f"{base}/abmelden/VORSCHAU" for _ in keys),
     )

@@ -32,11 +32,14 @@ from types import TracebackType
 
 from sqlalchemy import Engine
 
+from newsletter.errors import StoreError
 from newsletter.models import Accepted
+from newsletter.retry import backoff
 from newsletter.store import outbox as store
 from newsletter.store.db import transaction
 
 log = logging.getLogger(__name__)
+WRITE_ATTEMPTS = 4  # a dropped database connection costs a retry, not a duplicate mail
 
 
 class SentRecorder:
@@ -108,8 +111,16 @@ class SentRecorder:
 
     def _write(self, batch: list[Accepted]) -> None:
         try:
-            with transaction(self.engine) as conn:
-                store.mark_sent(conn, batch)
+            for attempt in range(WRITE_ATTEMPTS):  # marking sent is idempotent: retry it
+                try:
+                    with transaction(self.engine) as conn:
+                        store.mark_sent(conn, batch)
+                    break
+                except StoreError:  # a dropped connection; the pool hands out a new one
+                    if attempt + 1 == WRITE_ATTEMPTS:
+                        raise
+                    log.warning("recording %d sent deliveries failed; retrying", len(batch))
+                    time.sleep(backoff(attempt, 0.2, 2.0))
         except Exception as exc:  # handed to the sender; the rows stay leased, sent again later
             log.exception("could not record %d sent deliveries", len(batch))
             self._error = exc

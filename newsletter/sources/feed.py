@@ -55,7 +55,12 @@ def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str]) -> list[Pars
         )
     headers.setdefault("content-location", url)
     declares_base = b"xml:base" in body  # then feedparser resolves by it (RFC 4287 §2)
-    result = feedparser.parse(body, response_headers=headers, resolve_relative_uris=declares_base)
+    try:
+        result = feedparser.parse(
+            body, response_headers=headers, resolve_relative_uris=declares_base
+        )
+    except Exception as exc:  # feedparser lets some hostile bytes escape (a NUL in the encoding)
+        raise ParseError(f"Feed nicht lesbar ({exc.__class__.__name__})", url=url) from exc
     _check_bozo(result, url)
     if not result.get("version") and not result.entries:
         raise ParseError("Kein RSS-, Atom- oder JSON-Feed erkannt", url=url)

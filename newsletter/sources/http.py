@@ -27,7 +27,7 @@ from newsletter import __version__
 from newsletter.config import Config
 from newsletter.errors import FetchError
 from newsletter.httpdates import parse_http_date
-from newsletter.sources.netguard import GuardedTransport, refusal
+from newsletter.sources.netguard import GuardedTransport, any_address, deadline, refusal
 
 PERMANENT_REDIRECTS = frozenset({301, 308})
 TEMPORARY_REDIRECTS = frozenset({302, 303, 307})
@@ -82,6 +82,7 @@ class FetchSettings:
     """The parts of the config the fetcher needs."""
 
     timeout_seconds: float = 20.0
+    deadline_seconds: float = 60.0
     max_bytes: int = 10_000_000
     max_redirects: int = 5
     concurrency: int = 10
@@ -95,6 +96,7 @@ class FetchSettings:
         agent = f"newsletter/{__version__} (+{config.site.base_url}; {contact})"
         return cls(
             timeout_seconds=fetch.timeout_seconds,
+            deadline_seconds=fetch.deadline_seconds,
             max_bytes=fetch.max_bytes,
             max_redirects=fetch.max_redirects,
             concurrency=fetch.concurrency,
@@ -123,7 +125,8 @@ class HttpFetcher:
             "headers": {"User-Agent": settings.user_agent, "Accept": ACCEPT},
             "trust_env": False,
         }
-        self._open = httpx.Client(limits=limits, **common)
+        # Both clients go through netguard's backend: it also keeps each fetch's deadline.
+        self._open = httpx.Client(transport=GuardedTransport(limits, allowed=any_address), **common)
         self._guarded = (
             self._open
             if settings.allow_private_hosts
@@ -165,10 +168,18 @@ class HttpFetcher:
         headers = _conditional_headers(request)
         client = self._open if request.allow_private else self._guarded
         try:
-            with client.stream("GET", url, headers=headers) as response:
+            with (
+                deadline(self.settings.deadline_seconds) as clock,
+                client.stream("GET", url, headers=headers) as response,
+            ):
                 return self._handle(url, response)
         except httpx.TimeoutException as exc:
             message = f"Zeitüberschreitung nach {self.settings.timeout_seconds:g} s"
+            if clock.expired():
+                message = (
+                    f"Abruf nach {self.settings.deadline_seconds:g} s abgebrochen "
+                    "(der Server antwortet zu langsam)"
+                )
             raise FetchError(message, url=url) from exc
         except httpx.HTTPError as exc:
             refused = refusal(exc)

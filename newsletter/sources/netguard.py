@@ -9,14 +9,23 @@ addresses. TLS still verifies the certificate against the host name (httpcore pa
 the name, not the address, as ``server_hostname``).
 
 :class:`GuardedTransport` is an httpx transport with this backend.
+
+The backend also keeps each fetch's **deadline** (:func:`deadline`): httpx's timeouts
+count per read, so a server that trickles one byte a second (slowloris) or keeps a
+connection open would hold a fetch for ever. Every read, write and connect on a
+connection gets at most the time left, and none starts after it ran out.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpcore
@@ -25,6 +34,11 @@ import httpx
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 Allowed = Callable[[Address], bool]
+
+
+def any_address(address: Address) -> bool:
+    """The predicate for sources that may be private (``fetch.allow_private_hosts``)."""
+    return True
 
 
 def is_public(address: Address) -> bool:
@@ -70,6 +84,72 @@ def checked_addresses(
     return checked
 
 
+@dataclass(frozen=True)
+class Clock:
+    """When the current fetch must end (monotonic seconds)."""
+
+    ends: float
+
+    def remaining(self) -> float:
+        return self.ends - time.monotonic()
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
+_current = threading.local()  # one fetch at a time per thread
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[Clock]:
+    """Bound every network operation of this thread's fetch to ``seconds`` in all."""
+    clock = Clock(time.monotonic() + seconds)
+    previous = getattr(_current, "clock", None)
+    _current.clock = clock
+    try:
+        yield clock
+    finally:
+        _current.clock = previous
+
+
+def _bounded(timeout: float | None) -> float | None:
+    clock: Clock | None = getattr(_current, "clock", None)
+    if clock is None:
+        return timeout
+    left = clock.remaining()
+    if left <= 0:
+        raise httpcore.ReadTimeout("Frist des Abrufs abgelaufen")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every operation gets at most the current fetch's time left."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        upgraded = self._stream.start_tls(ssl_context, server_hostname, _bounded(timeout))
+        return _DeadlineStream(upgraded)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """:class:`httpcore.SyncBackend` that connects only to checked global addresses."""
 
@@ -89,9 +169,10 @@ class GuardedBackend(httpcore.NetworkBackend):
         error: Exception | None = None
         for address in addresses:  # the checked ones, in the resolver's order
             try:
-                return self._backend.connect_tcp(
-                    address, port, timeout, local_address, socket_options
+                stream = self._backend.connect_tcp(
+                    address, port, _bounded(timeout), local_address, socket_options
                 )
+                return _DeadlineStream(stream)
             except httpcore.ConnectError as exc:
                 error = exc
         assert error is not None

@@ -12,13 +12,12 @@ import codecs
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from newsletter.errors import ParseError
 from newsletter.models import ParsedItem
-from newsletter.sanitize import absolutize_links, plain_text
+from newsletter.sanitize import absolutize_links, join_url, plain_text
 from newsletter.sources.dates import parse_date
 
 _BOMS = (
@@ -87,7 +86,7 @@ def _known(label: str | None) -> str | None:
 def _base_url(tree: LexborHTMLParser, url: str) -> str:
     base = tree.css_first("base[href]")
     href = base.attributes.get("href") if base is not None else None
-    return urljoin(url, href) if href else url
+    return join_url(url, href) if href else url
 
 
 def _item(node: LexborNode, base: str, selectors: Mapping[str, str]) -> ParsedItem | None:
@@ -111,7 +110,7 @@ def _link(node: LexborNode, selector: str, base: str) -> str | None:
     if target is not None and "href" not in target.attributes:
         target = target.css_first("a[href]")
     href = target.attributes.get("href") if target is not None else None
-    return urljoin(base, href.strip()) if href and href.strip() else None
+    return join_url(base, href) if href and href.strip() else None
 
 
 def _date(node: LexborNode, selector: str | None) -> datetime | None:

@@ -32,7 +32,7 @@ class Admin:
 
 def add(conn: Connection, *, name: str, email: str, password_hash: str) -> Admin:
     if conn.execute(select(admins.c.id).where(admins.c.name == name)).first() is not None:
-        raise InvalidInputError(f"Den Admin »{name}« gibt es schon", field="name")
+        raise InvalidInputError.admin_exists(name)
     values = {"name": name, "email": email, "password_hash": password_hash, "created_at": utcnow()}
     result = conn.execute(insert(admins).values(**values))
     return get(conn, int(result.inserted_primary_key[0]))  # type: ignore[index]
@@ -41,7 +41,7 @@ def add(conn: Connection, *, name: str, email: str, password_hash: str) -> Admin
 def get(conn: Connection, admin_id: int) -> Admin:
     row = conn.execute(select(admins).where(admins.c.id == admin_id)).first()
     if row is None:
-        raise NotFoundError(f"Admin {admin_id} gibt es nicht")
+        raise NotFoundError.of("admin", admin_id)
     return _admin(row._mapping)
 
 

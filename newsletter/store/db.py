@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,7 +54,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             watch(engine, path)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # pg_stat_activity names the process: an operator sees which one holds a lock
+    args = {"application_name": f"newsletter[{os.getpid()}]"}
+    return create_engine(url, pool_pre_ping=True, connect_args=args, **kwargs)
 
 
 def make_private_dir(path: Path) -> None:

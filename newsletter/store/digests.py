@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.errors import NotFoundError
-from newsletter.models import DeliveryStatus, Digest, DigestSummary
+from newsletter.models import DeliveryStatus, Digest, DigestKind, DigestSummary
 from newsletter.store.db import as_utc, utcnow
 from newsletter.store.schema import deliveries, digests
 
@@ -22,7 +22,7 @@ def insert_digest(conn: Connection, digest: Digest, *, triggered_by: str) -> int
     """
     values = {
         "region": digest.region,
-        "kind": "digest",
+        "kind": digest.kind.value,
         "period_start": digest.period_start,
         "period_end": digest.period_end,
         "period_key": period_key(digest.period_end),
@@ -56,10 +56,19 @@ def last_cutoff(conn: Connection, region: str) -> datetime | None:
     return as_utc(conn.execute(query).scalar())
 
 
+def find(conn: Connection, region: str, kind: DigestKind, key: str) -> Digest | None:
+    """The digest stored for (region, kind, period key), if any."""
+    query = select(digests).where(
+        digests.c.region == region, digests.c.kind == kind.value, digests.c.period_key == key
+    )
+    row = conn.execute(query).first()
+    return None if row is None else _digest(row._mapping)
+
+
 def get(conn: Connection, digest_id: int) -> Digest:
     row = conn.execute(select(digests).where(digests.c.id == digest_id)).first()
     if row is None:
-        raise NotFoundError(f"Newsletter {digest_id} gibt es nicht")
+        raise NotFoundError.of("digest", digest_id)
     return _digest(row._mapping)
 
 
@@ -128,6 +137,7 @@ def _digest(row: Any) -> Digest:
         html=row["html"],
         text=row["text"],
         created_at=as_utc(row["created_at"]),
+        kind=DigestKind(row["kind"]),
     )
 
 

@@ -108,7 +108,7 @@ def set_hidden(conn: Connection, item_id: str, hidden: bool) -> None:
 def get(conn: Connection, item_id: str) -> Item:
     row = conn.execute(_base().where(items.c.id == item_id)).first()
     if row is None:
-        raise NotFoundError(f"Meldung »{item_id}« gibt es nicht")
+        raise NotFoundError.of("item", item_id)
     return _item(conn, row._mapping)
 
 
@@ -231,6 +231,20 @@ def region_totals(conn: Connection, regions: Sequence[str]) -> dict[str, int]:
     for is_statewide, n in conn.execute(hidden_kinds.group_by(items.c.statewide)):
         everywhere -= int(n) if is_statewide else 0
     return {region: per_region.get(region, 0) + everywhere for region in regions}
+
+
+def latest_own(conn: Connection, region: str | None, *, limit: int = 5) -> list[Item]:
+    """Newest visible items that name ``region`` itself, or (``None``) the statewide ones:
+    the start page shows the statewide items once, not in every region's block."""
+    query = _base().where(items.c.hidden.is_(False))
+    if region is None:
+        query = query.where(items.c.statewide.is_(True))
+    else:
+        named = select(item_regions.c.item_id).where(
+            item_regions.c.item_id == items.c.id, item_regions.c.region == region
+        )
+        query = query.where(named.exists())
+    return _items(conn, query.order_by(items.c.published_at.desc(), items.c.id).limit(limit))
 
 
 def count(conn: Connection, region: str | None = None, *, include_hidden: bool = False) -> int:
@@ -377,3 +391,11 @@ def _aware(value: datetime) -> datetime:
     result = as_utc(value)
     assert result is not None
     return result
+
+
+def visible_by_ids(conn: Connection, ids: Sequence[str]) -> list[Item]:
+    """Those of the items ``ids`` that still exist and are not hidden (the web archive)."""
+    if not ids:
+        return []
+    query = _base().where(items.c.id.in_(list(ids)), items.c.hidden.is_(False))
+    return _items(conn, query.order_by(items.c.published_at.desc(), items.c.id))

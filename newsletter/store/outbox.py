@@ -32,6 +32,8 @@ from newsletter.models import (
     Claimed,
     Delivery,
     DeliveryStatus,
+    DigestKind,
+    SlotRecipient,
     SubscriptionStatus,
 )
 from newsletter.store.db import as_utc, is_postgres, utcnow
@@ -81,6 +83,58 @@ def enqueue_digest(conn: Connection, digest_id: int, region: str) -> int:
     ]
     inserted = insert(deliveries).from_select(columns, source).returning(deliveries.c.id)
     return len(conn.execute(inserted).all())
+
+
+def slot_recipients(conn: Connection, regions: Sequence[str]) -> list[SlotRecipient]:
+    """Every confirmed, non-suspended subscriber of any of ``regions``, with those of
+    ``regions`` they are confirmed for and their »eine E-Mail je Region« preference."""
+    query = (
+        select(
+            subscribers.c.id,
+            subscribers.c.email,
+            subscribers.c.per_region_mails,
+            subscriptions.c.region,
+        )
+        .select_from(_RECIPIENTS)
+        .where(
+            subscriptions.c.region.in_(list(regions)),
+            subscriptions.c.status == SubscriptionStatus.CONFIRMED,
+            subscribers.c.suspended_at.is_(None),
+        )
+        .order_by(subscribers.c.id)
+    )
+    found: dict[int, tuple[str, bool, list[str]]] = {}
+    for sid, email, per_region, region in conn.execute(query):
+        found.setdefault(sid, (email, bool(per_region), []))[2].append(region)
+    return [
+        SlotRecipient(sid, email, per_region, tuple(r for r in regions if r in mine))
+        for sid, (email, per_region, mine) in found.items()
+    ]
+
+
+def enqueue_rows(conn: Connection, rows: Sequence[tuple[int, int, str]]) -> int:
+    """Queue ``(digest id, subscriber id, address)`` rows in one batched statement (the
+    digests are new in this transaction, so no row exists yet)."""
+    if not rows:
+        return 0
+    now = utcnow()
+    conn.execute(
+        insert(deliveries),
+        [
+            {
+                "digest_id": digest_id,
+                "subscriber_id": subscriber_id,
+                "address": address,
+                "kind": "digest",
+                "status": DeliveryStatus.QUEUED,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for digest_id, subscriber_id, address in rows
+        ],
+    )
+    return len(rows)
 
 
 def enqueue_welcome(conn: Connection, digest_id: int, subscriber_id: int, address: str) -> bool:
@@ -235,10 +289,15 @@ def claim(
 
 def _cancel_ineligible(conn: Connection, batch: ColumnElement[bool], reply: str) -> int:
     """Cancel digest deliveries whose recipient is no longer confirmed for the region."""
+    # a combined mail (region »a+b+c«) goes out while any of its regions is confirmed
+    in_combined = and_(
+        digests.c.kind == DigestKind.COMBINED.value,
+        ("+" + digests.c.region + "+").like("%+" + subscriptions.c.region + "+%"),
+    )
     eligible = exists().where(
         digests.c.id == deliveries.c.digest_id,
         subscriptions.c.subscriber_id == deliveries.c.subscriber_id,
-        subscriptions.c.region == digests.c.region,
+        or_(subscriptions.c.region == digests.c.region, in_combined),
         subscriptions.c.status == SubscriptionStatus.CONFIRMED,
         subscribers.c.id == deliveries.c.subscriber_id,
         subscribers.c.suspended_at.is_(None),

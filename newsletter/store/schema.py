@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from newsletter.subscriptions.tokens import new_link_key
@@ -140,6 +141,8 @@ subscribers = Table(
     _ts("suspended_at"),
     Column("suspended_reason", Text),
     Column("link_key", String(32), nullable=False, default=new_link_key),  # binds its tokens
+    # »eine E-Mail je Region«: no combined mail when several regions share a slot
+    Column("per_region_mails", Boolean, nullable=False, default=False, server_default=false()),
     sqlite_autoincrement=True,  # ids are never reused
 )
 
@@ -292,4 +295,40 @@ rate_limits = Table(  # fixed-window counters of the web limits, shared by all p
     Column("window_start", DateTime(timezone=True), primary_key=True),
     Column("count", Integer, nullable=False, default=0),
     Index("ix_rate_limits_window_start", "window_start"),  # housekeeping drops old windows
+)
+
+# --- editorial word, drafts (issue 16, part 4) ------------------------------------------
+
+editorials = Table(  # the editor's word for the next digest of a region, or "*" for all
+    "editorials",
+    metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("intro_md", Text, nullable=False, default=""),
+    Column("pinned", JSON, nullable=False, default=list),
+    Column("excluded", JSON, nullable=False, default=list),
+    Column("updated_by", String(200), nullable=False, default=""),
+    _ts("updated_at", nullable=False),
+)
+
+digest_editorials = Table(  # the editor's word as a stored digest used it (web archive)
+    "digest_editorials",
+    metadata,
+    Column("digest_id", Integer, ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True),
+    Column("intro_html", Text, nullable=False, default=""),
+    Column("pinned", JSON, nullable=False, default=list),
+)
+
+digest_drafts = Table(  # schedule.approval = "manual": a slot's digest waiting for an admin
+    "digest_drafts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("region", String(64), nullable=False),
+    _ts("period_start"),
+    _ts("period_end", nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("items", Integer, nullable=False, default=0),
+    Column("triggered_by", String(200), nullable=False, default="schedule"),
+    _ts("created_at", nullable=False),
+    UniqueConstraint("region", "period_end", name="uq_digest_drafts_region_period_end"),
+    sqlite_autoincrement=True,  # ids appear in admin URLs
 )

@@ -95,14 +95,14 @@ def all_sources(conn: Connection, *, enabled_only: bool = False) -> list[Source]
 def get(conn: Connection, source_id: int) -> Source:
     row = conn.execute(select(sources).where(sources.c.id == source_id)).first()
     if row is None:
-        raise NotFoundError(f"Quelle {source_id} gibt es nicht")
+        raise NotFoundError.of("source", source_id)
     return _source(row._mapping)
 
 
 def by_name(conn: Connection, name: str) -> Source:
     row = conn.execute(select(sources).where(sources.c.name == name)).first()
     if row is None:
-        raise NotFoundError(f"Quelle »{name}« gibt es nicht")
+        raise NotFoundError.of("source_name", name)
     return _source(row._mapping)
 
 

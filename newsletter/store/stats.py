@@ -69,6 +69,16 @@ def sent_since(conn: Connection, since: datetime) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def deliveries_created_since(conn: Connection, since: datetime) -> dict[str, int]:
+    """Deliveries created at or after ``since``, by status (the recent failure ratio)."""
+    query = (
+        select(deliveries.c.status, func.count())
+        .where(deliveries.c.created_at >= since)
+        .group_by(deliveries.c.status)
+    )
+    return {str(status): int(n) for status, n in conn.execute(query)}
+
+
 def subscription_counts(conn: Connection) -> dict[tuple[str, str], int]:
     """Subscriptions per (region, status): pending, confirmed, unsubscribed."""
     query = select(subscriptions.c.region, subscriptions.c.status, func.count()).group_by(

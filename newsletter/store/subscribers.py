@@ -52,7 +52,7 @@ def find_by_emails(conn: Connection, emails: Sequence[str]) -> dict[str, Subscri
 def get(conn: Connection, subscriber_id: int) -> Subscriber:
     row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
     if row is None:
-        raise NotFoundError("Dieses Abonnement gibt es nicht (mehr).")
+        raise NotFoundError.of("subscription")
     return _subscriber(conn, row._mapping)
 
 
@@ -96,6 +96,15 @@ def update_profile(conn: Connection, subscriber_id: int, **values: str | None) -
     allowed = {k: v for k, v in values.items() if k in ("name", "organisation", "ags")}
     if allowed:
         conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(allowed))
+
+
+def set_per_region(conn: Connection, subscriber_id: int, per_region: bool) -> None:
+    """The preference »eine E-Mail je Region« (else one combined mail per slot)."""
+    conn.execute(
+        update(subscribers)
+        .where(subscribers.c.id == subscriber_id)
+        .values(per_region_mails=per_region)
+    )
 
 
 def clear_suspension(conn: Connection, subscriber_id: int) -> None:
@@ -301,4 +310,5 @@ def _build(row: Any, statuses: dict[str, SubscriptionStatus]) -> Subscriber:
         suspended=row["suspended_at"] is not None,
         subscriptions=statuses,
         link_key=row["link_key"],
+        per_region=bool(row["per_region_mails"]),
     )

@@ -58,6 +58,7 @@ def personal_data(ctx: Context, email: str) -> dict[str, Any]:
                 "email": sub.email, "name": sub.name, "organisation": sub.organisation,
                 "ags": sub.ags, "source": sub.source, "created_at": sub.created_at,
                 "bounce_count": sub.bounce_count, "suspended": sub.suspended,
+                "per_region_mails": sub.per_region,
                 "subscriptions": store.subscription_rows(conn, sub.id),
                 "mails": store.delivery_log(conn, sub.id),
             }  # fmt: skip

@@ -92,9 +92,11 @@ def plan_change(statuses: Statuses, desired: Sequence[str]) -> Plan:
 
 
 def plan_unsubscribe(statuses: Statuses, region: str | None) -> Plan:
-    """One region (``region``) or all of them (``None``); nothing if already withdrawn."""
+    """One region (``region``), the regions of a combined mail (``"a+b"``, its
+    List-Unsubscribe link) or all of them (``None``); nothing if already withdrawn."""
     active = (r for r, s in statuses.items() if s != SubscriptionStatus.UNSUBSCRIBED)
-    return Plan(unsubscribe=tuple(sorted(r for r in active if region in (None, r))))
+    chosen = None if region is None else set(region.split("+"))
+    return Plan(unsubscribe=tuple(sorted(r for r in active if chosen is None or r in chosen)))
 
 
 def normalise_email(raw: str) -> str:

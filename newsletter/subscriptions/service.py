@@ -71,7 +71,7 @@ def validate_signup(
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     checks: dict[str, Callable[[], object]] = {
-        "email": lambda: normalise_email(email),
+        "email": lambda: _entered_email(email),
         "name": lambda: clean_field(name, "Name"),
         "organisation": lambda: clean_field(organisation, "Kommune oder Organisation"),
         "regions": lambda: tuple(check_regions(ctx, regions)),
@@ -84,6 +84,12 @@ def validate_signup(
     if not consent:
         errors["consent"] = "Bitte bestätigen Sie die Einwilligung."
     return (None, errors) if errors else (Signup(**values), {})
+
+
+def _entered_email(email: str) -> str:
+    if not email.strip():
+        raise InvalidInputError("Bitte geben Sie Ihre E-Mail-Adresse ein.", field="email")
+    return normalise_email(email)
 
 
 def email_hash(ctx: Context, email: str) -> str:
@@ -153,15 +159,24 @@ def confirm(ctx: Context, subscriber_id: int, request: Request) -> Subscriber:
                 ctx, conn, subscriber_id, subscriber.email, "confirm", plan.confirm, request
             )
             if ctx.config.subscriptions.welcome_digest:
-                _welcome(conn, subscriber, plan.confirm)
+                _welcome(ctx, conn, subscriber, plan.confirm)
         return store.get(conn, subscriber_id)
 
 
-def _welcome(conn: Connection, subscriber: Subscriber, regions: Sequence[str]) -> None:
-    """Queue each newly confirmed region's latest digest for this late joiner."""
+def _welcome(
+    ctx: Context, conn: Connection, subscriber: Subscriber, regions: Sequence[str]
+) -> None:
+    """Queue each newly confirmed region's latest digest for this late joiner; regions
+    whose latest digests share a slot in one combined mail, unless the subscriber chose
+    »eine E-Mail je Region«."""
+    from newsletter.mail.sending import welcome_digests
     from newsletter.store import digests as digest_store
     from newsletter.store import outbox as queue
 
+    if len(regions) > 1 and not subscriber.per_region:
+        for digest_id in welcome_digests(ctx, conn, regions):
+            queue.enqueue_welcome(conn, digest_id, subscriber.id, subscriber.email)
+        return
     for region in regions:
         latest = digest_store.latest_for_region(conn, region)
         if latest is not None and latest.id is not None:
@@ -195,10 +210,12 @@ def change(
     name: str,
     organisation: str,
     request: Request,
+    per_region: bool | None = None,
 ) -> Subscriber:
     """New choice from the preferences page (the manage link mailed to the address proves it).
 
     Newly ticked regions are consent given on that page: logged with the wording shown.
+    ``per_region``: »eine E-Mail je Region« (None leaves it as it is).
     """
     chosen = check_regions(ctx, regions) if regions else []
     profile = {
@@ -209,6 +226,8 @@ def change(
         subscriber = store.get(conn, subscriber_id)
         plan = plan_change(subscriber.subscriptions, chosen)
         store.update_profile(conn, subscriber_id, **profile)
+        if per_region is not None and per_region != subscriber.per_region:
+            store.set_per_region(conn, subscriber_id, per_region)
         if not plan.empty:
             apply(conn, subscriber_id, plan)
             store.log_consent(

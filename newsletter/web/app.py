@@ -14,7 +14,7 @@ from newsletter import __version__, metrics
 from newsletter.context import Context
 from newsletter.errors import NewsletterError
 from newsletter.templating import templates_dir
-from newsletter.web import admin, api, feeds, public, subscribe
+from newsletter.web import admin, api, archive, feeds, public, subscribe
 from newsletter.web.auth import login_pool
 from newsletter.web.bodylimit import MB, BodyLimit
 from newsletter.web.feeds import FeedCache
@@ -39,7 +39,7 @@ def create_app(context: Context) -> FastAPI:
     )
     app.state.web = _state(context)
     app.mount("/static", StaticFiles(directory=templates_dir() / "static"), name="static")
-    for module in (public, feeds, subscribe, admin, api):
+    for module in (public, feeds, subscribe, admin, api, archive):
         app.include_router(module.router)
     app.add_exception_handler(NewsletterError, _handle_newsletter_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _handle_http_error)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ health."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,9 +13,11 @@ from sqlalchemy import Connection
 from newsletter.config import Config
 from newsletter.errors import NotFoundError
 from newsletter.models import Item
+from newsletter.regionmap import region_map
 from newsletter.store import items as item_store
 from newsletter.store import runs
 from newsletter.store.db import check_ready, transaction
+from newsletter.teasers import teaser
 from newsletter.web import paging
 from newsletter.web.conditional import Version
 from newsletter.web.pages import cached_page
@@ -39,8 +42,15 @@ def start_page(request: Request) -> Response:
 
 
 def start_values(conn: Connection, config: Config) -> dict[str, Any]:
-    latest = {r.key: item_store.latest(conn, r.key, limit=5) for r in config.region_list()}
-    return {"latest": latest}
+    latest = {r.key: item_store.latest_own(conn, r.key) for r in config.region_list()}
+    statewide = item_store.latest_own(conn, None)
+    shown = [*statewide, *(i for items in latest.values() for i in items)]
+    return {
+        "latest": latest,
+        "statewide": statewide,
+        "teasers": teasers_of(shown),
+        "region_map": region_map(config.region_list()),
+    }
 
 
 @router.api_route(
@@ -71,6 +81,7 @@ def region_page(
         values = {
             "region": found,
             "items": page.items,
+            "teasers": teasers_of(page.items),
             "page": page.number,
             "pages": page.pages,
             "total": page.total,
@@ -100,6 +111,11 @@ def _rows(
             return [], False
         return item_store.latest(conn, region, limit=size, offset=offset), False
     return item_store.older(conn, region, None, limit=size), True
+
+
+def teasers_of(items: Iterable[Item]) -> dict[str, str]:
+    """Item id -> its teaser as sanitised HTML (the one rule of the digest and the feeds)."""
+    return {item.id: teaser(item).html for item in items}
 
 
 @router.api_route(
@@ -160,3 +176,22 @@ def readyz(request: Request) -> JSONResponse:
     now = utcnow()
     state = readiness(context_of(request), now)
     return JSONResponse(state.to_dict(now), status_code=200 if state.ready else 503)
+
+
+@router.get("/feed/{key}", response_class=HTMLResponse, include_in_schema=False)
+def feed_help(request: Request, key: str) -> HTMLResponse:
+    """What the »RSS« links open: a German page on feeds with the address to copy."""
+    from urllib.parse import quote
+
+    ctx = context_of(request)
+    region = ctx.config.region(key)
+    if region is None and key != "sachsen":
+        raise NotFoundError(f"Einen Feed »{key}« gibt es nicht.")
+    feed_url = f"{ctx.config.site.base_url}/feeds/{key}.rss"
+    values = {
+        "feed_key": key,
+        "feed_name": region.name if region else "Sachsen (alle Regionen)",
+        "feed_url": feed_url,
+        "quoted_url": quote(feed_url, safe=""),
+    }
+    return render(request, "feed_help.html", values)

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError, TokenError
+from newsletter.gazetteer import lookup
+from newsletter.gazetteer.lookup import Place
+from newsletter.models import Subscriber, joined_names
+from newsletter.regionmap import region_map
 from newsletter.subscriptions import rules
 from newsletter.subscriptions import service as subscriptions
 from newsletter.subscriptions.rules import CONSENT_TEXT, MAX_FIELD
@@ -36,34 +41,79 @@ def _form_values(ctx: Context, **values: object) -> dict[str, object]:
         "max_field": MAX_FIELD,
         "errors": {},
         "form": {},
+        "chosen": [],
+        "consent": False,
+        "place": "",
+        "places": None,
+        "place_names": lookup.names(),
+        "region_map": region_map(ctx.config.region_list()),
         "consent_version": ctx.config.subscriptions.consent_text_version,
         **values,
     }
 
 
+def _done(request: Request, **values: object) -> HTMLResponse:
+    """The thank-you page: says how long the link in the mail is valid."""
+    days = context_of(request).config.subscriptions.confirm_days
+    return render(request, "subscribe_done.html", {"confirm_days": days, **values})
+
+
+def _places(ctx: Context, query: str) -> list[tuple[Place, str]]:
+    """»Welche Region ist meine?«: the places called ``query`` with their region's key."""
+    by_district = {d: r.key for r in ctx.config.region_list() for d in r.districts}
+    return [(p, by_district[p.district]) for p in lookup.find(query) if p.district in by_district]
+
+
+def _known_regions(ctx: Context, keys: list[str]) -> list[str]:
+    known = {r.key for r in ctx.config.region_list()}
+    return [k for k in keys if k in known]
+
+
 @router.get("/abonnieren", response_class=HTMLResponse)
 def subscribe_form(request: Request) -> HTMLResponse:
-    return render(request, "subscribe.html", _form_values(context_of(request)))
+    """The form; ``?region=KEY`` arrives with that region ticked, ``?ort=NAME`` looks it up."""
+    ctx = context_of(request)
+    chosen = _known_regions(ctx, request.query_params.getlist("region"))
+    place = request.query_params.get("ort", "")[:MAX_FIELD].strip()
+    values: dict[str, object] = {"chosen": chosen}
+    if place:
+        found = _places(ctx, place)
+        values |= {"place": place, "places": found, "chosen": _with_found(chosen, found)}
+    return render(request, "subscribe.html", _form_values(ctx, **values))
+
+
+def _with_found(chosen: list[str], found: list[tuple[Place, str]]) -> list[str]:
+    """A place that lies in one region ticks it; an ambiguous name ticks nothing."""
+    regions = {region for _, region in found}
+    return sorted({*chosen, *regions}) if len(regions) == 1 else chosen
 
 
 @router.post("/abonnieren", response_class=HTMLResponse)
 async def subscribe(request: Request) -> HTMLResponse:
-    """Same answer whether or not the address is known: no enumeration."""
+    """Same answer whether or not the address is known: no enumeration.
+
+    Every field is checked at once; the form comes back with all errors and every value
+    (the consent tick too). The »Region suchen« button only looks a place up.
+    """
     ctx = context_of(request)
     form = await checked_form(request, ctx.secret_key)
     fields = {k: str(form.get(k, ""))[: MAX_FIELD * 2] for k in ("email", "name", "organisation")}
-    regions = [str(r) for r in form.getlist("regions")]
+    regions = [str(r) for r in form.getlist("regions")][:64]
+    consent = bool(form.get("consent"))
+    place = str(form.get("ort", ""))[:MAX_FIELD].strip()
     if form.get(HONEYPOT):
-        return render(request, "subscribe_done.html")
-    if not form.get("consent"):
-        errors = {"consent": "Bitte bestätigen Sie die Einwilligung."}
-        return render(
-            request,
-            "subscribe.html",
-            _form_values(ctx, errors=errors, form=fields, chosen=regions),
-            status=400,
-        )
-    verdict = rate_verdict(request, "mail", fields["email"])
+        return _done(request)
+    kept = {"form": fields, "chosen": _known_regions(ctx, regions), "consent": consent}
+    if form.get("action") == "ort_suchen" and place:
+        found = _places(ctx, place)
+        chosen = _with_found(kept["chosen"], found)  # type: ignore[arg-type]
+        values = {**kept, "chosen": chosen, "place": place, "places": found}
+        return render(request, "subscribe.html", _form_values(ctx, **values))
+    signup, errors = subscriptions.validate_signup(ctx, regions=regions, consent=consent, **fields)
+    if signup is None:
+        values = {**kept, "errors": errors, "place": place}
+        return render(request, "subscribe.html", _form_values(ctx, **values), status=400)
+    verdict = rate_verdict(request, "mail", signup.email)
     if not verdict.requester_ok:
         return render(
             request,
@@ -77,21 +127,16 @@ async def subscribe(request: Request) -> HTMLResponse:
             status=429,
         )
     if not verdict.target_ok:  # the same page, but no further mail to that address
-        return render(request, "subscribe_done.html")
+        return _done(request)
     try:
         await asyncio.to_thread(  # may wait for a busy database: not on the event loop
             subscriptions.request_subscription, ctx, regions=regions, request=_who(request),
             **fields,
         )  # fmt: skip
     except InvalidInputError as exc:
-        errors = {exc.field or "email": exc.message}
-        return render(
-            request,
-            "subscribe.html",
-            _form_values(ctx, errors=errors, form=fields, chosen=regions),
-            status=400,
-        )
-    return render(request, "subscribe_done.html")
+        values = {**kept, "errors": {exc.field or "email": exc.message}, "place": place}
+        return render(request, "subscribe.html", _form_values(ctx, **values), status=400)
+    return _done(request)
 
 
 def _read(request: Request, token: str, purpose: Purpose) -> TokenData:
@@ -125,9 +170,38 @@ async def confirm(request: Request, token: str) -> HTMLResponse:
         data = _read(request, token, Purpose.CONFIRM)
     except TokenError as exc:
         return _token_error(request, exc)
-    subscriber = subscriptions.confirm(ctx, data.subscriber_id, _who(request))
+    # a late joiner's combined welcome mail may be rendered here: not on the event loop
+    subscriber = await asyncio.to_thread(
+        subscriptions.confirm, ctx, data.subscriber_id, _who(request)
+    )
     manage = subscriptions.link_token(ctx, subscriber, Purpose.MANAGE)
-    return render(request, "confirmed.html", {"subscriber": subscriber, "manage_token": manage})
+    values = {
+        "subscriber": subscriber,
+        "manage_token": manage,
+        "next_digests": _next_digests(ctx, subscriber.confirmed_regions()),
+        "welcome_digest": ctx.config.subscriptions.welcome_digest,
+    }
+    return render(request, "confirmed.html", values)
+
+
+def _next_digests(ctx: Context, regions: Sequence[str]) -> list[tuple[str, str]]:
+    """(region name, »Donnerstag, 10. Dezember 2026, 09:00 Uhr«) of each region's next digest."""
+    from zoneinfo import ZoneInfo
+
+    from newsletter.crontab import cron_trigger, next_slot
+    from newsletter.localtime import german_long
+    from newsletter.scheduler import region_cron
+    from newsletter.store.db import utcnow
+
+    if not ctx.config.schedule.enabled:
+        return []  # no scheduler: the editors send by hand
+    tz, now = ZoneInfo(ctx.config.site.timezone), utcnow()
+    found = (ctx.config.region(key) for key in regions)
+    return [
+        (r.name, german_long(next_slot(cron_trigger(region_cron(ctx.config, r.key), tz), now), tz))
+        for r in found
+        if r is not None
+    ]
 
 
 @router.get("/einstellungen/{token}", response_class=HTMLResponse)
@@ -142,11 +216,7 @@ def manage_page(request: Request, token: str) -> HTMLResponse:
         return _token_error(request, exc)
     with transaction(ctx.engine) as conn:
         subscriber = store.get(conn, data.subscriber_id)
-    return render(
-        request,
-        "manage.html",
-        {"subscriber": subscriber, "token": token, "saved": False, "errors": {}},
-    )
+    return _manage_page(request, subscriber, token, saved=False)
 
 
 @router.post("/einstellungen/{token}", response_class=HTMLResponse)
@@ -168,12 +238,23 @@ async def manage(request: Request, token: str) -> HTMLResponse:
         name=str(form.get("name", ""))[:MAX_FIELD],
         organisation=str(form.get("organisation", ""))[:MAX_FIELD],
         request=_who(request),
+        per_region=form.get("per_region") == "ja",
     )
-    return render(
-        request,
-        "manage.html",
-        {"subscriber": subscriber, "token": token, "saved": True, "errors": {}},
-    )
+    return _manage_page(request, subscriber, token, saved=True)
+
+
+def _manage_page(
+    request: Request, subscriber: Subscriber, token: str, *, saved: bool
+) -> HTMLResponse:
+    """The preferences form, with the map that ticks regions like the subscribe form's."""
+    values = {
+        "subscriber": subscriber,
+        "token": token,
+        "saved": saved,
+        "errors": {},
+        "region_map": region_map(context_of(request).config.region_list()),
+    }
+    return render(request, "manage.html", values)
 
 
 @router.get("/abmelden/{token}", response_class=HTMLResponse)
@@ -183,9 +264,15 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
         data = _read(request, token, Purpose.UNSUBSCRIBE)
     except TokenError as exc:
         return _token_error(request, exc)
-    return render(
-        request, "unsubscribe.html", {"token": token, "region_name": _region_name(request, data)}
-    )
+    from newsletter.errors import NotFoundError
+    from newsletter.store import subscribers as store
+    from newsletter.store.db import transaction
+
+    subscriber = None  # erased meanwhile: the button still answers 200 (RFC 8058)
+    with transaction(context_of(request).engine) as conn, contextlib.suppress(NotFoundError):
+        subscriber = store.get(conn, data.subscriber_id)
+    values = {"token": token, "region_name": _region_name(request, data), "subscriber": subscriber}
+    return render(request, "unsubscribe.html", values)
 
 
 @router.post("/abmelden/{token}", response_class=HTMLResponse)
@@ -204,8 +291,13 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
 
 
 def _region_name(request: Request, data: TokenData) -> str | None:
-    region = context_of(request).config.region(data.region) if data.region else None
-    return region.name if region else None
+    """The region of the link (»A und B« for a combined mail's link), None for all."""
+    if not data.region:
+        return None
+    config = context_of(request).config
+    regions = [config.region(key) for key in data.region.split("+")]
+    names = [r.name for r in regions if r is not None]
+    return joined_names(names) if names else None
 
 
 @router.post("/link-anfordern", response_class=HTMLResponse)
@@ -217,4 +309,4 @@ async def request_link(request: Request) -> HTMLResponse:
     if rate_verdict(request, "mail", address).ok:
         with contextlib.suppress(InvalidInputError):  # same page for a malformed address
             subscriptions.send_fresh_link(ctx, address)
-    return render(request, "subscribe_done.html", {"link_request": True})
+    return _done(request, link_request=True)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from newsletter.web import auth, ops
-from newsletter.web.admin import audit, dashboard, digests, items, subscribers
+from newsletter.web.admin import audit, dashboard, digests, editorial, items, subscribers
 
 router = APIRouter()
 router.include_router(auth.router)
 router.include_router(ops.router)  # /metrics: loopback or a bearer token (see ops)
 
 protected = APIRouter(dependencies=[Depends(auth.require_admin)])
-for _module in (dashboard, items, digests, subscribers, audit):
+for _module in (dashboard, items, digests, editorial, subscribers, audit):
     protected.include_router(_module.router, prefix="/admin")
 router.include_router(protected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 
 from newsletter.errors import InvalidInputError
+from newsletter.history import age_text, trigger_label
 from newsletter.localtime import german_long, german_medium, german_short
+from newsletter.models import Draft
+from newsletter.store import drafts as draft_store
+from newsletter.store.db import transaction, utcnow
 from newsletter.web.auth import current_admin
 from newsletter.web.rendering import context_of, render
 
@@ -44,6 +49,8 @@ def admin_page(
         "when_long": lambda v: german_long(v, tz),
         "when_medium": lambda v: german_medium(v, tz),
         "region_names": {r.key: r.name for r in ctx.config.region_list()},
+        "trigger_label": trigger_label,
+        "draft_age": lambda draft: age_text(draft.created_at, utcnow()),
     }
     response = render(request, template, page_values | (values or {}), status=status)
     if notice is not None:
@@ -90,3 +97,16 @@ def region_keys(request: Request, form: FormData, name: str = "region") -> list[
         if key not in known:
             raise InvalidInputError(f"Unbekannte Region »{key}«", field=name)
     return sorted(set(chosen))
+
+
+def waiting_drafts(request: Request, region: str | None = None) -> list[Draft]:
+    """Drafted digests waiting for »Freigeben und senden« (``schedule.approval = manual``)."""
+    with transaction(context_of(request).engine) as conn:
+        return draft_store.waiting(conn, region)
+
+
+def draft_cutoff(request: Request, region: str) -> datetime | None:
+    """The cut-off of the region's newest waiting draft: what »Freigeben und senden« sends,
+    so previews show that period (None: no draft waits, preview up to now)."""
+    waiting = waiting_drafts(request, region)
+    return waiting[-1].period_end if waiting else None

@@ -19,7 +19,7 @@ from newsletter.store import digests as digest_store
 from newsletter.store import runs, stats
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
-from newsletter.web.admin.common import admin_page, redirect
+from newsletter.web.admin.common import admin_page, redirect, waiting_drafts
 from newsletter.web.auth import record
 from newsletter.web.rendering import context_of
 from newsletter.web.security import checked_form
@@ -63,10 +63,22 @@ def region_statuses(ctx: Context, conn: Connection, now: datetime) -> list[Regio
 
 
 def last_digests(conn: Connection) -> dict[str, DigestSummary]:
-    """Each region's newest digest with its sent/failed counts (from the history)."""
+    """Each region's newest digest with its sent/failed counts (from the history); the
+    combined mails of the same slot that carried the region count with it."""
+    rows = digest_store.history(conn, limit=500)
     latest: dict[str, DigestSummary] = {}
-    for row in digest_store.history(conn, limit=500):
-        latest.setdefault(row.region, row)
+    for row in rows:
+        if "+" not in row.region:
+            latest.setdefault(row.region, row)
+    for row in rows:
+        for key in row.region.split("+") if "+" in row.region else ():
+            own = latest.get(key)
+            if own is not None and own.period_end == row.period_end:
+                latest[key] = own._replace(
+                    total=own.total + row.total,
+                    sent=own.sent + row.sent,
+                    failed=own.failed + row.failed,
+                )
     return latest
 
 
@@ -81,6 +93,7 @@ def dashboard(request: Request) -> HTMLResponse:
         region_checks = stats.region_check_count(conn)
     values = {
         "region_rows": regions,
+        "drafts": waiting_drafts(request),
         "region_checks": region_checks,
         "sources": sources,
         "last_collect": last_collect,

@@ -10,7 +10,7 @@ digest is empty.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,13 +20,13 @@ from newsletter.errors import InvalidInputError, NotFoundError
 from newsletter.mail import sending, sendnow
 from newsletter.mail.outbox import drain
 from newsletter.mail.transports import open_transport
-from newsletter.models import OPEN_DELIVERY, Delivery
+from newsletter.models import OPEN_DELIVERY, Delivery, Digest, DigestKind, Region, joined_names
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store import outbox as queue_store
 from newsletter.store import stats
 from newsletter.store.db import transaction, utcnow
-from newsletter.web.admin.common import admin_page, redirect
+from newsletter.web.admin.common import admin_page, draft_cutoff, redirect, waiting_drafts
 from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PathId
 from newsletter.web.rendering import context_of
@@ -42,21 +42,30 @@ def _region(ctx: Context, key: str) -> Any:
     return region
 
 
+def _digest_region(ctx: Context, digest: Digest) -> Region:
+    """The region of a stored digest; for a combined mail its first region's page with
+    all its regions' names."""
+    if digest.kind != DigestKind.COMBINED:
+        return cast(Region, _region(ctx, digest.region))
+    regions = [_region(ctx, key) for key in digest.regions]
+    names = joined_names([r.name for r in regions])
+    return Region(regions[0].key, f"{names} (gemeinsame E-Mail)", ())
+
+
 @router.get("/newsletter", response_class=HTMLResponse, include_in_schema=False)
 def overview(request: Request) -> HTMLResponse:
     ctx = context_of(request)
     with transaction(ctx.engine) as conn:
         history = digest_store.history(conn, limit=100)
-    return admin_page(
-        request, "admin/digests.html", {"history": history, "running": ctx.manual_sends.snapshot()}
-    )
+    values = {"history": history, "running": ctx.manual_sends.snapshot()}
+    return admin_page(request, "admin/digests.html", values | {"drafts": waiting_drafts(request)})
 
 
 @router.get("/newsletter/{region_key}", response_class=HTMLResponse, include_in_schema=False)
 def region_page(request: Request, region_key: str) -> HTMLResponse:
     ctx = context_of(request)
     region = _region(ctx, region_key)
-    digest = sending.preview(ctx, region_key)
+    digest = sending.preview(ctx, region_key, draft_cutoff(request, region_key))
     with transaction(ctx.engine) as conn:
         recipients = queue.count_confirmed(conn, region_key)
         cutoff = digest_store.last_cutoff(conn, region_key)
@@ -69,6 +78,7 @@ def region_page(request: Request, region_key: str) -> HTMLResponse:
         "cutoff": cutoff,
         "new_items": new_items,
         "running": ctx.manual_sends.running(region_key),
+        "drafts": waiting_drafts(request, region_key),
     }
     return admin_page(request, "admin/digest_region.html", values)
 
@@ -78,7 +88,7 @@ def preview_frame(request: Request, region_key: str) -> Response:
     """The exact HTML in a sandbox: no scripts, no same-origin access, no forms."""
     ctx = context_of(request)
     _region(ctx, region_key)
-    digest = sending.preview(ctx, region_key)
+    digest = sending.preview(ctx, region_key, draft_cutoff(request, region_key))
     if digest is None:
         body = "<!doctype html><html lang=de><p>Noch keine Meldungen für diese Region.</p></html>"
     else:
@@ -173,7 +183,7 @@ def digest_detail(request: Request, digest_id: PathId) -> HTMLResponse:
     with transaction(ctx.engine) as conn:
         digest = digest_store.get(conn, digest_id)
         rows = queue.list_deliveries(conn, digest_id=digest_id, limit=5000)
-    region = _region(ctx, digest.region)
+    region = _digest_region(ctx, digest)
     values = _delivery_values(rows) | {"region": region, "digest": digest, "running": False}
     values["refresh"] = values["open"] > 0
     return admin_page(request, "admin/digest_progress.html", values)

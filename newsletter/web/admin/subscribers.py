@@ -198,6 +198,20 @@ async def unsubscribe(request: Request, subscriber_id: PathId) -> Response:
     return redirect(request, f"/admin/abonnenten/{subscriber_id}", "Abgemeldet.")
 
 
+@router.post("/{subscriber_id}/zustellung", include_in_schema=False)
+async def delivery_choice(request: Request, subscriber_id: PathId) -> Response:
+    """»eine E-Mail je Region« or one combined mail for the regions of a slot."""
+    ctx = context_of(request)
+    form = await checked_form(request, ctx.secret_key)
+    per_region = field(form, "per_region") == "ja"
+    with transaction(ctx.engine) as conn:
+        store.get(conn, subscriber_id)  # 404 for an unknown id
+        store.set_per_region(conn, subscriber_id, per_region)
+    choice = "je Region" if per_region else "gemeinsam"
+    record(request, "subscriber.delivery", f"#{subscriber_id}", mails=choice)
+    return redirect(request, f"/admin/abonnenten/{subscriber_id}", "Zustellung gespeichert.")
+
+
 @router.post("/{subscriber_id}/vergessen", include_in_schema=False)
 async def forget(request: Request, subscriber_id: PathId) -> Response:
     ctx = context_of(request)
