@@ -14,9 +14,9 @@ The hot path is :class:`PagesFirst`, an ASGI wrapper in front of the application
 :class:`newsletter.web.feeds.FeedsFirst`, as feeds are asked for most): a GET or HEAD whose path and query are a fresh
 page's address is answered right there. Measured gain (``bench/bench_pages.py``, 10,000
 items, wrk -t1 -c8, in requests per CPU second of the server, which stays put while other
-processes share the two cores): ``/regionen/zwickau`` 33,000–41,000 answered here, 3,900
-through the framework from the same cache (another spelling of its query), about 250
-when rendered on every request as before (4 ms); 0.82–0.93 of the feed's rate. The
+processes share the two cores): ``/regionen/zwickau`` 31,000–41,000 answered here, 3,400–
+3,900 through the framework from the same cache (another spelling of its query), 100–250
+when rendered on every request as before (4–10 ms); 0.82–0.98 of the feed's rate. The
 invariant, that answering in front of the framework changes nothing a client sees, is
 checked by
 ``tests/test_pages_cache.py::test_pages_first_answers_byte_for_byte_what_the_framework_answers``.
