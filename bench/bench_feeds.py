@@ -123,8 +123,9 @@ def seed(config: Config, count: int) -> None:
 @contextmanager
 def running(
     command: list[str], url: str, seconds: float = 20, env: dict[str, str] | None = None
-) -> Iterator[None]:
-    """Start a server, wait until ``url`` answers, always stop it afterwards."""
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server, wait until ``url`` answers, yield its process, always stop it
+    afterwards."""
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
         try:
@@ -139,7 +140,7 @@ def running(
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            yield
+            yield process
         finally:
             stop_process(process)
 

@@ -101,9 +101,10 @@ class Context:
 
     @cached_property
     def gazetteer(self) -> Gazetteer:
-        from newsletter.regions import Gazetteer
+        from newsletter.regions import load_gazetteer
 
-        return Gazetteer.from_regions({r.key: list(r.districts) for r in self.config.region_list()})
+        # compiled once per process and region layout, shared by every Context (16 MB)
+        return load_gazetteer({r.key: list(r.districts) for r in self.config.region_list()})
 
     @cached_property
     def secret_key(self) -> str:

@@ -18,7 +18,6 @@ from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from premailer import Premailer
 
 from newsletter.archive import archive_url
 from newsletter.config import Config
@@ -272,7 +271,12 @@ def _known_teaser(known: dict[str, Teaser], item: Item) -> Teaser:
 
 
 def inline_css(html: str) -> str:
-    """Inline the CSS (premailer, no network); ``<style>`` stays only for @media rules."""
+    """Inline the CSS (premailer, no network); ``<style>`` stays only for @media rules.
+
+    premailer (with cssutils, lxml and requests: 12 MB resident) is imported here, when a
+    digest is built, not by every web process that imports this module."""
+    from premailer import Premailer
+
     inline_calls.calls += 1
     return str(
         Premailer(

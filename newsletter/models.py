@@ -290,6 +290,14 @@ class KnownItem(NamedTuple):
     published_estimated: bool
 
 
+class ItemKey(NamedTuple):
+    """Where an item stands in the newest-first order of the public pages: published time,
+    then id (a keyset cursor: ``?vor=`` and ``?nach=`` on a region's pages)."""
+
+    published_at: datetime
+    id: str
+
+
 @dataclass(frozen=True)
 class Accepted:
     """The server accepted a delivery's message (``250`` after the final ".")."""

@@ -14,19 +14,23 @@ from fastapi import FastAPI
 from newsletter.context import Context
 from newsletter.errors import ConfigError
 from newsletter.logs import redact_tokens
+from newsletter.memory import limit_malloc_arenas
 from newsletter.web import create_app
 from newsletter.web.feeds import FeedsFirst
+from newsletter.web.pages import PagesFirst
+from newsletter.web.state import state_of
 
 log = logging.getLogger(__name__)
 
 
 def build_app(ctx: Context, *, background: bool) -> FeedsFirst:
-    """The web app behind the feed fast path; with ``background`` also the scheduler (and
-    worker) in its lifespan."""
+    """The web app behind the fast paths of cached feeds (the hottest, first) and pages;
+    with ``background`` also the scheduler (and worker) in its lifespan."""
     app = create_app(ctx)
     if background:
         app.router.lifespan_context = _lifespan(ctx)
-    return FeedsFirst(app)
+    state = state_of(app)
+    return FeedsFirst(PagesFirst(app, state.page_cache), state)
 
 
 def _lifespan(ctx: Context):  # type: ignore[no-untyped-def]
@@ -59,6 +63,7 @@ def run_server(
     sock = bind(host, port)
     if on_bound is not None:
         on_bound()
+    limit_malloc_arenas()  # before uvicorn, the scheduler and the worker start threads
     app = build_app(ctx, background=background)
     redact_tokens(logging.getLogger("uvicorn.access"))  # link tokens never in the access log
     log.info("serving on http://%s:%d (public base URL %s)", host, port, ctx.config.site.base_url)

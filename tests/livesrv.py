@@ -23,6 +23,16 @@ import httpx
 import uvicorn
 
 
+class Clock:
+    """A monotonic clock the test moves by hand (for the caches of a served app)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -48,6 +58,37 @@ def serve_app(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# a cached response asked for plainly, gzipped, with HEAD, and with each validator
+# ("ETAG": the ETag of a first GET)
+CONDITIONAL_REQUESTS = [
+    ("GET", {}),
+    ("GET", {"Accept-Encoding": "gzip"}),
+    ("HEAD", {"Accept-Encoding": "gzip"}),
+    ("GET", {"If-None-Match": "ETAG"}),
+    ("GET", {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}),
+]
+
+
+def answers_of(
+    apps: tuple[Any, ...], method: str, path: str, headers: dict[str, str]
+) -> list[httpx.Response]:
+    """The answer of each ASGI app to one request (after a first GET of ``path``), in
+    order: the same app with and without a fast path in front must answer alike."""
+    import asyncio
+
+    async def each() -> list[httpx.Response]:
+        answers = []
+        for target in apps:
+            transport = httpx.ASGITransport(app=target)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                etag = (await client.get(path)).headers["etag"]
+                sent = {k: etag if v == "ETAG" else v for k, v in headers.items()}
+                answers.append(await client.request(method, path, headers=sent))
+        return answers
+
+    return asyncio.run(each())
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -16,10 +16,11 @@ from newsletter.context import Context
 from newsletter.store import items as item_store
 from newsletter.store.db import transaction
 from newsletter.web import create_app
-from newsletter.web.feeds import FeedCache, FeedsFirst, accepts_gzip
+from newsletter.web.conditional import accepts_gzip
+from newsletter.web.feeds import FeedCache, FeedsFirst
 from newsletter.web.state import state_of
 from tests.feedfixtures import feed_request_count, sample_items, store_items
-from tests.livesrv import serve_app
+from tests.livesrv import CONDITIONAL_REQUESTS, Clock, answers_of, serve_app
 
 MEDIA_TYPES = [
     ("/feeds/zwickau.rss", "application/rss+xml; charset=utf-8"),
@@ -30,16 +31,6 @@ MEDIA_TYPES = [
     ("/feeds/sachsen.json", "application/feed+json; charset=utf-8"),
     ("/feeds.opml", "text/x-opml; charset=utf-8"),
 ]
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -288,36 +279,14 @@ def _count(app: Any, fmt: str, status: int) -> float:
     return feed_request_count(metrics.render(state_of(app).metrics).decode(), fmt, status)
 
 
-@pytest.mark.parametrize(
-    ("method", "headers"),
-    [
-        ("GET", {}),
-        ("GET", {"Accept-Encoding": "gzip"}),
-        ("HEAD", {"Accept-Encoding": "gzip"}),
-        ("GET", {"If-None-Match": "ETAG"}),
-        ("GET", {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}),
-    ],
-)
+@pytest.mark.parametrize(("method", "headers"), CONDITIONAL_REQUESTS)
 def test_feeds_first_answers_byte_for_byte_what_the_framework_answers(
     ctx: Context, method: str, headers: dict[str, str]
 ) -> None:
     """The invariant FeedsFirst relies on: skipping the framework changes nothing a
     client sees (status, every header, body) for a fresh feed."""
-    import asyncio
-
     store_items(ctx, sample_items())
     app = create_app(ctx)
-
-    async def both() -> list[httpx.Response]:
-        answers = []
-        for target in (app, FeedsFirst(app)):
-            transport = httpx.ASGITransport(app=target)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                etag = (await client.get("/feeds/zwickau.atom")).headers["etag"]
-                sent = {k: etag if v == "ETAG" else v for k, v in headers.items()}
-                answers.append(await client.request(method, "/feeds/zwickau.atom", headers=sent))
-        return answers
-
-    framework, first = asyncio.run(both())
+    framework, first = answers_of((app, FeedsFirst(app)), method, "/feeds/zwickau.atom", headers)
     assert first.status_code == framework.status_code
     assert first.headers.raw == framework.headers.raw and first.content == framework.content

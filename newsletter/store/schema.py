@@ -96,6 +96,16 @@ items = Table(
     Index("ix_items_published_id", "published_at", "id"),  # the admin list's pages (0012)
 )
 
+# the few hidden items, for the public pages' counts (store.items.region_totals); partial,
+# so that no query for visible items (hidden IS false) is ever steered onto it
+Index(
+    "ix_items_hidden",
+    items.c.statewide,
+    items.c.id,
+    sqlite_where=items.c.hidden.is_(True),
+    postgresql_where=items.c.hidden.is_(True),
+)
+
 item_regions = Table(
     "item_regions",
     metadata,

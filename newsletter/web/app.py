@@ -19,6 +19,7 @@ from newsletter.web.auth import login_pool
 from newsletter.web.bodylimit import MB, BodyLimit
 from newsletter.web.feeds import FeedCache
 from newsletter.web.import_jobs import ImportJobs
+from newsletter.web.pages import PageCache
 from newsletter.web.rendering import render
 from newsletter.web.schemecheck import PlainHttpWarning
 from newsletter.web.state import WebState
@@ -59,6 +60,7 @@ def _state(context: Context) -> WebState:
         imports=ImportJobs(),
         feed_requests=feed_requests,
         metrics=metrics.registry_for(context, feed_requests),
+        page_cache=PageCache(context.config),
     )
 
 

@@ -14,23 +14,16 @@ plain ASGI route :class:`FeedEndpoint`. The cache lives on the app
 (:class:`newsletter.web.state.WebState`). The cache asks the store for its version (newest
 ``updated_at`` and item count: two index-only aggregates) at most once per
 ``feeds.recheck_seconds`` per feed, and rebuilds a feed only when that version moved.
-A rebuild giving the same bytes keeps its ETag and Last-Modified, so clients still get
-304. Body, gzip body, ETag and the response headers are computed once per build.
-
-If-None-Match beats If-Modified-Since (RFC 9110 §13.2.2); a 304 carries the same ETag,
-Cache-Control and Vary as the 200 (RFC 9110 §15.4.5).
+Bytes, validators and answers (200, gzip, 304, HEAD) are :mod:`newsletter.web.conditional`'s,
+shared with the public pages.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from functools import lru_cache
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -42,27 +35,15 @@ from newsletter import feeds, metrics
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.errors import NotFoundError
-from newsletter.httpdates import format_http_date, parse_http_date
+from newsletter.httpdates import format_http_date
 from newsletter.models import Item
 from newsletter.store import items as item_store
 from newsletter.store.db import transaction
-from newsletter.web.state import state_of
+from newsletter.web.conditional import CachedBody, Headers, Version, build_body, send_body
+from newsletter.web.state import WebState, state_of
 
-Version = tuple[datetime | None, int]
-Headers = list[tuple[bytes, bytes]]
+CachedFeed = CachedBody
 OPML = ("opml", "opml")
-
-
-@dataclass(frozen=True)
-class CachedFeed:
-    version: Version
-    body: bytes
-    gzipped: bytes
-    etag: str
-    last_modified: datetime
-    plain_headers: Headers  # for a 200 without compression
-    gzip_headers: Headers  # for a 200 with Content-Encoding: gzip
-    not_modified_headers: Headers  # for a 304
 
 
 class FeedCache:
@@ -130,28 +111,14 @@ def build_entry(
     version: Version,
     previous: CachedFeed | None,
 ) -> CachedFeed:
-    """Bytes, gzip, ETag and headers. Same bytes as before: the previous ETag and
-    Last-Modified stay. New bytes: Last-Modified is the store's newest change, and always
-    later than the previous one (HTTP dates have whole seconds)."""
-    body = feeds.feed_body(config, key, kind, items)
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    if previous is not None and previous.etag == etag:
-        return replace(previous, version=version)
-    modified = (version[0] or feeds.EMPTY_FEED_TIME).replace(microsecond=0)
-    if previous is not None:
-        modified = max(modified, previous.last_modified + timedelta(seconds=1))
-    common = _common_headers(config, key, kind, etag, modified)
-    typed = [*common, (b"content-type", feeds.MEDIA_TYPES[kind].encode())]
-    gzipped = gzip.compress(body, 6, mtime=0)
-    return CachedFeed(
-        version,
-        body,
-        gzipped,
-        etag,
-        modified,
-        [*typed, (b"content-length", str(len(body)).encode())],
-        [*typed, (b"content-encoding", b"gzip"), (b"content-length", str(len(gzipped)).encode())],
-        common,
+    """The feed's bytes with their validators and headers (:func:`build_body`)."""
+    return build_body(
+        feeds.feed_body(config, key, kind, items),
+        content_type=feeds.MEDIA_TYPES[kind],
+        version=version,
+        fallback_time=feeds.EMPTY_FEED_TIME,
+        previous=previous,
+        common=lambda etag, modified: _common_headers(config, key, kind, etag, modified),
     )
 
 
@@ -192,9 +159,9 @@ class FeedEndpoint:
 class FeedsFirst:
     """ASGI wrapper: fresh cached feeds are answered before ``app`` sees the request."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.state = state_of(app)
+    def __init__(self, app: Any, state: WebState | None = None) -> None:
+        self.app = app  # the FastAPI app, or another wrapper around it (then give its state)
+        self.state = state or state_of(app)
         self.cache = self.state.feed_cache
         self.paths = {_path_of(name): target for name, target in self.cache.targets.items()}
 
@@ -219,73 +186,9 @@ async def send_feed(
     scope: Scope,
     send: Send,
 ) -> None:
-    status, headers, body = respond(entry, scope)
+    status = await send_body(entry, scope, send)
     if target != OPML:
         counts.count(target[1], status)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def respond(entry: CachedFeed, scope: Scope) -> tuple[int, Headers, bytes]:
-    """Status, headers and body for this request's validators and Accept-Encoding."""
-    if_none_match, if_modified_since, accept_encoding = _request_headers(scope)
-    if not_modified(entry, if_none_match, if_modified_since):
-        return 304, entry.not_modified_headers, b""
-    zipped = accepts_gzip(accept_encoding)
-    headers = entry.gzip_headers if zipped else entry.plain_headers
-    if scope["method"] == "HEAD":
-        return 200, headers, b""
-    return 200, headers, entry.gzipped if zipped else entry.body
-
-
-def _request_headers(scope: Scope) -> tuple[str | None, str | None, str]:
-    """If-None-Match, If-Modified-Since and Accept-Encoding (repeated lines joined)."""
-    found: dict[bytes, str] = {}
-    for name, value in scope["headers"]:
-        if name in (b"if-none-match", b"if-modified-since", b"accept-encoding"):
-            text = value.decode("latin-1")
-            found[name] = f"{found[name]}, {text}" if name in found else text
-    return (
-        found.get(b"if-none-match"),
-        found.get(b"if-modified-since"),
-        found.get(b"accept-encoding", ""),
-    )
-
-
-def not_modified(
-    entry: CachedFeed, if_none_match: str | None, if_modified_since: str | None
-) -> bool:
-    """If-None-Match decides when present (weak comparison); else If-Modified-Since."""
-    if if_none_match is not None:
-        if if_none_match == entry.etag:  # what readers send back, nearly always
-            return True
-        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return "*" in tags or entry.etag in tags
-    if not if_modified_since:
-        return False
-    moment = parse_http_date(if_modified_since)
-    return moment is not None and entry.last_modified <= moment
-
-
-@lru_cache(maxsize=256)
-def accepts_gzip(accept_encoding: str) -> bool:
-    """RFC 9110 §12.5.3: ``gzip`` (or ``*``) listed with a q-value above 0."""
-    weights: dict[str, float] = {}
-    for part in accept_encoding.lower().split(","):
-        coding, _, params = part.partition(";")
-        weights[coding.strip()] = _q_value(params)
-    return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
-
-
-def _q_value(params: str) -> float:
-    for param in params.split(";"):
-        name, _, value = param.strip().partition("=")
-        if name.strip() == "q":
-            try:
-                return float(value)
-            except ValueError:
-                return 0.0
-    return 1.0
 
 
 def unknown_feed_message(config: Config, filename: str) -> str:

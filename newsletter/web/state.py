@@ -3,7 +3,7 @@
 Everything a running app keeps between requests sits on :class:`WebState`, built once by
 :func:`newsletter.web.create_app` (nothing is made lazily on first use, so no request
 races another to make it): the service :class:`~newsletter.context.Context`, the feed
-cache, the login pool, the roster imports in flight, the feed request counts and the
+cache, the page cache, the login pool, the roster imports in flight, the feed request counts and the
 metrics registry. The process's own state (scheduler, manual sends, send pace) is on the
 Context. No module keeps mutable state of its own.
 """
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from newsletter.web.feeds import FeedCache
     from newsletter.web.hashpool import BoundedPool
     from newsletter.web.import_jobs import ImportJobs
+    from newsletter.web.pages import PageCache
 
 
 @dataclass
@@ -36,6 +37,7 @@ class WebState:
     imports: ImportJobs  # guarded by its lock
     feed_requests: FeedRequests  # guarded by its lock
     metrics: CollectorRegistry  # reads the store and feed_requests at scrape time
+    page_cache: PageCache  # thread-safe: a lock for its writes, one per page for renders
     clock: Callable[[], datetime] = utcnow  # session decisions; tests set their own
     dashboard_charts: TimedValue[Any] = field(default_factory=TimedValue)  # see chartcache
 
