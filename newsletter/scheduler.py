@@ -35,7 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.crontab import cron_trigger, latest_slot, missed_slot
-from newsletter.models import ApprovalMode
+from newsletter.models import ApprovalMode, SendStatus
 from newsletter.store import runs
 from newsletter.store.db import transaction, utcnow
 
@@ -162,7 +162,7 @@ class ServiceJobs:
                 group = slot_group(self.ctx.config, region)
                 results, _ = sending.send_slot(self.ctx, group, now=cutoff, triggered_by="schedule")
                 mine = [r.status for r in results if r.region == region]
-                status = mine[0] if mine else "sent"
+                status = mine[0] if mine else SendStatus.SENT
         finally:
             with transaction(self.ctx.engine) as conn:
                 runs.finish(conn, run_id, status, {"slot": slot.isoformat()})

@@ -17,6 +17,7 @@ from newsletter.cli import output
 from newsletter.cli.base import app, console, fail, get_config, is_interactive, open_context
 from newsletter.cli.german import App, ParameterError
 from newsletter.cli.regionarg import configured_key, configured_keys
+from newsletter.models import SendStatus  # stdlib only
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -31,11 +32,12 @@ digest_app = App(help="Newsletter-Vorschau.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
 
 MESSAGES = {
-    "sent": "versendet",
-    "nothing_new": "nichts Neues – kein Newsletter",
-    "already_sent": "für diesen Zeitraum schon versendet",
-    "dry_run": "Probelauf – nichts versendet",
-    "test_sent": "Testversand verschickt",
+    SendStatus.SENT: "versendet",
+    SendStatus.QUEUED: "eingereiht",
+    SendStatus.NOTHING_NEW: "nichts Neues – kein Newsletter",
+    SendStatus.ALREADY_SENT: "für diesen Zeitraum schon versendet",
+    SendStatus.DRY_RUN: "Probelauf – nichts versendet",
+    SendStatus.TEST_SENT: "Testversand verschickt",
 }
 
 

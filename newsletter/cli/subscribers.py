@@ -16,6 +16,7 @@ from newsletter.cli.base import app, console, fail, is_interactive, open_context
 from newsletter.cli.german import App, ParameterError
 from newsletter.cli.output import shown
 from newsletter.cli.regionarg import configured_key, configured_keys
+from newsletter.models import SubscriptionStatus  # stdlib only
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,7 +27,11 @@ AddressArg = Annotated[str, typer.Argument(metavar="ADRESSE", help="E-Mail-Adres
 RegionOption = Annotated[
     str | None, typer.Option(metavar="REGION", help="Nur diese Region (Schlüssel oder Name).")
 ]
-STATUS_TEXT = {"pending": "unbestätigt", "confirmed": "aktiv", "unsubscribed": "abbestellt"}
+STATUS_TEXT = {
+    SubscriptionStatus.PENDING: "unbestätigt",
+    SubscriptionStatus.CONFIRMED: "aktiv",
+    SubscriptionStatus.UNSUBSCRIBED: "abbestellt",
+}
 OUTCOMES = {
     "added": "neu",
     "updated": "ergänzt",

@@ -27,6 +27,7 @@ from sqlalchemy import (
     false,
 )
 
+from newsletter.models import DeliveryStatus
 from newsletter.subscriptions.tokens import new_link_key
 
 NAMING = {
@@ -220,7 +221,7 @@ deliveries = Table(
     Column("address", String(320), nullable=False),
     Column("kind", String(20), nullable=False, default="digest"),
     Column("payload", JSON),
-    Column("status", String(20), nullable=False, default="queued"),
+    Column("status", String(20), nullable=False, default=DeliveryStatus.QUEUED.value),
     Column("attempts", Integer, nullable=False, default=0),
     _ts("next_attempt_at", index=True),
     Column("claimed_by", String(100)),

@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 from newsletter.errors import InvalidInputError
 from newsletter.history import age_text, trigger_label
 from newsletter.localtime import german_long, german_medium, german_short
-from newsletter.models import Draft
+from newsletter.models import DeliveryStatus, Draft
 from newsletter.store import drafts as draft_store
 from newsletter.store.db import transaction, utcnow
 from newsletter.web.auth import current_admin
@@ -71,11 +71,12 @@ WORDS: dict[str, dict[str, str]] = {
         "api": "die API",
     },
     "delivery_status": {
-        "queued": "wartet",
-        "sending": "wird gesendet",
-        "sent": "gesendet",
-        "retry": "neuer Versuch geplant",
-        "failed": "fehlgeschlagen",
+        DeliveryStatus.QUEUED: "wartet",
+        DeliveryStatus.SENDING: "wird gesendet",
+        DeliveryStatus.SENT: "gesendet",
+        DeliveryStatus.RETRY: "neuer Versuch geplant",
+        DeliveryStatus.FAILED: "fehlgeschlagen",
+        DeliveryStatus.CANCELLED: "entfällt (abgemeldet)",
     },
 }
 _MAILDIR_REPLY = "250 stored in Maildir as "
@@ -239,7 +240,7 @@ def send_progress(
     counts: dict[str, int], first: datetime | None, last: datetime | None, open_statuses: set[str]
 ) -> SendProgress:
     """Counts per status and the first/last send time -> progress with a rate."""
-    sent, failed = counts.get("sent", 0), counts.get("failed", 0)
+    sent, failed = counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0)
     pending = sum(n for status, n in counts.items() if status in open_statuses)
     span = (last - first).total_seconds() if first and last else 0.0
     rate = sent / span if span > 0 and sent > 1 else None

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from newsletter.collect import CollectSummary, collect_all
 from newsletter.context import Context
-from newsletter.models import DigestSummary
+from newsletter.models import DigestSummary, SubscriptionStatus
 from newsletter.scheduler import next_runs, scheduler_state
 from newsletter.store import digests as digest_store
 from newsletter.store import runs, stats
@@ -54,8 +54,8 @@ def region_statuses(ctx: Context, conn: Connection, now: datetime) -> list[Regio
             RegionStatus(
                 region.key,
                 region.name,
-                counts.get((region.key, "confirmed"), 0),
-                counts.get((region.key, "pending"), 0),
+                counts.get((region.key, SubscriptionStatus.CONFIRMED), 0),
+                counts.get((region.key, SubscriptionStatus.PENDING), 0),
                 new,
                 cutoff,
                 upcoming.get(region.key),

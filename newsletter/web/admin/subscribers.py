@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.models import SubscriptionStatus
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction
 from newsletter.subscriptions import privacy, roster, rules
@@ -33,7 +34,11 @@ router = APIRouter(prefix="/abonnenten")
 MAX_UPLOAD = 5_000_000
 PAGE_SIZE = 50
 QUICK_SECONDS = 2.0  # an import done within this answers the upload directly
-STATUSES = {"confirmed": "bestätigt", "pending": "unbestätigt", "unsubscribed": "abgemeldet"}
+STATUSES = {
+    SubscriptionStatus.CONFIRMED: "bestätigt",
+    SubscriptionStatus.PENDING: "unbestätigt",
+    SubscriptionStatus.UNSUBSCRIBED: "abgemeldet",
+}
 
 
 @router.get("", response_class=HTMLResponse, include_in_schema=False)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from newsletter.errors import NotFoundError
 from newsletter.mail import sending, sendnow
+from newsletter.models import SendStatus
 from newsletter.store import digests as digest_store
 from newsletter.store.db import transaction
 from newsletter.web.api.common import ConflictError, TokenFirstRoute, errors
@@ -137,7 +138,7 @@ def digest_send(
         raise ConflictError(f"Für »{region}« läuft schon ein Versand.")
     queued = sendnow.enqueue_claimed(ctx, region, who)
     record(request, "digest.send", region, via="api", status=queued.status)
-    if queued.status != "queued":
+    if queued.status != SendStatus.QUEUED:
         response.status_code = 200
         return SendOut(region=region, status=queued.status, items=queued.items)
     tasks.add_task(sendnow.drain_claimed, ctx, region)
