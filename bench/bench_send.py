@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,17 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
+from sendkit import address, digest_bytes, seed, start_sink  # noqa: E402
 
 from newsletter import digests  # noqa: E402
 from newsletter.config import load_config  # noqa: E402
 from newsletter.context import Context  # noqa: E402
 from newsletter.mail import sending  # noqa: E402
-from newsletter.mail.compose import personal_message, prepare_digest  # noqa: E402
 from newsletter.mail.transports import SmtpTransport  # noqa: E402
-from newsletter.store.db import transaction, utcnow  # noqa: E402
-from newsletter.store.schema import subscribers, subscriptions  # noqa: E402
-from tests.feedfixtures import sample_items, store_items  # noqa: E402
 from tests.livesrv import free_port, stop_process  # noqa: E402
 
 TARGET = 10_000
@@ -52,31 +46,6 @@ PILOT = 500
 BUDGET_SECONDS = 60.0
 REGION = "zwickau"
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
-
-
-def start_sink(port: int) -> subprocess.Popen[bytes]:
-    """``python -m aiosmtpd`` with the discarding Sink handler, in its own process."""
-    command = [
-        sys.executable,
-        "-m",
-        "aiosmtpd",
-        "-n",
-        "-l",
-        f"127.0.0.1:{port}",
-        "-c",
-        "aiosmtpd.handlers.Sink",
-    ]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"aiosmtpd sink exited with code {proc.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.05)
-    stop_process(proc)
-    raise SystemExit("aiosmtpd sink did not start")
 
 
 def make_context(directory: Path, port: int) -> Context:
@@ -97,40 +66,9 @@ def make_context(directory: Path, port: int) -> Context:
     return ctx
 
 
-def seed(ctx: Context, count: int) -> None:
-    """The sample items and ``count`` confirmed subscribers, in one transaction."""
-    store_items(ctx, sample_items())
-    now = utcnow()
-    with transaction(ctx.engine) as conn:
-        conn.execute(
-            insert(subscribers),
-            [{"id": n + 1, "email": address(n), "created_at": now} for n in range(count)],
-        )
-        conn.execute(
-            insert(subscriptions),
-            [
-                {
-                    "subscriber_id": n + 1,
-                    "region": REGION,
-                    "status": "confirmed",
-                    "requested_at": now,
-                    "confirmed_at": now,
-                }
-                for n in range(count)
-            ],
-        )
-
-
-def address(n: int) -> str:
-    return f"p{n:05d}@example.org"
-
-
 def raw_rate(ctx: Context, count: int) -> float:
     """Identical pre-built bytes over one SmtpTransport connection (messages/s)."""
-    digest = sending.plan(ctx, REGION, NOW, force=True)
-    if digest is None:
-        raise SystemExit("no digest to send: the sample items were not stored")
-    data = personal_message(ctx, prepare_digest(ctx, digest), address(0), 1, NOW).data
+    data = digest_bytes(ctx, REGION, NOW)
     envelope = ctx.config.mail.envelope_from or ctx.config.mail.from_address
     recipients = [address(n) for n in range(count)]
     transport = SmtpTransport(ctx.config)
@@ -162,7 +100,7 @@ def run(port: int, count: int) -> tuple[float, tuple[float, int, int, int]]:
     with tempfile.TemporaryDirectory() as tmp:
         ctx = make_context(Path(tmp), port)
         try:
-            seed(ctx, count)
+            seed(ctx, count, [REGION])
             half = max(1, count // 2)
             before = raw_rate(ctx, half)
             service = service_rate(ctx)

@@ -1,0 +1,328 @@
+"""Load: 50,000 confirmed subscribers on PostgreSQL, two ``newsletter worker`` processes
+and ``newsletter serve``, against a plain smtplib client pool to the same sink.
+
+Set-up (real processes, loopback only): a fresh schema on the PostgreSQL server named by
+``--database-url`` (default ``$NEWSLETTER_TEST_DATABASE_URL``; dropped at the end), the
+sample items and N confirmed subscribers, one region each across the five regions; an
+SMTP sink in its own process that records every recipient (``countsink.py``); two
+``newsletter worker`` processes and ``newsletter serve --no-scheduler`` (so exactly the
+two workers send).
+
+Raw: N messages of the digests' own bytes (per region, so the sizes match) sent by as
+many plain ``smtplib`` clients as there are workers, each in its own process on one
+reused connection; half before and half after the service run, so the baseline brackets
+drift of the shared machine. Service: one digest per region is enqueued and the wall
+time runs until the sink has every mail and the queue is empty.
+
+Prints service ÷ raw (goal >= 0.9), whether every subscriber got exactly one mail
+(counted at the sink; exit code 1 if not), the peak RSS (VmHWM) of every process, and
+the median time of admin list pages and a feed while idle and during the send (ratio:
+flat is about 1; on a 2-core machine the send takes the CPUs, so expect more).
+No timed assertions; the numbers are noisy where other work shares the machine.
+
+Usage: ``.venv/bin/python bench/bench_load.py [--subscribers 50000] [--workers 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sendkit import address, digest_bytes, peak_rss_kib, raw_pool, seed, start_sink
+
+from newsletter import admins
+from newsletter.config import load_config
+from newsletter.context import Context
+from newsletter.mail.sending import enqueue_region
+from newsletter.store import outbox as queue
+from newsletter.store import stats as stats_store
+from newsletter.store.db import transaction
+from tests.livesrv import (
+    REGIONS,
+    free_port,
+    newsletter_serve,
+    start_cli,
+    stop_process,
+    write_config,
+)
+
+PG_ENV = "NEWSLETTER_TEST_DATABASE_URL"
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+ADMIN, PASSWORD = "bench", "ein-langes-bench-passwort"
+PAGES = [
+    "/admin",
+    "/admin/newsletter",
+    "/admin/meldungen",
+    "/admin/abonnenten?region=zwickau&suche=p00042",
+    "/feeds/sachsen.rss",
+]
+STALL_SECONDS = 120.0
+
+
+@contextmanager
+def pg_schema(url: str) -> Iterator[str]:
+    """A fresh schema on the server (as tests/conftest.py's postgres_url), dropped after."""
+    schema = f"load_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def mail_section(port: int) -> dict[str, object]:
+    return {
+        "transport": "smtp",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_tls": "none",
+        "rate_per_second": 100_000,
+        "rate_per_hour": 100_000_000,
+        "batch_size": 500,
+    }
+
+
+class SinkLog:
+    """Reads the sink's record file as it grows: mails per address."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.sizes: dict[str, list[int]] = collections.defaultdict(list)
+
+    def read(self) -> None:
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.decode("ascii").splitlines():
+            rcpt, size = line.split()
+            self.counts[rcpt] += 1
+            self.sizes[rcpt[0]].append(int(size))
+
+    def service_mails(self) -> int:
+        return len(self.sizes["p"])
+
+
+def login(base_url: str) -> httpx.Client:
+    client = httpx.Client(base_url=base_url, timeout=120)
+    page = client.get("/admin/anmelden").text
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
+    if found is None:
+        raise SystemExit("no CSRF field on the login page")
+    form = {"csrf_token": found.group(1), "name": ADMIN, "password": PASSWORD}
+    answer = client.post("/admin/anmelden", data=form)
+    if answer.status_code != 303:
+        raise SystemExit(f"admin login failed: {answer.status_code}")
+    return client
+
+
+def timed_get(client: httpx.Client, path: str) -> float:
+    started = time.perf_counter()
+    answer = client.get(path)
+    elapsed = time.perf_counter() - started
+    if answer.status_code != 200:
+        raise SystemExit(f"GET {path}: {answer.status_code}")
+    return elapsed
+
+
+class Poller(threading.Thread):
+    """GETs the pages round-robin until stopped; latencies per page."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        super().__init__(daemon=True)
+        self.client = client
+        self.stop = threading.Event()
+        self.times: dict[str, list[float]] = collections.defaultdict(list)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for path in PAGES:
+                self.times[path].append(timed_get(self.client, path))
+
+
+def idle_times(client: httpx.Client, runs: int) -> dict[str, list[float]]:
+    return {path: [timed_get(client, path) for _ in range(runs)] for path in PAGES}
+
+
+def wait_sent(ctx: Context, sink: SinkLog, count: int) -> bool:
+    """Until the sink has ``count`` service mails and nothing is open in the queue (True),
+    or nothing moved for STALL_SECONDS (False)."""
+    seen, moved = -1, time.monotonic()
+    while True:
+        sink.read()
+        done = sink.service_mails()
+        if done >= count:
+            with transaction(ctx.engine) as conn:
+                if queue.pending_count(conn) == 0:
+                    return True
+        if done != seen:
+            seen, moved = done, time.monotonic()
+        elif time.monotonic() - moved > STALL_SECONDS:
+            return False
+        time.sleep(0.1)
+
+
+def exactly_once(sink: SinkLog, count: int) -> tuple[bool, str]:
+    expected = {address(n) for n in range(count)}
+    got = {a for a in sink.counts if a.startswith("p")}
+    missing = len(expected - got)
+    twice = sum(1 for a in got if sink.counts[a] > 1)
+    unexpected = len(got - expected)
+    ok = not (missing or twice or unexpected)
+    detail = (
+        f"{len(got)} addresses, {missing} missing, {twice} more than once, {unexpected} unknown"
+    )
+    return ok, detail
+
+
+@contextmanager
+def workers(config: Path, tmp: Path, n: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs = [
+        start_cli(config, "worker", "--poll", "0.2", log=tmp / f"worker{i + 1}.log")
+        for i in range(n)
+    ]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            stop_process(proc)
+
+
+def run(url: str, count: int, n_workers: int, idle_runs: int) -> bool:
+    with pg_schema(url) as schema_url, tempfile.TemporaryDirectory(prefix="bench-load-") as name:
+        tmp = Path(name)
+        port, record = free_port(), tmp / "sink.txt"
+        record.touch()
+        config = write_config(tmp, schema_url, mail=mail_section(port))
+        ctx = Context(load_config(config, environ={}))
+        ctx.init_db()
+        regions = [r["key"] for r in REGIONS]
+        started = time.perf_counter()
+        seed(ctx, count, regions)
+        admins.create(ctx, ADMIN, "", PASSWORD, actor="bench")
+        print(f"seeded {count} subscribers on PostgreSQL in {time.perf_counter() - started:.1f} s")
+        messages = [digest_bytes(ctx, region, NOW) for region in regions]
+        mails = [(address(n, "r"), messages[n % len(messages)]) for n in range(count)]
+        envelope = ctx.config.mail.envelope_from or ctx.config.mail.from_address
+        sink_proc = start_sink(port, record)
+        sink = SinkLog(record)
+        try:
+            with (
+                workers(config, tmp, n_workers) as procs,
+                newsletter_serve(config, tmp / "serve.log") as served,
+            ):
+                client = login(served.url)
+                idle = idle_times(client, idle_runs)
+                raw_before, raw_rss = raw_pool(port, envelope, mails[: count // 2], n_workers)
+                poller = Poller(client)
+                started = time.perf_counter()
+                for region in regions:
+                    enqueue_region(ctx, region, now=NOW, triggered_by="bench")
+                poller.start()
+                finished = wait_sent(ctx, sink, count)
+                wall = time.perf_counter() - started
+                poller.stop.set()
+                poller.join()
+                raw_after, more_rss = raw_pool(port, envelope, mails[count // 2 :], n_workers)
+                rss = {"serve": peak_rss_kib(served.process.pid)}
+                rss |= {f"worker {i + 1}": peak_rss_kib(p.pid) for i, p in enumerate(procs)}
+                rss["sink"] = peak_rss_kib(sink_proc.pid)
+                rss["raw clients (max)"] = max(raw_rss + more_rss)
+            with transaction(ctx.engine) as conn:
+                outcome = stats_store.delivery_counts(conn)
+        finally:
+            stop_process(sink_proc, seconds=5)
+            ctx.close()
+        sink.read()
+        rss["bench driver"] = peak_rss_kib()
+        result = Result(count, n_workers, wall, raw_before + raw_after, finished, outcome, rss)
+        return report(result, sink, idle, poller.times)
+
+
+@dataclass
+class Result:
+    count: int
+    workers: int
+    wall: float
+    raw_seconds: float
+    finished: bool
+    outcome: dict[tuple[str, str], int]
+    rss: dict[str, int]
+
+
+def report(
+    r: Result, sink: SinkLog, idle: dict[str, list[float]], busy: dict[str, list[float]]
+) -> bool:
+    """Print the results; True when every subscriber got exactly one mail."""
+    ok, detail = exactly_once(sink, r.count)
+    per_status = collections.Counter[str]()
+    for (_region, status), n in r.outcome.items():
+        per_status[status] += n
+    stalled = "" if r.finished else f"  (STALLED: nothing moved for {STALL_SECONDS:.0f} s)"
+    sizes = {k: statistics.mean(v) for k, v in sink.sizes.items() if v}
+    print(f"subscribers:      {r.count} across 5 regions, {r.workers} workers + serve")
+    print(
+        f"raw:              {r.count / r.raw_seconds:8.0f} messages/s  "
+        f"({r.workers} smtplib clients; half before, half after)"
+    )
+    print(f"service:          {r.count / r.wall:8.0f} messages/s  (wall {r.wall:.1f} s){stalled}")
+    print(f"service / raw:    {r.raw_seconds / r.wall:8.2f}  (goal >= 0.9)")
+    print(f"mean size:        service {sizes.get('p', 0):.0f} B, raw {sizes.get('r', 0):.0f} B")
+    print(f"deliveries:       {dict(sorted(per_status.items()))}")
+    print(f"exactly one mail per subscriber: {'yes' if ok else 'NO'} ({detail})")
+    print("peak RSS (VmHWM): " + ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in r.rss.items()))
+    print("pages, median ms: idle -> during the send (ratio; flat is about 1)")
+    for path in PAGES:
+        quiet = statistics.median(idle[path]) * 1000
+        times = busy.get(path, [])
+        during = statistics.median(times) * 1000 if times else float("nan")
+        print(
+            f"  {path:46} {quiet:8.1f} -> {during:8.1f}  "
+            f"({during / quiet:5.2f}x, {len(times)} requests during)"
+        )
+    return ok and r.finished
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=50_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--idle-runs", type=int, default=5, help="GETs per page while idle")
+    parser.add_argument("--database-url", default=os.environ.get(PG_ENV))
+    args = parser.parse_args()
+    if not args.database_url:
+        print(f"skipped: no PostgreSQL ({PG_ENV} or --database-url)")
+        return 0
+    ok = run(args.database_url, args.subscribers, args.workers, args.idle_runs)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
