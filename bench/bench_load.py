@@ -47,7 +47,15 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sendkit import address, digest_bytes, peak_rss_kib, raw_pool, seed, start_sink
+from sendkit import (
+    address,
+    cpu_seconds,
+    digest_bytes,
+    peak_rss_kib,
+    raw_pool,
+    seed,
+    start_sink,
+)
 
 from newsletter import admins
 from newsletter.config import load_config
@@ -114,6 +122,7 @@ class SinkLog:
         self.offset = 0
         self.counts: collections.Counter[str] = collections.Counter()
         self.sizes: dict[str, list[int]] = collections.defaultdict(list)
+        self.times: dict[str, list[float]] = collections.defaultdict(list)
 
     def read(self) -> None:
         with self.path.open("rb") as handle:
@@ -122,9 +131,10 @@ class SinkLog:
         complete = chunk[: chunk.rfind(b"\n") + 1]
         self.offset += len(complete)
         for line in complete.decode("ascii").splitlines():
-            rcpt, size = line.split()
+            rcpt, size, when = line.split()
             self.counts[rcpt] += 1
             self.sizes[rcpt[0]].append(int(size))
+            self.times[rcpt[0]].append(float(when))
 
     def service_mails(self) -> int:
         return len(self.sizes["p"])
@@ -153,11 +163,12 @@ def timed_get(client: httpx.Client, path: str) -> float:
 
 
 class Poller(threading.Thread):
-    """GETs the pages round-robin until stopped; latencies per page."""
+    """GETs the pages round-robin, ``pause`` seconds between rounds, until stopped;
+    latencies per page (paced, so the probe itself does not become the load)."""
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx.Client, pause: float) -> None:
         super().__init__(daemon=True)
-        self.client = client
+        self.client, self.pause = client, pause
         self.stop = threading.Event()
         self.times: dict[str, list[float]] = collections.defaultdict(list)
 
@@ -165,6 +176,7 @@ class Poller(threading.Thread):
         while not self.stop.is_set():
             for path in PAGES:
                 self.times[path].append(timed_get(self.client, path))
+            self.stop.wait(self.pause)
 
 
 def idle_times(client: httpx.Client, runs: int) -> dict[str, list[float]]:
@@ -215,7 +227,7 @@ def workers(config: Path, tmp: Path, n: int) -> Iterator[list[subprocess.Popen[b
             stop_process(proc)
 
 
-def run(url: str, count: int, n_workers: int, idle_runs: int) -> bool:
+def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float) -> bool:
     with pg_schema(url) as schema_url, tempfile.TemporaryDirectory(prefix="bench-load-") as name:
         tmp = Path(name)
         port, record = free_port(), tmp / "sink.txt"
@@ -240,21 +252,25 @@ def run(url: str, count: int, n_workers: int, idle_runs: int) -> bool:
             ):
                 client = login(served.url)
                 idle = idle_times(client, idle_runs)
-                raw_before, raw_rss = raw_pool(port, envelope, mails[: count // 2], n_workers)
-                poller = Poller(client)
-                started = time.perf_counter()
+                before = raw_pool(port, envelope, mails[: count // 2], n_workers)
+                poller = Poller(client, page_pause)
+                cpu = [cpu_seconds(p.pid) for p in procs]
+                sink_cpu = cpu_seconds(sink_proc.pid)
+                started, enqueued_at = time.perf_counter(), time.time()
                 for region in regions:
                     enqueue_region(ctx, region, now=NOW, triggered_by="bench")
                 poller.start()
                 finished = wait_sent(ctx, sink, count)
                 wall = time.perf_counter() - started
+                worker_cpu = sum(cpu_seconds(p.pid) for p in procs) - sum(cpu)
+                sink_cpu = cpu_seconds(sink_proc.pid) - sink_cpu
                 poller.stop.set()
                 poller.join()
-                raw_after, more_rss = raw_pool(port, envelope, mails[count // 2 :], n_workers)
+                after = raw_pool(port, envelope, mails[count // 2 :], n_workers)
                 rss = {"serve": peak_rss_kib(served.process.pid)}
                 rss |= {f"worker {i + 1}": peak_rss_kib(p.pid) for i, p in enumerate(procs)}
                 rss["sink"] = peak_rss_kib(sink_proc.pid)
-                rss["raw clients (max)"] = max(raw_rss + more_rss)
+                rss["raw clients (max)"] = max(before.rss_kib + after.rss_kib)
             with transaction(ctx.engine) as conn:
                 outcome = stats_store.delivery_counts(conn)
         finally:
@@ -262,7 +278,13 @@ def run(url: str, count: int, n_workers: int, idle_runs: int) -> bool:
             ctx.close()
         sink.read()
         rss["bench driver"] = peak_rss_kib()
-        result = Result(count, n_workers, wall, raw_before + raw_after, finished, outcome, rss)
+        raw_seconds = before.seconds + after.seconds
+        cpu_ms = (
+            worker_cpu * 1000 / count,
+            (before.cpu_seconds + after.cpu_seconds) * 1000 / count,
+        )
+        result = Result(count, n_workers, wall, raw_seconds, finished, outcome, rss, cpu_ms)
+        result.sink_cpu_ms, result.enqueued_at = sink_cpu * 1000 / count, enqueued_at
         return report(result, sink, idle, poller.times)
 
 
@@ -275,6 +297,9 @@ class Result:
     finished: bool
     outcome: dict[tuple[str, str], int]
     rss: dict[str, int]
+    cpu_ms: tuple[float, float]  # CPU ms per mail: the workers, the raw clients
+    sink_cpu_ms: float = 0.0  # the sink's CPU ms per mail during the service run
+    enqueued_at: float = 0.0  # time.time() when the first digest was enqueued
 
 
 def report(
@@ -294,6 +319,17 @@ def report(
     )
     print(f"service:          {r.count / r.wall:8.0f} messages/s  (wall {r.wall:.1f} s){stalled}")
     print(f"service / raw:    {r.raw_seconds / r.wall:8.2f}  (goal >= 0.9)")
+    print(
+        f"CPU per mail:     workers {r.cpu_ms[0]:.2f} ms, raw clients {r.cpu_ms[1]:.2f} ms, "
+        f"sink {r.sink_cpu_ms:.2f} ms during the service run (PostgreSQL not counted)"
+    )
+    times = sorted(sink.times["p"])
+    if len(times) > 1:
+        span = times[-1] - times[0]
+        print(
+            f"at the sink:      first mail {times[0] - r.enqueued_at:.1f} s after the enqueue, "
+            f"then {(len(times) - 1) / span if span else 0:.0f} messages/s"
+        )
     print(f"mean size:        service {sizes.get('p', 0):.0f} B, raw {sizes.get('r', 0):.0f} B")
     print(f"deliveries:       {dict(sorted(per_status.items()))}")
     print(f"exactly one mail per subscriber: {'yes' if ok else 'NO'} ({detail})")
@@ -315,12 +351,15 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=50_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--idle-runs", type=int, default=5, help="GETs per page while idle")
+    parser.add_argument(
+        "--page-pause", type=float, default=1.0, help="seconds between rounds of page GETs"
+    )
     parser.add_argument("--database-url", default=os.environ.get(PG_ENV))
     args = parser.parse_args()
     if not args.database_url:
         print(f"skipped: no PostgreSQL ({PG_ENV} or --database-url)")
         return 0
-    ok = run(args.database_url, args.subscribers, args.workers, args.idle_runs)
+    ok = run(args.database_url, args.subscribers, args.workers, args.idle_runs, args.page_pause)
     return 0 if ok else 1
 
 

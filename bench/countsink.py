@@ -1,4 +1,4 @@
-"""An SMTP sink that records what it accepted: one line ``address size`` per recipient,
+"""An SMTP sink that records what it accepted: one line ``address size time`` per recipient,
 appended to a file (flushed per mail), so a benchmark can count mails per address.
 
 Runs in its own process (``sendkit.start_sink(port, record=FILE)``) until SIGTERM.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from typing import IO, Any
 
 from aiosmtpd.controller import Controller
@@ -22,8 +23,8 @@ class Recorder:
         self.out = out
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        size = len(envelope.original_content or b"")
-        self.out.write("".join(f"{rcpt} {size}\n" for rcpt in envelope.rcpt_tos))
+        size, now = len(envelope.original_content or b""), time.time()
+        self.out.write("".join(f"{rcpt} {size} {now:.4f}\n" for rcpt in envelope.rcpt_tos))
         self.out.flush()
         return "250 OK"
 

@@ -8,12 +8,14 @@ Not a benchmark itself (``bench/run.py`` runs only ``bench_*.py``).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import smtplib
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -38,7 +40,7 @@ def start_sink(port: int, record: Path | None = None) -> subprocess.Popen[bytes]
     """An aiosmtpd sink on loopback in its own process (not sharing the driver's GIL).
 
     Without ``record``: aiosmtpd's discarding ``Sink``. With it: ``countsink.py``, which
-    appends ``address size`` per recipient to that file."""
+    appends ``address size time`` per recipient to that file."""
     if record is None:
         command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"]
         command += ["-c", "aiosmtpd.handlers.Sink"]
@@ -106,24 +108,39 @@ def peak_rss_kib(pid: int | str = "self") -> int:
     return int(line.split()[1])
 
 
-def _send_plain(job: tuple[int, str, list[tuple[str, bytes]]]) -> tuple[float, int]:
-    """One smtplib connection sends each (recipient, bytes); (seconds, peak RSS KiB)."""
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time a running process has used so far; 0 when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _send_plain(job: tuple[int, str, list[tuple[str, bytes]]]) -> tuple[float, int, float]:
+    """One smtplib connection sends each (recipient, bytes); (seconds, peak RSS KiB,
+    CPU seconds of the sending)."""
     port, envelope, mails = job
     with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
-        started = time.perf_counter()
+        cpu, started = cpu_seconds(), time.perf_counter()
         for recipient, data in mails:
             smtp.sendmail(envelope, [recipient], data)
         elapsed = time.perf_counter() - started
-    return elapsed, peak_rss_kib()
+    return elapsed, peak_rss_kib(), cpu_seconds() - cpu
 
 
-def raw_pool(
-    port: int, envelope: str, mails: Sequence[tuple[str, bytes]], clients: int
-) -> tuple[float, list[int]]:
+@dataclass
+class RawRun:
+    seconds: float  # the slowest client's, from its first mail
+    rss_kib: list[int]  # each client's peak
+    cpu_seconds: float  # all clients together, while sending
+
+
+def raw_pool(port: int, envelope: str, mails: Sequence[tuple[str, bytes]], clients: int) -> RawRun:
     """Send ``mails`` with ``clients`` plain smtplib clients, each in its own process and
-    on one reused connection (the workers' strategy). Returns the wall time of the
-    slowest client, counted from its first mail, and each client's peak RSS."""
+    on one reused connection (the workers' strategy)."""
     jobs = [(port, envelope, list(mails[i::clients])) for i in range(clients)]
     with multiprocessing.get_context("spawn").Pool(clients) as pool:
         results = pool.map(_send_plain, jobs, chunksize=1)
-    return max(seconds for seconds, _ in results), [rss for _, rss in results]
+    return RawRun(max(r[0] for r in results), [r[1] for r in results], sum(r[2] for r in results))
