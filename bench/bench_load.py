@@ -227,6 +227,45 @@ def workers(config: Path, tmp: Path, n: int) -> Iterator[list[subprocess.Popen[b
             stop_process(proc)
 
 
+def prepare(ctx: Context, count: int, regions: list[str]) -> list[tuple[str, bytes]]:
+    """Seed the store and an admin; the raw baseline's mails (the digests' own bytes)."""
+    ctx.init_db()
+    started = time.perf_counter()
+    seed(ctx, count, regions)
+    admins.create(ctx, ADMIN, "", PASSWORD, actor="bench")
+    print(f"seeded {count} subscribers on PostgreSQL in {time.perf_counter() - started:.1f} s")
+    messages = [digest_bytes(ctx, region, NOW) for region in regions]
+    return [(address(n, "r"), messages[n % len(messages)]) for n in range(count)]
+
+
+@dataclass
+class ServiceRun:
+    wall: float
+    finished: bool
+    worker_cpu: float
+    sink_cpu: float
+    enqueued_at: float
+    page_times: dict[str, list[float]]
+
+
+def service_run(
+    ctx: Context, sink: SinkLog, pids: list[int], sink_pid: int, poller: Poller, count: int
+) -> ServiceRun:
+    """Enqueue one digest per region; the workers send; until the sink has them all."""
+    cpu, sink_cpu = sum(cpu_seconds(p) for p in pids), cpu_seconds(sink_pid)
+    started, enqueued_at = time.perf_counter(), time.time()
+    for region in (r["key"] for r in REGIONS):
+        enqueue_region(ctx, region, now=NOW, triggered_by="bench")
+    poller.start()
+    finished = wait_sent(ctx, sink, count)
+    wall = time.perf_counter() - started
+    cpu = sum(cpu_seconds(p) for p in pids) - cpu
+    sink_cpu = cpu_seconds(sink_pid) - sink_cpu
+    poller.stop.set()
+    poller.join()
+    return ServiceRun(wall, finished, cpu, sink_cpu, enqueued_at, poller.times)
+
+
 def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float) -> bool:
     with pg_schema(url) as schema_url, tempfile.TemporaryDirectory(prefix="bench-load-") as name:
         tmp = Path(name)
@@ -234,17 +273,9 @@ def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float)
         record.touch()
         config = write_config(tmp, schema_url, mail=mail_section(port))
         ctx = Context(load_config(config, environ={}))
-        ctx.init_db()
-        regions = [r["key"] for r in REGIONS]
-        started = time.perf_counter()
-        seed(ctx, count, regions)
-        admins.create(ctx, ADMIN, "", PASSWORD, actor="bench")
-        print(f"seeded {count} subscribers on PostgreSQL in {time.perf_counter() - started:.1f} s")
-        messages = [digest_bytes(ctx, region, NOW) for region in regions]
-        mails = [(address(n, "r"), messages[n % len(messages)]) for n in range(count)]
+        mails = prepare(ctx, count, [r["key"] for r in REGIONS])
         envelope = ctx.config.mail.envelope_from or ctx.config.mail.from_address
-        sink_proc = start_sink(port, record)
-        sink = SinkLog(record)
+        sink_proc, sink = start_sink(port, record), SinkLog(record)
         try:
             with (
                 workers(config, tmp, n_workers) as procs,
@@ -253,22 +284,13 @@ def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float)
                 client = login(served.url)
                 idle = idle_times(client, idle_runs)
                 before = raw_pool(port, envelope, mails[: count // 2], n_workers)
-                poller = Poller(client, page_pause)
-                cpu = [cpu_seconds(p.pid) for p in procs]
-                sink_cpu = cpu_seconds(sink_proc.pid)
-                started, enqueued_at = time.perf_counter(), time.time()
-                for region in regions:
-                    enqueue_region(ctx, region, now=NOW, triggered_by="bench")
-                poller.start()
-                finished = wait_sent(ctx, sink, count)
-                wall = time.perf_counter() - started
-                worker_cpu = sum(cpu_seconds(p.pid) for p in procs) - sum(cpu)
-                sink_cpu = cpu_seconds(sink_proc.pid) - sink_cpu
-                poller.stop.set()
-                poller.join()
+                pids = [p.pid for p in procs]
+                service = service_run(
+                    ctx, sink, pids, sink_proc.pid, Poller(client, page_pause), count
+                )
                 after = raw_pool(port, envelope, mails[count // 2 :], n_workers)
                 rss = {"serve": peak_rss_kib(served.process.pid)}
-                rss |= {f"worker {i + 1}": peak_rss_kib(p.pid) for i, p in enumerate(procs)}
+                rss |= {f"worker {i + 1}": peak_rss_kib(pid) for i, pid in enumerate(pids)}
                 rss["sink"] = peak_rss_kib(sink_proc.pid)
                 rss["raw clients (max)"] = max(before.rss_kib + after.rss_kib)
             with transaction(ctx.engine) as conn:
@@ -276,58 +298,50 @@ def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float)
         finally:
             stop_process(sink_proc, seconds=5)
             ctx.close()
-        sink.read()
-        rss["bench driver"] = peak_rss_kib()
-        raw_seconds = before.seconds + after.seconds
-        cpu_ms = (
-            worker_cpu * 1000 / count,
-            (before.cpu_seconds + after.cpu_seconds) * 1000 / count,
-        )
-        result = Result(count, n_workers, wall, raw_seconds, finished, outcome, rss, cpu_ms)
-        result.sink_cpu_ms, result.enqueued_at = sink_cpu * 1000 / count, enqueued_at
-        return report(result, sink, idle, poller.times)
+    sink.read()
+    rss["bench driver"] = peak_rss_kib()
+    raw_cpu = before.cpu_seconds + after.cpu_seconds
+    result = Result(count, n_workers, before.seconds + after.seconds, outcome, rss, raw_cpu)
+    return report(result, service, sink, idle)
 
 
 @dataclass
 class Result:
     count: int
     workers: int
-    wall: float
     raw_seconds: float
-    finished: bool
     outcome: dict[tuple[str, str], int]
     rss: dict[str, int]
-    cpu_ms: tuple[float, float]  # CPU ms per mail: the workers, the raw clients
-    sink_cpu_ms: float = 0.0  # the sink's CPU ms per mail during the service run
-    enqueued_at: float = 0.0  # time.time() when the first digest was enqueued
+    raw_cpu: float  # the raw clients' CPU seconds, all together
 
 
-def report(
-    r: Result, sink: SinkLog, idle: dict[str, list[float]], busy: dict[str, list[float]]
-) -> bool:
+def report(r: Result, run: ServiceRun, sink: SinkLog, idle: dict[str, list[float]]) -> bool:
     """Print the results; True when every subscriber got exactly one mail."""
     ok, detail = exactly_once(sink, r.count)
     per_status = collections.Counter[str]()
     for (_region, status), n in r.outcome.items():
         per_status[status] += n
-    stalled = "" if r.finished else f"  (STALLED: nothing moved for {STALL_SECONDS:.0f} s)"
+    stalled = "" if run.finished else f"  (STALLED: nothing moved for {STALL_SECONDS:.0f} s)"
     sizes = {k: statistics.mean(v) for k, v in sink.sizes.items() if v}
     print(f"subscribers:      {r.count} across 5 regions, {r.workers} workers + serve")
     print(
         f"raw:              {r.count / r.raw_seconds:8.0f} messages/s  "
         f"({r.workers} smtplib clients; half before, half after)"
     )
-    print(f"service:          {r.count / r.wall:8.0f} messages/s  (wall {r.wall:.1f} s){stalled}")
-    print(f"service / raw:    {r.raw_seconds / r.wall:8.2f}  (goal >= 0.9)")
     print(
-        f"CPU per mail:     workers {r.cpu_ms[0]:.2f} ms, raw clients {r.cpu_ms[1]:.2f} ms, "
-        f"sink {r.sink_cpu_ms:.2f} ms during the service run (PostgreSQL not counted)"
+        f"service:          {r.count / run.wall:8.0f} messages/s  (wall {run.wall:.1f} s){stalled}"
+    )
+    print(f"service / raw:    {r.raw_seconds / run.wall:8.2f}  (goal >= 0.9)")
+    print(
+        f"CPU per mail:     workers {run.worker_cpu * 1000 / r.count:.2f} ms, "
+        f"raw clients {r.raw_cpu * 1000 / r.count:.2f} ms, sink "
+        f"{run.sink_cpu * 1000 / r.count:.2f} ms during the service run (PostgreSQL not counted)"
     )
     times = sorted(sink.times["p"])
     if len(times) > 1:
         span = times[-1] - times[0]
         print(
-            f"at the sink:      first mail {times[0] - r.enqueued_at:.1f} s after the enqueue, "
+            f"at the sink:      first mail {times[0] - run.enqueued_at:.1f} s after the enqueue, "
             f"then {(len(times) - 1) / span if span else 0:.0f} messages/s"
         )
     print(f"mean size:        service {sizes.get('p', 0):.0f} B, raw {sizes.get('r', 0):.0f} B")
@@ -337,13 +351,13 @@ def report(
     print("pages, median ms: idle -> during the send (ratio; flat is about 1)")
     for path in PAGES:
         quiet = statistics.median(idle[path]) * 1000
-        times = busy.get(path, [])
-        during = statistics.median(times) * 1000 if times else float("nan")
+        samples = run.page_times.get(path, [])
+        during = statistics.median(samples) * 1000 if samples else float("nan")
         print(
             f"  {path:46} {quiet:8.1f} -> {during:8.1f}  "
-            f"({during / quiet:5.2f}x, {len(times)} requests during)"
+            f"({during / quiet:5.2f}x, {len(samples)} requests during)"
         )
-    return ok and r.finished
+    return ok and run.finished
 
 
 def main() -> int:
