@@ -298,7 +298,7 @@ def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float)
         finally:
             stop_process(sink_proc, seconds=5)
             ctx.close()
-    sink.read()
+        sink.read()  # the rest, before the directory goes
     rss["bench driver"] = peak_rss_kib()
     raw_cpu = before.cpu_seconds + after.cpu_seconds
     result = Result(count, n_workers, before.seconds + after.seconds, outcome, rss, raw_cpu)
