@@ -210,7 +210,30 @@ def verdict(soak: Soak, warmup: float) -> bool:
     return ok
 
 
-def run(minutes: float, rate: float, every: float, count: int, warmup: float) -> bool:
+def drive(url: str, pid: int, news: Path, seconds: int, every: float, soak: Soak) -> None:
+    """A new item each minute, a sample every ``every`` seconds (on a fixed grid), and one
+    more at the end."""
+    started = time.monotonic()
+    next_item, next_sample, n = started, started, 0
+    while (now := time.monotonic()) - started < seconds:
+        if now >= next_item:
+            n, next_item = n + 1, next_item + 60
+            write_item(news, n)
+        if now >= next_sample:
+            next_sample += every
+            s = sample(url, pid, started)
+            soak.samples.append(s)
+            print(
+                f"{s.seconds:6.0f} {s.rss_kib / 1024:8.1f} {s.fds:4d} "
+                f"{s.errors_5xx:4d} {s.digests:7d} {s.sent:6d}",
+                flush=True,
+            )
+        wake = min(next_item, next_sample, started + seconds)
+        time.sleep(max(0.0, wake - time.monotonic()))
+    soak.samples.append(sample(url, pid, started))
+
+
+def run(minutes: float, rate: float, every: float, count: int, warmup: float, wrk: bool) -> bool:
     seconds = int(minutes * 60)
     soak = Soak()
     with tempfile.TemporaryDirectory(prefix="soak-") as name:
@@ -225,30 +248,16 @@ def run(minutes: float, rate: float, every: float, count: int, warmup: float) ->
         sink = start_sink(port)
         try:
             with newsletter_serve(config, tmp / "serve.log", scheduler=True) as served:
-                pid, started = served.process.pid, time.monotonic()
+                pid = served.process.pid
                 load = (
                     wrk_load(served.url, tmp, seconds, rate, soak)
-                    if shutil.which("wrk")
+                    if wrk and shutil.which("wrk")
                     else python_load(served.url, seconds, rate, soak)
                 )
                 print(f"soak: {minutes:g} min, {rate:g} requests/s, sample every {every:g} s")
                 print(f"{'s':>6} {'RSS MiB':>8} {'fds':>4} {'5xx':>4} {'digests':>7} {'sent':>6}")
                 with load:
-                    next_item, n = started, 0
-                    while time.monotonic() - started < seconds:
-                        if time.monotonic() >= next_item:
-                            n += 1
-                            write_item(tmp / "news", n)
-                            next_item += 60
-                        s = sample(served.url, pid, started)
-                        soak.samples.append(s)
-                        print(
-                            f"{s.seconds:6.0f} {s.rss_kib / 1024:8.1f} {s.fds:4d} "
-                            f"{s.errors_5xx:4d} {s.digests:7d} {s.sent:6d}",
-                            flush=True,
-                        )
-                        time.sleep(max(0.0, min(every, started + seconds - time.monotonic())))
-                soak.samples.append(sample(served.url, pid, started))
+                    drive(served.url, pid, tmp / "news", seconds, every, soak)
         finally:
             stop_process(sink, seconds=5)
     print(soak.load_summary.strip())
@@ -264,8 +273,9 @@ def main() -> int:
     parser.add_argument(
         "--warmup", type=float, default=90, help="seconds left out of the trend (first digest)"
     )
+    parser.add_argument("--no-wrk", action="store_true", help="the Python client, also with wrk")
     args = parser.parse_args()
-    ok = run(args.minutes, args.rate, args.every, args.subscribers, args.warmup)
+    ok = run(args.minutes, args.rate, args.every, args.subscribers, args.warmup, not args.no_wrk)
     return 0 if ok else 1
 
 
