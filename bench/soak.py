@@ -191,7 +191,11 @@ def verdict(soak: Soak, warmup: float) -> bool:
     fd_flat = fd_b <= fd_a + FD_GROWTH
     errors = last.errors_5xx + soak.client_5xx
     print(f"RSS start / end:        {first.rss_kib / 1024:.1f} / {last.rss_kib / 1024:.1f} MiB")
+    slope = statistics.linear_regression(
+        [s.seconds for s in steady], [s.rss_kib for s in steady]
+    ).slope
     print(f"trend over:             {len(steady)} samples from {steady[0].seconds:.0f} s on")
+    print(f"RSS slope:              {slope * 3600 / 1024:+.1f} MiB per hour (least squares)")
     print(
         f"RSS first / last third: {rss_a / 1024:.1f} / {rss_b / 1024:.1f} MiB  "
         f"-> {'flat' if rss_flat else 'growing'} (limit +{RSS_GROWTH:.0%})"
