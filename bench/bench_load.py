@@ -14,8 +14,10 @@ reused connection; half before and half after the service run, so the baseline b
 drift of the shared machine. Service: one digest per region is enqueued and the wall
 time runs until the sink has every mail and the queue is empty.
 
-Prints service ÷ raw (goal >= 0.9), whether every subscriber got exactly one mail
-(counted at the sink; exit code 1 if not), the peak RSS (VmHWM) of every process, and
+Prints service ÷ raw (goal >= 0.9), the CPU per mail of the workers, their PostgreSQL
+backends, the raw clients and the sink (where the difference goes), whether every
+subscriber got exactly one mail (counted at the sink; exit code 1 if not), the peak RSS
+(VmHWM) of every process, and
 the median time of admin list pages and a feed while idle and during the send (ratio:
 flat is about 1; on a 2-core machine the send takes the CPUs, so expect more).
 No timed assertions; the numbers are noisy where other work shares the machine.

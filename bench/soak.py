@@ -12,7 +12,8 @@ Every ``--every`` seconds (30) it samples the serve process: RSS (VmRSS), open f
 descriptors (``/proc/PID/fd``), 5xx feed answers (``/metrics``), digests built and mails
 sent. At the end: RSS at start and end, the trend of both (mean of the last third
 against the first third, after ``--warmup`` seconds: "flat" within 10 % for RSS and
-within 5 descriptors, else "growing"), the 5xx count and wrk's summary. Exit code 1 when something grew or a 5xx
+within 5 descriptors, else "growing"; and the RSS slope per hour), the 5xx count and
+wrk's summary. Exit code 1 when something grew or a 5xx
 was seen. No other assertions; the machine's other work shows in the numbers.
 
 Usage: ``.venv/bin/python bench/soak.py [--minutes 20] [--rate 20] [--subscribers 50]``
