@@ -5,7 +5,7 @@ PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: run test check bench fuzz install init collect fmt clean help
+.PHONY: run test check bench fuzz soak install init collect fmt clean help
 
 help:
 	@echo "make run    – installieren, Datenbank anlegen, Beispielmeldungen sammeln, Dienst starten"
@@ -13,6 +13,7 @@ help:
 	@echo "make check  – ruff und mypy"
 	@echo "make bench  – Messungen in bench/ (Verhältnisse gegen eine Basislinie)"
 	@echo "make fuzz   – Eingabepfade und API mit vielen erzeugten Beispielen prüfen (einige Minuten)"
+	@echo "make soak   – Dauerlauf: serve 20 Minuten unter Feed-Last, Newsletter jede Minute (SOAK_ARGS=\"--minutes 3\")"
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -54,6 +55,11 @@ bench: install
 fuzz: install
 	NEWSLETTER_FUZZ_EXAMPLES=5000 NEWSLETTER_API_EXAMPLES=300 \
 	  $(PY) -m pytest -q -s -p no:cacheprovider tests/test_fuzz.py tests/test_api_schema.py
+
+# `newsletter serve` for 20 minutes under a bounded feed-poll load (wrk, if installed) with
+# a digest every minute; prints RSS, open descriptors and 5xx over time and a verdict.
+soak: install
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sendkit import address, start_sink  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from newsletter import digests  # noqa: E402
@@ -58,31 +57,6 @@ BUDGET_SECONDS = 60.0
 REGION = "zwickau"
 SLOT = (REGION, "dresden", "ostsachsen")  # one cron: one slot
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
-
-
-def start_sink(port: int) -> subprocess.Popen[bytes]:
-    """``python -m aiosmtpd`` with the discarding Sink handler, in its own process."""
-    command = [
-        sys.executable,
-        "-m",
-        "aiosmtpd",
-        "-n",
-        "-l",
-        f"127.0.0.1:{port}",
-        "-c",
-        "aiosmtpd.handlers.Sink",
-    ]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"aiosmtpd sink exited with code {proc.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.05)
-    stop_process(proc)
-    raise SystemExit("aiosmtpd sink did not start")
 
 
 def make_context(directory: Path, port: int) -> Context:
@@ -126,10 +100,6 @@ def seed(ctx: Context, count: int) -> None:
                 for region in (SLOT if n % 2 else (REGION,))  # odd: a combined mail
             ],
         )
-
-
-def address(n: int) -> str:
-    return f"p{n:05d}@example.org"
 
 
 def raw_rate(ctx: Context, count: int) -> float:

@@ -12,7 +12,18 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from newsletter.errors import NotFoundError
 from newsletter.models import (
@@ -228,7 +239,9 @@ def redact_consent(conn: Connection, email_hash: str) -> None:
 def list_subscribers(
     conn: Connection, *, region: str | None = None, status: str | None = None
 ) -> list[Subscriber]:
-    query = select(subscribers).order_by(subscribers.c.email)
+    """Two statements whatever the count (the subscriptions of all listed subscribers
+    at once: one query per subscriber took 13 s for 10,000 on PostgreSQL)."""
+    query = select(subscribers)
     if region is not None or status is not None:
         inner = select(subscriptions.c.subscriber_id)
         if region is not None:
@@ -236,7 +249,11 @@ def list_subscribers(
         if status is not None:
             inner = inner.where(subscriptions.c.status == status)
         query = query.where(subscribers.c.id.in_(inner))
-    return [_subscriber(conn, row._mapping) for row in conn.execute(query)]
+    rows = [row._mapping for row in conn.execute(query.order_by(subscribers.c.email))]
+    statuses = _statuses_where(
+        conn, subscriptions.c.subscriber_id.in_(query.with_only_columns(subscribers.c.id))
+    )
+    return [_build(row, statuses.get(row["id"], {})) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -336,13 +353,17 @@ def _subscriber(conn: Connection, row: Any) -> Subscriber:
 
 def _statuses_of(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, SubscriptionStatus]]:
     """Region -> status for each of these subscribers (one statement)."""
+    return _statuses_where(conn, subscriptions.c.subscriber_id.in_(ids)) if ids else {}
+
+
+def _statuses_where(
+    conn: Connection, which: ColumnElement[bool]
+) -> dict[int, dict[str, SubscriptionStatus]]:
+    """Region -> status for each subscriber with a subscription matching ``which``."""
     out: dict[int, dict[str, SubscriptionStatus]] = {}
-    if ids:
-        query = select(
-            subscriptions.c.subscriber_id, subscriptions.c.region, subscriptions.c.status
-        ).where(subscriptions.c.subscriber_id.in_(ids))
-        for r in conn.execute(query):
-            out.setdefault(r.subscriber_id, {})[r.region] = SubscriptionStatus(r.status)
+    query = select(subscriptions.c.subscriber_id, subscriptions.c.region, subscriptions.c.status)
+    for r in conn.execute(query.where(which)):
+        out.setdefault(r.subscriber_id, {})[r.region] = SubscriptionStatus(r.status)
     return out
 
 

@@ -1,0 +1,397 @@
+"""Load: 50,000 confirmed subscribers on PostgreSQL, two ``newsletter worker`` processes
+and ``newsletter serve``, against a plain smtplib client pool to the same sink.
+
+Set-up (real processes, loopback only): a fresh schema on the PostgreSQL server named by
+``--database-url`` (default ``$NEWSLETTER_TEST_DATABASE_URL``; dropped at the end), the
+sample items and N confirmed subscribers, one region each across the five regions; an
+SMTP sink in its own process that records every recipient (``countsink.py``); two
+``newsletter worker`` processes and ``newsletter serve --no-scheduler`` (so exactly the
+two workers send).
+
+Raw: N messages of the digests' own bytes (per region, so the sizes match) sent by as
+many plain ``smtplib`` clients as there are workers, each in its own process on one
+reused connection; half before and half after the service run, so the baseline brackets
+drift of the shared machine. Service: one digest per region is enqueued and the wall
+time runs until the sink has every mail and the queue is empty.
+
+Prints service ÷ raw (goal >= 0.9), the CPU per mail of the workers, their PostgreSQL
+backends, the raw clients and the sink (where the difference goes), whether every
+subscriber got exactly one mail (counted at the sink; exit code 1 if not), the peak RSS
+(VmHWM) of every process, and
+the median time of admin list pages and a feed while idle and during the send (ratio:
+flat is about 1; on a 2-core machine the send takes the CPUs, so expect more).
+No timed assertions; the numbers are noisy where other work shares the machine.
+
+Usage: ``.venv/bin/python bench/bench_load.py [--subscribers 50000] [--workers 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sendkit import (
+    address,
+    cpu_seconds,
+    digest_bytes,
+    peak_rss_kib,
+    raw_pool,
+    seed,
+    start_sink,
+)
+
+from newsletter import admins
+from newsletter.config import load_config
+from newsletter.context import Context
+from newsletter.mail.sending import enqueue_region
+from newsletter.store import outbox as queue
+from newsletter.store import stats as stats_store
+from newsletter.store.db import transaction
+from tests.livesrv import (
+    REGIONS,
+    free_port,
+    newsletter_serve,
+    start_cli,
+    stop_process,
+    write_config,
+)
+
+PG_ENV = "NEWSLETTER_TEST_DATABASE_URL"
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+ADMIN, PASSWORD = "bench", "ein-langes-bench-passwort"
+PAGES = [
+    "/admin",
+    "/admin/newsletter",
+    "/admin/meldungen",
+    "/admin/abonnenten?region=zwickau&suche=p00042",
+    "/feeds/sachsen.rss",
+]
+STALL_SECONDS = 120.0
+
+
+@contextmanager
+def pg_schema(url: str) -> Iterator[str]:
+    """A fresh schema on the server (as tests/conftest.py's postgres_url), dropped after."""
+    schema = f"load_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def mail_section(port: int) -> dict[str, object]:
+    return {
+        "transport": "smtp",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_tls": "none",
+        "rate_per_second": 100_000,
+        "rate_per_hour": 100_000_000,
+        "batch_size": 500,
+    }
+
+
+class SinkLog:
+    """Reads the sink's record file as it grows: mails per address."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.sizes: dict[str, list[int]] = collections.defaultdict(list)
+        self.times: dict[str, list[float]] = collections.defaultdict(list)
+
+    def read(self) -> None:
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.decode("ascii").splitlines():
+            rcpt, size, when = line.split()
+            self.counts[rcpt] += 1
+            self.sizes[rcpt[0]].append(int(size))
+            self.times[rcpt[0]].append(float(when))
+
+    def service_mails(self) -> int:
+        return len(self.sizes["p"])
+
+
+def login(base_url: str) -> httpx.Client:
+    client = httpx.Client(base_url=base_url, timeout=120)
+    page = client.get("/admin/anmelden").text
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
+    if found is None:
+        raise SystemExit("no CSRF field on the login page")
+    form = {"csrf_token": found.group(1), "name": ADMIN, "password": PASSWORD}
+    answer = client.post("/admin/anmelden", data=form)
+    if answer.status_code != 303:
+        raise SystemExit(f"admin login failed: {answer.status_code}")
+    return client
+
+
+def timed_get(client: httpx.Client, path: str) -> float:
+    started = time.perf_counter()
+    answer = client.get(path)
+    elapsed = time.perf_counter() - started
+    if answer.status_code != 200:
+        raise SystemExit(f"GET {path}: {answer.status_code}")
+    return elapsed
+
+
+class Poller(threading.Thread):
+    """GETs the pages round-robin, ``pause`` seconds between rounds, until stopped;
+    latencies per page (paced, so the probe itself does not become the load)."""
+
+    def __init__(self, client: httpx.Client, pause: float) -> None:
+        super().__init__(daemon=True)
+        self.client, self.pause = client, pause
+        self.stop = threading.Event()
+        self.times: dict[str, list[float]] = collections.defaultdict(list)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for path in PAGES:
+                self.times[path].append(timed_get(self.client, path))
+            self.stop.wait(self.pause)
+
+
+def idle_times(client: httpx.Client, runs: int) -> dict[str, list[float]]:
+    return {path: [timed_get(client, path) for _ in range(runs)] for path in PAGES}
+
+
+def wait_sent(ctx: Context, sink: SinkLog, count: int) -> bool:
+    """Until the sink has ``count`` service mails and nothing is open in the queue (True),
+    or nothing moved for STALL_SECONDS (False)."""
+    seen, moved = -1, time.monotonic()
+    while True:
+        sink.read()
+        done = sink.service_mails()
+        if done >= count:
+            with transaction(ctx.engine) as conn:
+                if queue.pending_count(conn) == 0:
+                    return True
+        if done != seen:
+            seen, moved = done, time.monotonic()
+        elif time.monotonic() - moved > STALL_SECONDS:
+            return False
+        time.sleep(0.1)
+
+
+def exactly_once(sink: SinkLog, count: int) -> tuple[bool, str]:
+    expected = {address(n) for n in range(count)}
+    got = {a for a in sink.counts if a.startswith("p")}
+    missing = len(expected - got)
+    twice = sum(1 for a in got if sink.counts[a] > 1)
+    unexpected = len(got - expected)
+    ok = not (missing or twice or unexpected)
+    detail = (
+        f"{len(got)} addresses, {missing} missing, {twice} more than once, {unexpected} unknown"
+    )
+    return ok, detail
+
+
+@contextmanager
+def workers(config: Path, tmp: Path, n: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs = [
+        start_cli(config, "worker", "--poll", "0.2", log=tmp / f"worker{i + 1}.log")
+        for i in range(n)
+    ]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            stop_process(proc)
+
+
+def prepare(ctx: Context, count: int, regions: list[str]) -> list[tuple[str, bytes]]:
+    """Seed the store and an admin; the raw baseline's mails (the digests' own bytes)."""
+    ctx.init_db()
+    started = time.perf_counter()
+    seed(ctx, count, regions)
+    admins.create(ctx, ADMIN, "", PASSWORD, actor="bench")
+    print(f"seeded {count} subscribers on PostgreSQL in {time.perf_counter() - started:.1f} s")
+    messages = [digest_bytes(ctx, region, NOW) for region in regions]
+    return [(address(n, "r"), messages[n % len(messages)]) for n in range(count)]
+
+
+@dataclass
+class ServiceRun:
+    wall: float
+    finished: bool
+    worker_cpu: float
+    sink_cpu: float
+    pg_cpu: float  # the workers' PostgreSQL backends (a backend gone before the end: lost)
+    enqueued_at: float
+    page_times: dict[str, list[float]]
+
+
+def backends(ctx: Context, pids: list[int]) -> set[int]:
+    """The PostgreSQL server processes serving these client processes (by the
+    ``application_name`` the store sets)."""
+    names = [f"newsletter[{pid}]" for pid in pids]
+    query = text("SELECT pid FROM pg_stat_activity WHERE application_name = ANY(:names)")
+    with ctx.engine.connect() as conn:
+        return {int(pid) for pid in conn.execute(query, {"names": names}).scalars()}
+
+
+def service_run(
+    ctx: Context, sink: SinkLog, pids: list[int], sink_pid: int, poller: Poller, count: int
+) -> ServiceRun:
+    """Enqueue one digest per region; the workers send; until the sink has them all."""
+    cpu, sink_cpu = sum(cpu_seconds(p) for p in pids), cpu_seconds(sink_pid)
+    pg_before = {pid: cpu_seconds(pid) for pid in backends(ctx, pids)}
+    started, enqueued_at = time.perf_counter(), time.time()
+    for region in (r["key"] for r in REGIONS):
+        enqueue_region(ctx, region, now=NOW, triggered_by="bench")
+    poller.start()
+    finished = wait_sent(ctx, sink, count)
+    wall = time.perf_counter() - started
+    cpu = sum(cpu_seconds(p) for p in pids) - cpu
+    sink_cpu = cpu_seconds(sink_pid) - sink_cpu
+    pg_after = backends(ctx, pids) | set(pg_before)
+    pg_cpu = sum(cpu_seconds(pid) - pg_before.get(pid, 0.0) for pid in pg_after)
+    poller.stop.set()
+    poller.join()
+    return ServiceRun(wall, finished, cpu, sink_cpu, pg_cpu, enqueued_at, poller.times)
+
+
+def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float) -> bool:
+    with pg_schema(url) as schema_url, tempfile.TemporaryDirectory(prefix="bench-load-") as name:
+        tmp = Path(name)
+        port, record = free_port(), tmp / "sink.txt"
+        record.touch()
+        config = write_config(tmp, schema_url, mail=mail_section(port))
+        ctx = Context(load_config(config, environ={}))
+        mails = prepare(ctx, count, [r["key"] for r in REGIONS])
+        envelope = ctx.config.mail.envelope_from or ctx.config.mail.from_address
+        sink_proc, sink = start_sink(port, record), SinkLog(record)
+        try:
+            with (
+                workers(config, tmp, n_workers) as procs,
+                newsletter_serve(config, tmp / "serve.log") as served,
+            ):
+                client = login(served.url)
+                idle = idle_times(client, idle_runs)
+                before = raw_pool(port, envelope, mails[: count // 2], n_workers)
+                pids = [p.pid for p in procs]
+                service = service_run(
+                    ctx, sink, pids, sink_proc.pid, Poller(client, page_pause), count
+                )
+                after = raw_pool(port, envelope, mails[count // 2 :], n_workers)
+                rss = {"serve": peak_rss_kib(served.process.pid)}
+                rss |= {f"worker {i + 1}": peak_rss_kib(pid) for i, pid in enumerate(pids)}
+                rss["sink"] = peak_rss_kib(sink_proc.pid)
+                rss["raw clients (max)"] = max(before.rss_kib + after.rss_kib)
+            with transaction(ctx.engine) as conn:
+                outcome = stats_store.delivery_counts(conn)
+        finally:
+            stop_process(sink_proc, seconds=5)
+            ctx.close()
+        sink.read()  # the rest, before the directory goes
+    rss["bench driver"] = peak_rss_kib()
+    raw_cpu = before.cpu_seconds + after.cpu_seconds
+    result = Result(count, n_workers, before.seconds + after.seconds, outcome, rss, raw_cpu)
+    return report(result, service, sink, idle)
+
+
+@dataclass
+class Result:
+    count: int
+    workers: int
+    raw_seconds: float
+    outcome: dict[tuple[str, str], int]
+    rss: dict[str, int]
+    raw_cpu: float  # the raw clients' CPU seconds, all together
+
+
+def report(r: Result, run: ServiceRun, sink: SinkLog, idle: dict[str, list[float]]) -> bool:
+    """Print the results; True when every subscriber got exactly one mail."""
+    ok, detail = exactly_once(sink, r.count)
+    per_status = collections.Counter[str]()
+    for (_region, status), n in r.outcome.items():
+        per_status[status] += n
+    stalled = "" if run.finished else f"  (STALLED: nothing moved for {STALL_SECONDS:.0f} s)"
+    sizes = {k: statistics.mean(v) for k, v in sink.sizes.items() if v}
+    print(f"subscribers:      {r.count} across 5 regions, {r.workers} workers + serve")
+    print(
+        f"raw:              {r.count / r.raw_seconds:8.0f} messages/s  "
+        f"({r.workers} smtplib clients; half before, half after)"
+    )
+    print(
+        f"service:          {r.count / run.wall:8.0f} messages/s  (wall {run.wall:.1f} s){stalled}"
+    )
+    print(f"service / raw:    {r.raw_seconds / run.wall:8.2f}  (goal >= 0.9)")
+    print(
+        f"CPU per mail:     workers {run.worker_cpu * 1000 / r.count:.2f} ms, "
+        f"their PostgreSQL backends {run.pg_cpu * 1000 / r.count:.2f} ms, "
+        f"raw clients {r.raw_cpu * 1000 / r.count:.2f} ms; "
+        f"sink {run.sink_cpu * 1000 / r.count:.2f} ms during the service run"
+    )
+    times = sorted(sink.times["p"])
+    if len(times) > 1:
+        span = times[-1] - times[0]
+        print(
+            f"at the sink:      first mail {times[0] - run.enqueued_at:.1f} s after the enqueue, "
+            f"then {(len(times) - 1) / span if span else 0:.0f} messages/s"
+        )
+    print(f"mean size:        service {sizes.get('p', 0):.0f} B, raw {sizes.get('r', 0):.0f} B")
+    print(f"deliveries:       {dict(sorted(per_status.items()))}")
+    print(f"exactly one mail per subscriber: {'yes' if ok else 'NO'} ({detail})")
+    print("peak RSS (VmHWM): " + ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in r.rss.items()))
+    print("pages, median ms: idle -> during the send (ratio; flat is about 1)")
+    for path in PAGES:
+        quiet = statistics.median(idle[path]) * 1000
+        samples = run.page_times.get(path, [])
+        during = statistics.median(samples) * 1000 if samples else float("nan")
+        print(
+            f"  {path:46} {quiet:8.1f} -> {during:8.1f}  "
+            f"({during / quiet:5.2f}x, {len(samples)} requests during)"
+        )
+    return ok and run.finished
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=50_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--idle-runs", type=int, default=5, help="GETs per page while idle")
+    parser.add_argument(
+        "--page-pause", type=float, default=1.0, help="seconds between rounds of page GETs"
+    )
+    parser.add_argument("--database-url", default=os.environ.get(PG_ENV))
+    args = parser.parse_args()
+    if not args.database_url:
+        print(f"skipped: no PostgreSQL ({PG_ENV} or --database-url)")
+        return 0
+    ok = run(args.database_url, args.subscribers, args.workers, args.idle_runs, args.page_pause)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
