@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sendkit import address, start_sink  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sendkit import seed as sendkit_seed  # noqa: E402
 
 from newsletter import digests  # noqa: E402
 from newsletter.config import load_config  # noqa: E402
@@ -46,9 +46,6 @@ from newsletter.context import Context  # noqa: E402
 from newsletter.mail import sending  # noqa: E402
 from newsletter.mail.compose import personal_message, prepare_digest  # noqa: E402
 from newsletter.mail.transports import SmtpTransport  # noqa: E402
-from newsletter.store.db import transaction, utcnow  # noqa: E402
-from newsletter.store.schema import subscribers, subscriptions  # noqa: E402
-from tests.feedfixtures import sample_items, store_items  # noqa: E402
 from tests.livesrv import free_port, stop_process  # noqa: E402
 
 TARGET = 10_000
@@ -78,28 +75,9 @@ def make_context(directory: Path, port: int) -> Context:
 
 
 def seed(ctx: Context, count: int) -> None:
-    """The sample items and ``count`` confirmed subscribers, in one transaction."""
-    store_items(ctx, sample_items())
-    now = utcnow()
-    with transaction(ctx.engine) as conn:
-        conn.execute(
-            insert(subscribers),
-            [{"id": n + 1, "email": address(n), "created_at": now} for n in range(count)],
-        )
-        conn.execute(
-            insert(subscriptions),
-            [
-                {
-                    "subscriber_id": n + 1,
-                    "region": region,
-                    "status": "confirmed",
-                    "requested_at": now,
-                    "confirmed_at": now,
-                }
-                for n in range(count)
-                for region in (SLOT if n % 2 else (REGION,))  # odd: a combined mail
-            ],
-        )
+    """The sample items and ``count`` confirmed subscribers: even ones in one region, odd
+    ones in the whole slot (a combined mail each)."""
+    sendkit_seed(ctx, count, lambda n: SLOT if n % 2 else (REGION,))
 
 
 def raw_rate(ctx: Context, count: int) -> float:

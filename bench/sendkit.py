@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -64,9 +64,14 @@ def address(n: int, prefix: str = "p") -> str:
     return f"{prefix}{n:05d}@example.org"
 
 
-def seed(ctx: Context, count: int, regions: Sequence[str]) -> None:
-    """The sample items and ``count`` confirmed subscribers, subscriber ``n`` in
-    ``regions[n % len(regions)]`` (one region each, so one mail each), in one transaction."""
+def seed(ctx: Context, count: int, regions: Sequence[str] | Callable[[int], Sequence[str]]) -> None:
+    """The sample items and ``count`` confirmed subscribers, in one transaction. Subscriber
+    ``n`` is in ``regions[n % len(regions)]`` (one region each, so one mail each), or in
+    every region ``regions(n)`` names (several on one slot: a combined mail)."""
+
+    def of(n: int) -> Sequence[str]:
+        return regions(n) if callable(regions) else (regions[n % len(regions)],)
+
     store_items(ctx, sample_items())
     now = utcnow()
     with transaction(ctx.engine) as conn:
@@ -79,12 +84,13 @@ def seed(ctx: Context, count: int, regions: Sequence[str]) -> None:
             [
                 {
                     "subscriber_id": n + 1,
-                    "region": regions[n % len(regions)],
+                    "region": region,
                     "status": "confirmed",
                     "requested_at": now,
                     "confirmed_at": now,
                 }
                 for n in range(count)
+                for region in of(n)
             ],
         )
 

@@ -157,3 +157,9 @@ def enqueue_only(ctx: Context, region: str, now: datetime) -> int:
         digest_id = digest_store.insert_digest(conn, digest, triggered_by="test")
         assert digest_id is not None
         return queue.enqueue_digest(conn, digest_id, region)
+
+
+def outbox_empty(ctx: Context) -> bool:
+    """Nothing left to send (for :func:`tests.livesrv.wait_for` while a worker runs)."""
+    with transaction(ctx.engine) as conn:
+        return queue.pending_count(conn) == 0

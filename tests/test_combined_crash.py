@@ -19,7 +19,7 @@ from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers, subscriptions
 from tests.conftest import _truncate
-from tests.delivery_helpers import Sink, smtp_sink
+from tests.delivery_helpers import Sink, outbox_empty, smtp_sink
 from tests.feedfixtures import sample_items, store_items
 from tests.livesrv import run_cli, start_cli, wait_for, write_config
 
@@ -105,12 +105,9 @@ def crash_and_restart(tmp_path: Path, database_url: str | None) -> None:
         assert again.returncode == 0, again.stderr
         worker = start_cli(config_path, "worker", "--poll", "0.2")
         try:
-
-            def drained() -> bool:
-                with transaction(ctx.engine) as conn:
-                    return queue.pending_count(conn) == 0
-
-            assert wait_for(drained, 90, 0.05), "the worker did not finish the queue"
+            assert wait_for(lambda: outbox_empty(ctx), 90, 0.05), (
+                "the worker did not finish the queue"
+            )
         finally:
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(timeout=20) == 0

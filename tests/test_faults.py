@@ -38,7 +38,7 @@ from newsletter.context import Context
 from newsletter.store import outbox as queue
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction
-from tests.delivery_helpers import Sink
+from tests.delivery_helpers import Sink, outbox_empty
 from tests.livesrv import free_port, line_of, newsletter_serve, run_cli, start_cli, wait_for
 from tests.test_worker_crash import RECIPIENTS, crash_config, seed
 
@@ -191,11 +191,9 @@ def test_relay_killed_and_restarted_mid_send_delivers_everyone(tmp_path: Path) -
         assert wait_for(waiting, 10), "the pause is not visible in the deliveries"
         relay.start()
 
-        def drained() -> bool:
-            with transaction(ctx.engine) as conn:
-                return queue.pending_count(conn) == 0
-
-        assert wait_for(drained, 90, 0.05), "the worker did not finish after the restart"
+        assert wait_for(lambda: outbox_empty(ctx), 90, 0.05), (
+            "the worker did not finish after the restart"
+        )
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
@@ -245,11 +243,9 @@ def test_postgres_terminating_the_workers_connections_loses_nothing(
                     ).scalar_one()
                 time.sleep(0.3)
 
-            def drained() -> bool:
-                with transaction(ctx.engine) as conn:
-                    return queue.pending_count(conn) == 0
-
-            assert wait_for(drained, 90, 0.05), log.read_text(errors="replace")[-3000:]
+            assert wait_for(lambda: outbox_empty(ctx), 90, 0.05), log.read_text(errors="replace")[
+                -3000:
+            ]
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=30)

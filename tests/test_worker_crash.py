@@ -18,7 +18,7 @@ from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers, subscriptions
-from tests.delivery_helpers import Sink, smtp_sink
+from tests.delivery_helpers import Sink, outbox_empty, smtp_sink
 from tests.feedfixtures import sample_items, store_items
 from tests.livesrv import start_cli, wait_for, write_config
 
@@ -89,12 +89,9 @@ def test_kill_9_mid_run_then_restart_delivers_everyone_exactly_once(tmp_path: Pa
         assert killed_at < RECIPIENTS, "the worker finished before it could be killed"
         second = start_worker(config_path)
         try:
-
-            def drained() -> bool:
-                with transaction(ctx.engine) as conn:
-                    return queue.pending_count(conn) == 0
-
-            assert wait_for(drained, 60, 0.01), "the restarted worker did not finish the queue"
+            assert wait_for(lambda: outbox_empty(ctx), 60, 0.01), (
+                "the restarted worker did not finish the queue"
+            )
         finally:
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=20) == 0
@@ -126,12 +123,9 @@ def test_two_workers_on_postgres_send_each_mail_once(
         seed(ctx)
         workers = [start_worker(config_path) for _ in range(2)]
         try:
-
-            def drained() -> bool:
-                with transaction(ctx.engine) as conn:
-                    return queue.pending_count(conn) == 0
-
-            assert wait_for(drained, 60, 0.01), "the workers did not finish the queue"
+            assert wait_for(lambda: outbox_empty(ctx), 60, 0.01), (
+                "the workers did not finish the queue"
+            )
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)
