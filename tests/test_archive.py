@@ -86,3 +86,30 @@ def test_period_names_round_trip() -> None:
     assert period_key_of("2026-11-26T080005Z") == "2026-11-26T08:00:05Z"
     assert period_key_of("2026-13-26T080005Z") is None
     assert period_slug(moment.astimezone(UTC)) == period_slug(moment)
+
+
+def test_archive_pages_are_cached_and_a_sent_digest_reaches_the_list(
+    make_config: Callable[..., Config],
+) -> None:
+    import time
+
+    with sending_context(make_config, Sink()) as ctx:
+        add_subscriber(ctx, RECIPIENTS[0], {"zwickau": "confirmed"})
+        client = app_client(ctx)
+        empty = client.get("/newsletter/zwickau")  # cached before any digest exists
+        assert empty.status_code == 200 and 'href="/newsletter/zwickau/' not in empty.text
+        assert sending.send_region(ctx, "zwickau", triggered_by="cli").status == "sent"
+        time.sleep(ctx.config.feeds.recheck_seconds + 0.05)  # then the store's version is read
+        listing = client.get(
+            "/newsletter/zwickau", headers={"If-None-Match": empty.headers["etag"]}
+        )
+        assert listing.status_code == 200, "a sent digest must move the public pages' version"
+        (period,) = re.findall(r'href="/newsletter/zwickau/([^"]+)"', listing.text)
+        assert listing.headers["cache-control"].startswith("public")
+        again = client.get(
+            "/newsletter/zwickau", headers={"If-None-Match": listing.headers["etag"]}
+        )
+        assert again.status_code == 304 and again.content == b""
+        page = client.get(f"/newsletter/zwickau/{period}")
+        assert page.status_code == 200 and page.headers["etag"] and "set-cookie" not in page.headers
+        assert client.head(f"/newsletter/zwickau/{period}").status_code == 200

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from newsletter.models import ArchiveEntry
+from newsletter.store import items as item_store
 from newsletter.store.db import as_utc
 from newsletter.store.schema import digests
 
@@ -53,3 +55,18 @@ def _entry(row: Any) -> ArchiveEntry:
         subject=row["subject"],
         item_ids=tuple(row["item_ids"] or ()),
     )
+
+
+def public_version(conn: Connection) -> tuple[datetime | None, int]:
+    """What the public pages show moves this: (newest item change or digest, items +
+    digests). Every item write sets ``updated_at`` or changes the count; every digest
+    adds a row and its ``created_at`` (its archive page and editorial word are written
+    with it, in the same transaction), so one cheap pair covers the item pages and the
+    web archive alike."""
+    moment, count_ = item_store.version(conn)
+    newest = select(func.max(digests.c.created_at)).scalar_subquery()
+    total = select(func.count()).select_from(digests).scalar_subquery()
+    digest_moment, digest_count = conn.execute(select(newest, total)).one()
+    digest_moment = as_utc(digest_moment)
+    latest = max((m for m in (moment, digest_moment) if m is not None), default=None)
+    return latest, count_ + int(digest_count)

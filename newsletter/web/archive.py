@@ -9,10 +9,12 @@ regions, whoever received it.
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection
 
 from newsletter.archive import archive_url, period_key_of, period_slug
 from newsletter.digests import sections
@@ -22,9 +24,10 @@ from newsletter.models import Region
 from newsletter.store import archive as archive_store
 from newsletter.store import editorials as editorial_store
 from newsletter.store import items as item_store
-from newsletter.store.db import transaction
 from newsletter.teasers import teaser
-from newsletter.web.rendering import context_of, render
+from newsletter.web.conditional import Version
+from newsletter.web.pages import cached_page
+from newsletter.web.rendering import context_of
 
 router = APIRouter()
 
@@ -36,45 +39,58 @@ def _region(request: Request, key: str) -> Region:
     return region
 
 
-@router.get("/newsletter/{region_key}", response_class=HTMLResponse, include_in_schema=False)
-def region_archive(request: Request, region_key: str) -> HTMLResponse:
-    """A region's sent digests, newest first."""
+@router.api_route(
+    "/newsletter/{region_key}",
+    methods=["GET", "HEAD"],
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+def region_archive(request: Request, region_key: str) -> Response:
+    """A region's sent digests, newest first (cached: :mod:`.pages`)."""
     ctx = context_of(request)
     region = _region(request, region_key)
-    with transaction(ctx.engine) as conn:
-        entries = archive_store.of_region(conn, region.key)
     tz = ZoneInfo(ctx.config.site.timezone)
-    values = {
-        "region": region,
-        "entries": entries,
-        "slug": period_slug,
-        "when": lambda value: german_long(value, tz),
-    }
-    return render(request, "archive_list.html", values)
+
+    def build(conn: Connection, _version: Version) -> tuple[str, dict[str, Any]]:
+        values = {
+            "region": region,
+            "entries": archive_store.of_region(conn, region.key),
+            "slug": period_slug,
+            "when": lambda value: german_long(value, tz),
+        }
+        return "archive_list.html", values
+
+    return cached_page(request, f"/newsletter/{region.key}", build)
 
 
-@router.get(
-    "/newsletter/{region_key}/{period}", response_class=HTMLResponse, include_in_schema=False
+@router.api_route(
+    "/newsletter/{region_key}/{period}",
+    methods=["GET", "HEAD"],
+    response_class=HTMLResponse,
+    include_in_schema=False,
 )
-def digest_page(request: Request, region_key: str, period: str) -> HTMLResponse:
-    """One sent digest as a web page, without any personal data."""
+def digest_page(request: Request, region_key: str, period: str) -> Response:
+    """One sent digest as a web page, without any personal data (cached: :mod:`.pages`)."""
     ctx = context_of(request)
     region = _region(request, region_key)
     key = period_key_of(period)
-    with transaction(ctx.engine) as conn:
+    tz = ZoneInfo(ctx.config.site.timezone)
+
+    def build(conn: Connection, _version: Version) -> tuple[str, dict[str, Any]]:
         entry = archive_store.by_period(conn, region.key, key) if key else None
         if entry is None:
             raise NotFoundError(f"Einen Newsletter {region.name} für »{period}« gibt es nicht.")
         intro, pinned = editorial_store.of_digest(conn, entry.id)
         shown = item_store.visible_by_ids(conn, entry.item_ids)
-    tz = ZoneInfo(ctx.config.site.timezone)
-    values = {
-        "region": region,
-        "entry": entry,
-        "intro_html": intro,
-        "sections": sections(region, shown, pinned),
-        "teaser": teaser,
-        "until": german_long(entry.period_end, tz),
-        "canonical": archive_url(ctx.config.site.base_url, region.key, entry.period_end),
-    }
-    return render(request, "archive_digest.html", values)
+        values = {
+            "region": region,
+            "entry": entry,
+            "intro_html": intro,
+            "sections": sections(region, shown, pinned),
+            "teaser": teaser,
+            "until": german_long(entry.period_end, tz),
+            "canonical": archive_url(ctx.config.site.base_url, region.key, entry.period_end),
+        }
+        return "archive_digest.html", values
+
+    return cached_page(request, f"/newsletter/{region.key}/{period}", build)

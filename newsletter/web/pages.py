@@ -42,6 +42,7 @@ from starlette.types import Receive, Scope, Send
 
 from newsletter.config import Config
 from newsletter.httpdates import format_http_date
+from newsletter.store import archive as archive_store
 from newsletter.store import items as item_store
 from newsletter.store.db import transaction
 from newsletter.web.conditional import CachedBody, Headers, Version, build_body, respond, send_body
@@ -102,7 +103,7 @@ class PageCache:
                 return page
             started = self._clock()
             with transaction(engine) as conn:
-                version = item_store.version(conn)
+                version = archive_store.public_version(conn)
                 self._seen = (version, started)
                 previous = self._pages.get(key)
                 if previous is not None and previous.version == version:
