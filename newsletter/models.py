@@ -81,6 +81,14 @@ class RunStatus(StrEnum):
 _Report = TypeVar("_Report")
 Progress = Callable[[_Report], None]  # told after each unit of work (a source, a batch of mails)
 
+
+class LinesDone(NamedTuple):
+    """A roster import's progress: lines handled of the lines in the file."""
+
+    done: int
+    total: int
+
+
 STATEWIDE_NAME = "Sachsen (landesweit)"
 
 

@@ -156,7 +156,7 @@ def test_progress_is_reported_per_chunk(ctx: Context) -> None:
     seen: list[tuple[int, int]] = []
     roster.import_roster(
         ctx, _roster(25), filename="a.csv", actor="t", chunk_rows=10,
-        progress=lambda done, total: seen.append((done, total)), dry_run=True,
+        progress=lambda lines: seen.append((lines.done, lines.total)), dry_run=True,
     )  # fmt: skip
     assert seen == [(10, 25), (20, 25), (25, 25)]
 

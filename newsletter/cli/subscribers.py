@@ -16,10 +16,10 @@ from newsletter.cli.base import app, console, fail, is_interactive, open_context
 from newsletter.cli.german import App, ParameterError
 from newsletter.cli.output import shown
 from newsletter.cli.regionarg import configured_key, configured_keys
-from newsletter.models import SubscriptionStatus  # stdlib only
+from newsletter.models import LinesDone, Progress, SubscriptionStatus  # stdlib only
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    pass
 
 subscribers_app = App(help="Abonnentinnen und Abonnenten verwalten.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
@@ -266,7 +266,7 @@ def export_personal_data(address: AddressArg) -> None:
 
 
 @contextmanager
-def _import_bar(name: str) -> Iterator[Callable[[int, int], None] | None]:
+def _import_bar(name: str) -> Iterator[Progress[LinesDone] | None]:
     """On a terminal: a bar with rows done of all and how long the rest takes."""
     if not is_interactive():
         yield None
@@ -276,7 +276,8 @@ def _import_bar(name: str) -> Iterator[Callable[[int, int], None] | None]:
     started = time.monotonic()
     with output.bar(f"{name} einlesen") as show:
 
-        def advance(done: int, total: int) -> None:
+        def advance(lines: LinesDone) -> None:
+            done, total = lines
             show(
                 done, total, output.progress_line(done, total, "Zeilen", time.monotonic() - started)
             )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 from newsletter.context import Context
 from newsletter.errors import InvalidInputError
 from newsletter.mail.outbox import enqueue_messages
-from newsletter.models import Subscriber, SubscriptionStatus
+from newsletter.models import LinesDone, Progress, Subscriber, SubscriptionStatus
 from newsletter.regions import Gazetteer, classify
 from newsletter.store import subscribers as store
 from newsletter.store.db import transaction, utcnow
@@ -36,7 +36,6 @@ COLUMNS = ("email", "name", "organisation", "ags", "regions")
 CHUNK_ROWS = 500  # lines per transaction: short enough that other writers barely wait
 REASON_BLOCKED = "gesperrt (Löschung auf Wunsch)"
 Outcome = Literal["added", "updated", "unchanged", "rejected"]
-Progress = Callable[[int, int], None]  # (lines done, lines in the file)
 _FORMULA = re.compile(r"'*[=+\-@\t\r]")
 
 
@@ -129,7 +128,7 @@ def import_roster(
     actor: str,
     confirmed_reason: str | None = None,
     dry_run: bool = False,
-    progress: Progress | None = None,
+    progress: Progress[LinesDone] | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> list[LineReport]:
     """Import in chunks of ``chunk_rows`` lines, each one short transaction (all or nothing;
@@ -154,7 +153,7 @@ def import_roster(
             if dry_run:
                 conn.rollback()
         if progress is not None:
-            progress(len(reports), len(parsed))
+            progress(LinesDone(len(reports), len(parsed)))
     return reports
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from newsletter.context import Context
+from newsletter.models import LinesDone
 from newsletter.store import audit
 from newsletter.store.db import transaction
 from newsletter.subscriptions import roster
@@ -82,8 +83,8 @@ class ImportJobs:
 
 
 def _run(ctx: Context, job: ImportJob, clock: Callable[[], float]) -> None:
-    def progress(done: int, total: int) -> None:
-        job.done, job.total = done, total
+    def progress(lines: LinesDone) -> None:
+        job.done, job.total = lines
 
     try:
         job.report = roster.import_roster(
