@@ -12,6 +12,8 @@ off at or after that slot; the check and the send run under an advisory lock per
 (PostgreSQL), and the digest's period is the slot itself, so two processes build the same
 (region, period) and the unique constraint on digests admits one. On start,
 :func:`catch_up` sends each region's missed slot once (see :func:`newsletter.crontab.missed_slot`).
+With ``schedule.approval = "manual"`` the slot job drafts instead of sending, likewise for
+its whole slot group (:func:`newsletter.mail.approval.draft_slot`).
 
 The side effects sit behind :class:`Jobs`; :class:`ServiceJobs` is the real one.
 """

@@ -325,3 +325,60 @@ def test_a_wrong_approval_mode_stops_start_up_in_german(tmp_path: Path) -> None:
         load_config(path, environ={})
     assert "schedule.approval" in str(raised.value)
     assert "hat einen unzulässigen Wert (erlaubt: 'auto' or 'manual')" in str(raised.value)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_approved_send_then_the_worker_one_mail_per_slot(tmp_path: Path) -> None:
+    """``newsletter digest approve`` killed while sending a combined slot; approving again
+    adds nothing; the worker finishes: each subscriber exactly one mail per slot (one per
+    region for »eine E-Mail je Region«)."""
+    import email
+    import email.policy
+    import signal
+
+    from tests.delivery_helpers import outbox_empty
+    from tests.livesrv import run_cli, start_cli, wait_for, write_config
+    from tests.test_combined_crash import SUBSCRIBERS as PEOPLE
+    from tests.test_combined_crash import regions_of, seed
+
+    sink = Sink()
+    with smtp_sink(sink) as port:
+        mail = {"transport": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port}
+        mail |= {"smtp_tls": "none", "rate_per_second": 400.0, "batch_size": 20}
+        config_path = write_config(
+            tmp_path, mail=mail | {"lease_seconds": 10}, schedule={"approval": "manual"}
+        )
+        ctx = Context(load_config(config_path, environ={}))
+        ctx.init_db()
+        try:
+            seed(ctx)
+            approval.draft_slot(ctx, ALL, utcnow())
+            assert sink.messages == []  # no admin has an address; no subscriber yet
+            draft = _waiting(ctx)[0]
+            send = start_cli(config_path, "digest", "approve", str(draft.id))
+            try:
+                assert wait_for(lambda: len(sink.messages) >= 80, 60, 0.005), "nothing was sent"
+            finally:
+                send.send_signal(signal.SIGKILL)
+                send.wait()
+            killed_at = len(sink.messages)
+            again = run_cli(config_path, "digest", "approve", str(draft.id))
+            assert again.returncode != 0 and "gibt es nicht" in again.stderr
+            worker = start_cli(config_path, "worker", "--poll", "0.2")
+            try:
+                assert wait_for(lambda: outbox_empty(ctx), 90, 0.05), "the queue was not finished"
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                assert worker.wait(timeout=20) == 0
+        finally:
+            ctx.close()
+    ids: dict[str, set[str]] = {}
+    for rcpts, data in sink.messages:
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        ids.setdefault(rcpts[0], set()).add(str(message["Message-ID"]))
+    expected = {
+        f"p{n:03d}@example.org": len(regions_of(n)[0]) if regions_of(n)[1] else 1
+        for n in range(PEOPLE)
+    }
+    assert killed_at < sum(expected.values()), "the send finished before it could be killed"
+    assert {address: len(found) for address, found in ids.items()} == expected
