@@ -339,7 +339,7 @@ def test_kill_9_mid_approved_send_then_the_worker_one_mail_per_slot(tmp_path: Pa
     from tests.delivery_helpers import outbox_empty
     from tests.livesrv import run_cli, start_cli, wait_for, write_config
     from tests.test_combined_crash import SUBSCRIBERS as PEOPLE
-    from tests.test_combined_crash import regions_of, seed
+    from tests.test_combined_crash import kill_mid_send, regions_of, seed
 
     sink = Sink()
     with smtp_sink(sink) as port:
@@ -355,13 +355,7 @@ def test_kill_9_mid_approved_send_then_the_worker_one_mail_per_slot(tmp_path: Pa
             approval.draft_slot(ctx, ALL, utcnow())
             assert sink.messages == []  # no admin has an address; no subscriber yet
             draft = _waiting(ctx)[0]
-            send = start_cli(config_path, "digest", "approve", str(draft.id))
-            try:
-                assert wait_for(lambda: len(sink.messages) >= 80, 60, 0.005), "nothing was sent"
-            finally:
-                send.send_signal(signal.SIGKILL)
-                send.wait()
-            killed_at = len(sink.messages)
+            killed_at = kill_mid_send(config_path, sink, "digest", "approve", str(draft.id))
             again = run_cli(config_path, "digest", "approve", str(draft.id))
             assert again.returncode != 0 and "gibt es nicht" in again.stderr
             worker = start_cli(config_path, "worker", "--poll", "0.2")
