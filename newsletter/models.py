@@ -385,6 +385,31 @@ class Draft:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class DraftSlot:
+    """The waiting drafts of one schedule slot (regions on the same cron, cut off at the same
+    moment), in config order: approved together, so a subscriber of several of them gets
+    one combined mail. ``id`` is the first draft's: approving it approves the slot."""
+
+    drafts: tuple[Draft, ...]
+
+    @property
+    def id(self) -> int:
+        return self.drafts[0].id
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(d.region for d in self.drafts)
+
+    @property
+    def period_end(self) -> datetime:
+        return self.drafts[0].period_end
+
+    @property
+    def created_at(self) -> datetime:
+        return min(d.created_at for d in self.drafts)
+
+
 class ArchiveEntry(NamedTuple):
     """A sent digest as the public web archive shows it: nothing personal."""
 

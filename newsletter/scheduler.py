@@ -12,6 +12,8 @@ off at or after that slot; the check and the send run under an advisory lock per
 (PostgreSQL), and the digest's period is the slot itself, so two processes build the same
 (region, period) and the unique constraint on digests admits one. On start,
 :func:`catch_up` sends each region's missed slot once (see :func:`newsletter.crontab.missed_slot`).
+With ``schedule.approval = "manual"`` the slot job drafts instead of sending, likewise for
+its whole slot group (:func:`newsletter.mail.approval.draft_slot`).
 
 The side effects sit behind :class:`Jobs`; :class:`ServiceJobs` is the real one.
 """
@@ -35,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.crontab import cron_trigger, latest_slot, missed_slot
-from newsletter.models import ApprovalMode, SendStatus
+from newsletter.models import ApprovalMode, DraftStatus, SendStatus
 from newsletter.store import runs
 from newsletter.store.db import transaction, utcnow
 
@@ -154,12 +156,13 @@ class ServiceJobs:
         try:
             # UTC: SQLite stores an aware datetime's wall time without its offset
             cutoff = slot.astimezone(UTC)
+            group = slot_group(self.ctx.config, region)  # one slot job drafts or sends them all
             if self.ctx.config.schedule.approval == ApprovalMode.MANUAL:  # an admin sends
                 from newsletter.mail.approval import draft_slot
 
-                status = draft_slot(self.ctx, region, cutoff)
+                drafted = draft_slot(self.ctx, group, cutoff)
+                status = drafted.get(region, DraftStatus.NOTHING_NEW)
             else:
-                group = slot_group(self.ctx.config, region)
                 results, _ = sending.send_slot(self.ctx, group, now=cutoff, triggered_by="schedule")
                 mine = [r.status for r in results if r.region == region]
                 status = mine[0] if mine else SendStatus.SENT
@@ -175,7 +178,7 @@ class ServiceJobs:
 
     def region_lock(self, region: str) -> AbstractContextManager[None]:
         """The locks of every region of the slot (one slot job sends them all)."""
-        return _group_lock(self.ctx, slot_group(self.ctx.config, region))
+        return group_lock(self.ctx, slot_group(self.ctx.config, region))
 
     def bounces(self) -> None:
         from newsletter.mail.bounces import run_bounce_job
@@ -184,7 +187,7 @@ class ServiceJobs:
 
 
 @contextmanager
-def _group_lock(ctx: Context, group: tuple[str, ...]) -> Iterator[None]:
+def group_lock(ctx: Context, group: tuple[str, ...]) -> Iterator[None]:
     """A thread lock per slot group in this process (advisory locks are no-ops on
     SQLite), then each region's advisory lock in a fixed order (other processes, and a
     manual send of one region, which takes that region's lock)."""

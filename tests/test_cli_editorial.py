@@ -12,6 +12,7 @@ from sqlalchemy import select
 from newsletter.config import load_config
 from newsletter.context import Context
 from newsletter.mail.approval import draft_slot
+from newsletter.scheduler import slot_group
 from newsletter.store.db import utcnow
 from newsletter.store.schema import audit_log
 from tests.livesrv import run_cli, write_config
@@ -39,7 +40,8 @@ def test_editorial_drafts_and_approval_from_the_command_line(tmp_path: Path) -> 
 
     ctx = Context(load_config(config, environ={}))
     try:
-        assert draft_slot(ctx, "zwickau", utcnow()) == "drafted"
+        group = slot_group(ctx.config, "zwickau")  # the slot job drafts its whole group
+        assert draft_slot(ctx, group, utcnow())["zwickau"] == "drafted"
     finally:
         ctx.close()
     listing = _ok(config, "digest", "drafts")
@@ -47,7 +49,7 @@ def test_editorial_drafts_and_approval_from_the_command_line(tmp_path: Path) -> 
     assert mailbox.Maildir(tmp_path / "mail", create=True).keys() == []  # nothing sent yet
 
     done = _ok(config, "digest", "approve", "1")
-    assert "freigegeben" in done and "1 Empfänger" in done
+    assert "Zwickau: freigegeben, 1 E-Mail eingereiht; jetzt gesendet: 1." in done
     box = mailbox.Maildir(tmp_path / "mail", create=True)
     (message,) = list(box)
     assert message["To"] == "rathaus@plauen.example"

@@ -81,6 +81,17 @@ def test_kill_9_mid_combined_send_on_postgres(tmp_path: Path, postgres_url: str 
     crash_and_restart(tmp_path, postgres_url)
 
 
+def kill_mid_send(config_path: Path, sink: Sink, *args: str) -> int:
+    """Start ``newsletter ARGS``, ``kill -9`` it once 80 mails arrived; the mails by then."""
+    send = start_cli(config_path, *args, env={"PYTHONUNBUFFERED": "1"})
+    try:
+        assert wait_for(lambda: len(sink.messages) >= 80, 60, 0.005), "nothing was sent"
+    finally:
+        send.send_signal(signal.SIGKILL)
+        send.wait()
+    return len(sink.messages)
+
+
 def crash_and_restart(tmp_path: Path, database_url: str | None) -> None:
     """``newsletter send --all`` killed mid-drain, a second ``send --all``, a worker."""
     sink = Sink()
@@ -94,13 +105,7 @@ def crash_and_restart(tmp_path: Path, database_url: str | None) -> None:
         if database_url is not None:  # one schema for the session: start empty
             _truncate(ctx)
         seed(ctx)
-        send = start_cli(config_path, "send", "--all", env={"PYTHONUNBUFFERED": "1"})
-        try:
-            assert wait_for(lambda: len(sink.messages) >= 80, 60, 0.005), "nothing was sent"
-        finally:
-            send.send_signal(signal.SIGKILL)
-            send.wait()
-        killed_at = len(sink.messages)
+        killed_at = kill_mid_send(config_path, sink, "send", "--all")
         again = run_cli(config_path, "send", "--all")
         assert again.returncode == 0, again.stderr
         worker = start_cli(config_path, "worker", "--poll", "0.2")

@@ -29,19 +29,20 @@ def test_word_drafts_and_archive_round_trip(db_ctx: Context) -> None:
     assert (word.intro_md, word.pinned, word.excluded) == ("Für alle, neu", (), ("item04",))
 
     slot = datetime(2026, 11, 20, 12, tzinfo=UTC)
-    assert approval.draft_slot(db_ctx, "zwickau", slot) == "drafted"
-    assert approval.draft_slot(db_ctx, "zwickau", slot) == "already_drafted"
+    assert approval.draft_slot(db_ctx, "zwickau", slot) == {"zwickau": "drafted"}
+    assert approval.draft_slot(db_ctx, "zwickau", slot) == {"zwickau": "already_drafted"}
     with transaction(db_ctx.engine) as conn:
         (draft,) = draft_store.waiting(conn, "zwickau")
         assert draft_store.waiting(conn, "dresden") == []
     assert (draft.period_end, draft.items) == (slot, 2)
 
     result = approval.approve(db_ctx, draft.id, "anna")
-    assert result.status == "queued"
+    assert result.queued and result.regions == ("zwickau",)
+    (sent,) = result.results
     with transaction(db_ctx.engine) as conn:
         assert draft_store.waiting(conn) == []
         entry = archive_store.by_period(conn, "zwickau", period_key_of(period_slug(slot)) or "")
-        assert entry is not None and entry.id == result.digest_id
+        assert entry is not None and entry.id == sent.digest_id
         assert archive_store.of_region(conn, "zwickau") == [entry]
         intro, pinned = editorial_store.of_digest(conn, entry.id)
         assert "Für alle, neu" in intro and pinned == ()

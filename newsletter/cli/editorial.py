@@ -64,50 +64,60 @@ def editorial(
 
 @digest_app.command("drafts")
 def drafts() -> None:
-    """Entwürfe, die auf »Freigeben und senden« warten."""
+    """Entwürfe, die auf »Freigeben und senden« warten (je Termin zusammen freizugeben)."""
     from newsletter.history import age_text
+    from newsletter.mail.approval import slots
     from newsletter.store import drafts as draft_store
     from newsletter.store.db import transaction, utcnow
 
     with open_context() as ctx, transaction(ctx.engine) as conn:
-        rows = draft_store.waiting(conn)
+        waiting = slots(ctx.config, draft_store.waiting(conn))
         tz = output.zone(ctx.config)
-    if not rows:
+    if not waiting:
         console.print("Keine Entwürfe warten auf Freigabe.")
         return
     table = output.table(
         "Nr.", "Zeitraum bis", "Meld.", "wartet", "Region", "Betreff", long=("Region", "Betreff")
     )
     now = utcnow()
-    for row in rows:
-        table.add_row(
-            str(row.id),
-            output.local(row.period_end, tz),
-            str(row.items),
-            age_text(row.created_at, now),
-            region_names([row.region]),
-            output.shown(row.subject),
-        )
+    for slot in waiting:
+        for row in slot.drafts:
+            table.add_row(
+                str(row.id),
+                output.local(row.period_end, tz),
+                str(row.items),
+                age_text(row.created_at, now),
+                region_names([row.region]),
+                output.shown(row.subject),
+            )
     output.show(console, table)
-    console.print(f"Meld. = Meldungen. {output.time_note(tz)}", highlight=False)
+    console.print(
+        f"Meld. = Meldungen. Die Entwürfe eines Termins werden zusammen freigegeben "
+        f"(newsletter digest approve NR mit einer ihrer Nummern). {output.time_note(tz)}",
+        highlight=False,
+    )
 
 
 @digest_app.command("approve")
 def approve(
     draft_id: Annotated[int, typer.Argument(metavar="NR", help="Nummer des Entwurfs.")],
 ) -> None:
-    """Einen Entwurf freigeben und senden (das Protokoll nennt die Kommandozeile)."""
+    """Einen Entwurf freigeben und senden, mit allen Entwürfen seines Termins (wer mehrere
+    dieser Regionen abonniert hat, erhält eine gemeinsame E-Mail; das Protokoll nennt die
+    Kommandozeile)."""
     from newsletter.mail import approval, sending
-    from newsletter.models import SendStatus
 
     with open_context() as ctx:
         result = approval.approve(ctx, draft_id, ACTOR)
-        if result.status != SendStatus.QUEUED:
-            console.print(f"{result.region}: nichts zu senden (schon versandt oder leer).")
+        if not result.queued:
+            console.print(
+                f"{region_names(list(result.regions))}: nichts zu senden (schon versandt oder leer).",
+                highlight=False,
+            )
             return
         stats = sending.drain_queue(ctx)
     console.print(
-        f"{result.region}: freigegeben, {result.items} Meldungen an {result.recipients} "
-        f"Empfänger; jetzt gesendet: {stats.sent}.",
+        f"{region_names(list(result.regions))}: freigegeben, {result.mails} "
+        f"{'E-Mail' if result.mails == 1 else 'E-Mails'} eingereiht; jetzt gesendet: {stats.sent}.",
         highlight=False,
     )

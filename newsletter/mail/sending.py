@@ -217,8 +217,7 @@ def _enqueue(ctx: Context, digest: Digest, triggered_by: str) -> SendResult:
         if digest_id is None:
             return SendResult(region_key, SendStatus.ALREADY_SENT, items=len(digest.item_ids))
         recipients = queue.enqueue_digest(conn, digest_id, region_key)
-        if digest.intro_html or digest.pinned:  # the web archive shows the editor's word
-            editorial_store.keep_for_digest(conn, digest_id, digest.intro_html, [*digest.pinned])
+        _keep_word(conn, digest_id, digest)
     log.info(
         "digest region=%s id=%s items=%d recipients=%d",
         region_key,
@@ -227,6 +226,12 @@ def _enqueue(ctx: Context, digest: Digest, triggered_by: str) -> SendResult:
         recipients,
     )
     return SendResult(region_key, SendStatus.QUEUED, digest_id, len(digest.item_ids), recipients)
+
+
+def _keep_word(conn: Connection, digest_id: int, digest: Digest) -> None:
+    """The web archive shows the editor's word a region digest went out with."""
+    if digest.intro_html or digest.pinned:
+        editorial_store.keep_for_digest(conn, digest_id, digest.intro_html, [*digest.pinned])
 
 
 @dataclass(frozen=True)
@@ -310,6 +315,7 @@ def enqueue_slot(ctx: Context, plan: SlotPlan, triggered_by: str) -> list[SendRe
                 results.append(SendResult(key, SendStatus.ALREADY_SENT, items=len(digest.item_ids)))
             else:
                 ids[key] = digest_id
+                _keep_word(conn, digest_id, digest)
         for key, digest in plan.combined.items():
             if all(k in ids for k in key.split("+")):
                 digest_id = digest_store.insert_digest(conn, digest, triggered_by=triggered_by)

@@ -10,6 +10,7 @@ for the same region gets »läuft bereits« until the first has ended, also with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from newsletter.mail import sending
@@ -43,10 +44,26 @@ def enqueue_claimed(ctx: Context, region: str, triggered_by: str) -> sending.Sen
     return result
 
 
-def drain_claimed(ctx: Context, region: str) -> None:
-    """Send what :func:`enqueue_claimed` queued (the worker's drain and pace), then give
-    the claim back."""
+def drain_claimed(ctx: Context, *regions: str) -> None:
+    """Send what :func:`enqueue_claimed` (or an approval) queued (the worker's drain and
+    pace), then give the claims back."""
     try:
         sending.drain_queue(ctx)
     finally:
+        release_all(ctx, regions)
+
+
+def claim_all(ctx: Context, regions: Sequence[str], who: str) -> bool:
+    """Claim every region of a slot, or none (False: a send of one of them runs)."""
+    claimed: list[str] = []
+    for region in regions:
+        if not ctx.manual_sends.claim(region, who):
+            release_all(ctx, claimed)
+            return False
+        claimed.append(region)
+    return True
+
+
+def release_all(ctx: Context, regions: Sequence[str]) -> None:
+    for region in regions:
         ctx.manual_sends.release(region)

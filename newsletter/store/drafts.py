@@ -33,6 +33,14 @@ def insert_draft(conn: Connection, digest: Digest, triggered_by: str) -> int | N
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
+def drafted(conn: Connection, regions: list[str], period_end: datetime) -> set[str]:
+    """Which of ``regions`` have a draft cut off at ``period_end`` already."""
+    query = select(digest_drafts.c.region).where(
+        digest_drafts.c.region.in_(regions), digest_drafts.c.period_end == period_end
+    )
+    return set(conn.execute(query).scalars())
+
+
 def drop_before(conn: Connection, region: str, period_end: datetime) -> int:
     """Delete the region's drafts cut off before ``period_end`` (a newer one covers them)."""
     query = delete(digest_drafts).where(

@@ -69,6 +69,25 @@ def _count(n: object, one: str, many: str) -> str:
     return f"{number} {one if number == 1 else many}"
 
 
+def _approve(entry: AuditEntry, names: Names) -> str:
+    """One slot's drafts approved: its regions, and the mails it sent (older entries:
+    recipients of one region's mail)."""
+    regions = entry.detail.get("regions") or [entry.target]
+    text = (
+        f"hat die Entwürfe der Newsletter {names.regions_of(regions)} freigegeben"
+        if len(regions) > 1
+        else f"hat den Entwurf des Newsletters {names.region(regions[0])} freigegeben"
+    )
+    if entry.detail.get("mails"):
+        return text + f" und {_count(entry.detail['mails'], 'E-Mail', 'E-Mails')} gesendet"
+    if entry.detail.get("recipients"):
+        return (
+            text
+            + f" und an {_count(entry.detail['recipients'], 'Empfänger', 'Empfänger')} gesendet"
+        )
+    return text
+
+
 def _collect(entry: AuditEntry, names: Names) -> str:
     d = entry.detail
     which = "alle Quellen" if entry.target in (None, "alle") else f"die Quelle »{entry.target}«"
@@ -171,14 +190,7 @@ _WORDS: dict[str, Callable[[AuditEntry, Names], str]] = {
         f"hat die Abonnenten ({n.region(e.target)}) als CSV exportiert"
     ),
     "subscribers.import": _import,
-    "digest.approve": lambda e, n: (
-        f"hat den Entwurf des Newsletters {n.region(e.target)} freigegeben"
-        + (
-            f" und an {_count(e.detail['recipients'], 'Empfänger', 'Empfänger')} gesendet"
-            if e.detail.get("recipients")
-            else ""
-        )
-    ),
+    "digest.approve": _approve,
     "editorial.save": _editorial,
     "admin.add": _admin("den Verwaltungszugang »{name}« angelegt"),
     "admin.password": _admin("das Passwort von »{name}« geändert"),

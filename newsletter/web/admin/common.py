@@ -16,7 +16,8 @@ from starlette.datastructures import FormData
 from newsletter.errors import InvalidInputError
 from newsletter.history import age_text, trigger_label
 from newsletter.localtime import german_long, german_medium, german_short
-from newsletter.models import DeliveryStatus, Draft
+from newsletter.mail.approval import slots
+from newsletter.models import DeliveryStatus, Draft, DraftSlot
 from newsletter.store import drafts as draft_store
 from newsletter.store.db import transaction, utcnow
 from newsletter.web.auth import current_admin
@@ -172,6 +173,13 @@ def waiting_drafts(request: Request, region: str | None = None) -> list[Draft]:
     """Drafted digests waiting for »Freigeben und senden« (``schedule.approval = manual``)."""
     with transaction(context_of(request).engine) as conn:
         return draft_store.waiting(conn, region)
+
+
+def waiting_slots(request: Request, region: str | None = None) -> list[DraftSlot]:
+    """The waiting drafts by slot (approved together); ``region``: the slots holding it."""
+    ctx = context_of(request)
+    found = slots(ctx.config, waiting_drafts(request))
+    return [s for s in found if region is None or region in s.regions]
 
 
 def draft_cutoff(request: Request, region: str) -> datetime | None:

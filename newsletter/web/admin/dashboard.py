@@ -20,7 +20,7 @@ from newsletter.store import digests as digest_store
 from newsletter.store import runs, stats
 from newsletter.store import sources as source_store
 from newsletter.store.db import transaction, utcnow
-from newsletter.web.admin.common import admin_page, redirect, waiting_drafts
+from newsletter.web.admin.common import admin_page, redirect, waiting_slots
 from newsletter.web.auth import record
 from newsletter.web.charts import Chart, Series, line_chart, series_of, stacked_bars
 from newsletter.web.rendering import context_of
@@ -166,7 +166,7 @@ def dashboard(request: Request) -> HTMLResponse:
     values = {
         "drawings": [line_chart(charts[0]), stacked_bars(charts[1]), stacked_bars(charts[2])],
         "region_rows": regions,
-        "drafts": waiting_drafts(request),
+        "drafts": waiting_slots(request),
         "region_checks": region_checks,
         "sources": sources,
         "last_collect": last_collect,

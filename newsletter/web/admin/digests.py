@@ -34,7 +34,7 @@ from newsletter.web.admin.common import (
     german_duration,
     redirect,
     send_progress,
-    waiting_drafts,
+    waiting_slots,
 )
 from newsletter.web.auth import current_admin, record
 from newsletter.web.params import PageNumber, PathId
@@ -68,7 +68,7 @@ def overview(request: Request) -> HTMLResponse:
     with transaction(ctx.engine) as conn:
         history = digest_store.history(conn, limit=100)
     values = {"history": history, "running": ctx.manual_sends.snapshot()}
-    return admin_page(request, "admin/digests.html", values | {"drafts": waiting_drafts(request)})
+    return admin_page(request, "admin/digests.html", values | {"drafts": waiting_slots(request)})
 
 
 @router.get("/newsletter/{region_key}", response_class=HTMLResponse, include_in_schema=False)
@@ -88,7 +88,7 @@ def region_page(request: Request, region_key: str) -> HTMLResponse:
         "cutoff": cutoff,
         "new_items": new_items,
         "running": ctx.manual_sends.running(region_key),
-        "drafts": waiting_drafts(request, region_key),
+        "drafts": waiting_slots(request, region_key),
     }
     return admin_page(request, "admin/digest_region.html", values)
 

@@ -21,7 +21,7 @@ from newsletter.context import Context
 from newsletter.editorial import MAX_INTRO_CHARS, scope_name
 from newsletter.errors import NotFoundError
 from newsletter.mail import approval, sending, sendnow
-from newsletter.models import ALL_REGIONS, Item, Region, SendStatus
+from newsletter.models import ALL_REGIONS, Item, Region
 from newsletter.store import digests as digest_store
 from newsletter.store import drafts as draft_store
 from newsletter.store import items as item_store
@@ -130,24 +130,29 @@ def dark_variant(html: str) -> str:
 
 @router.post("/newsletter/entwurf/{draft_id}/freigeben", include_in_schema=False)
 async def approve_draft(request: Request, draft_id: PathId, tasks: BackgroundTasks) -> Response:
-    """»Freigeben und senden«: store and enqueue the draft's digest, send it in the
-    background (the audit log names the admin)."""
+    """»Freigeben und senden«: store and enqueue the digests of the draft's slot (combined
+    mails where a subscriber has several of its regions), send them in the background (the
+    audit log names the admin)."""
     ctx = context_of(request)
     await checked_form(request, ctx.secret_key)
     admin = current_admin(request)
     with transaction(ctx.engine) as conn:
-        draft = draft_store.get(conn, draft_id)
-    if not ctx.manual_sends.claim(draft.region, admin.name):
-        return redirect(request, f"/admin/newsletter/{draft.region}", "Der Versand läuft bereits.")
+        slot = approval.slot_of(ctx, conn, draft_store.get(conn, draft_id))
+    back = f"/admin/newsletter/{slot.regions[0]}" if len(slot.regions) == 1 else "/admin/newsletter"
+    if not sendnow.claim_all(ctx, slot.regions, admin.name):
+        return redirect(request, back, "Der Versand läuft bereits.")
     try:
         result = approval.approve(ctx, draft_id, admin.name)
     except BaseException:
-        ctx.manual_sends.release(draft.region)
+        sendnow.release_all(ctx, slot.regions)
         raise
-    if result.status != SendStatus.QUEUED:
-        ctx.manual_sends.release(draft.region)
+    if not result.queued:
+        sendnow.release_all(ctx, slot.regions)
         text = "Dieser Zeitraum ist schon versandt oder ohne Meldungen: nichts zu senden."
-        return redirect(request, f"/admin/newsletter/{draft.region}", text)
-    tasks.add_task(sendnow.drain_claimed, ctx, draft.region)
-    text = f"Freigegeben: der Newsletter geht an {result.recipients} Empfänger."
-    return redirect(request, f"/admin/newsletter/{draft.region}/fortschritt", text)
+        return redirect(request, back, text)
+    tasks.add_task(sendnow.drain_claimed, ctx, *slot.regions)
+    mails = f"{result.mails} E-Mail" + ("" if result.mails == 1 else "s")
+    text = f"Freigegeben und eingereiht: {mails} an die Abonnenten."
+    if len(slot.regions) == 1:
+        return redirect(request, f"{back}/fortschritt", text)
+    return redirect(request, back, text)
