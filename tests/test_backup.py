@@ -23,7 +23,7 @@ from newsletter.store.db import transaction
 from newsletter.store.schema import consent_log, deliveries, digests, subscribers
 from tests.delivery_helpers import Sink, smtp_sink
 from tests.livesrv import run_cli, start_cli, wait_for, write_config
-from tests.test_worker_crash import RECIPIENTS, crash_config, seed
+from tests.test_worker_crash import RECIPIENTS, crash_config, seeded_context
 
 
 class SlowSink(Sink):
@@ -68,9 +68,7 @@ def test_backup_during_a_send_restores_everything_into_a_fresh_directory(tmp_pat
     sink = SlowSink()
     with smtp_sink(sink) as port:
         config_path = crash_config(tmp_path, port)
-        ctx = Context(load_config(config_path, environ={}))
-        ctx.init_db()
-        seed(ctx)
+        ctx = seeded_context(config_path)
         _consent(ctx)
         worker = start_cli(config_path, "worker", "--poll", "0.2")
         try:
@@ -130,13 +128,10 @@ def test_postgres_backup_and_restore_round_trip(tmp_path: Path, postgres_url: st
     if postgres_url is None:
         pytest.skip("NEWSLETTER_TEST_DATABASE_URL not set")
     config = write_config(tmp_path, postgres_url)
-    ctx = Context(load_config(config, environ={}))
-    ctx.init_db()
+    ctx = seeded_context(config, postgres=True)
+    _consent(ctx)
     from tests.conftest import _truncate
 
-    _truncate(ctx)
-    seed(ctx)
-    _consent(ctx)
     before = _snapshot(ctx)
     saved = tmp_path / "pg.dump"
     done = run_cli(config, "backup", str(saved))
