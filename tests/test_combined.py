@@ -418,3 +418,18 @@ def test_combined_mail_has_the_editors_word_once_and_each_regions_archive_page(
     ]
     assert all(page.status_code == 200 for page in pages.values())
     assert "alle@example.org" not in "".join(page.text for page in pages.values())
+
+
+def test_cli_send_all_reports_its_own_mails_not_a_workers(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path)
+    ctx = Context(load_config(config_path, environ={}))
+    ctx.init_db()
+    store_items(ctx, sample_items())
+    add_subscriber(ctx, "alle@example.org", {"zwickau": "confirmed", "dresden": "confirmed"})
+    add_subscriber(ctx, "eine@example.org", {"zwickau": "confirmed"})
+    ctx.close()
+    done = run_cli(config_path, "send", "--all")
+    assert done.returncode == 0, done.stderr
+    assert "Zwickau, D" in done.stdout  # the combined mail's row (cut at 80 columns)
+    assert "Versand-Worker" not in done.stdout  # this process sent them all
+    assert len(list((tmp_path / "mail" / "new").iterdir())) == 2

@@ -90,7 +90,7 @@ def send(
                 )
             cli_audit.record_send(ctx, result, dry_run=dry_run, to=to)
             results.append((result, _counts(ctx, result)))
-    _print_results(results)
+    _print_results(results, slot_stats)
     stats = [slot_stats] + [result.stats for result, _ in results]
     _print_pauses(stats, output.zone(config))
 
@@ -107,7 +107,11 @@ def _counts(ctx: Context, result: SendResult) -> dict[DeliveryStatus, int]:
         return queue.status_counts(conn, result.digest_id)
 
 
-def _print_results(results: list[tuple[SendResult, dict[DeliveryStatus, int]]]) -> None:
+def _print_results(
+    results: list[tuple[SendResult, dict[DeliveryStatus, int]]], slot: DrainStats | None = None
+) -> None:
+    """The table of what was sent; ``slot``: this process's numbers for the results of
+    one slot send (they share one drain), to tell what a running worker sent besides."""
     from newsletter.cli.regionarg import region_names
     from newsletter.models import DeliveryStatus
 
@@ -116,12 +120,16 @@ def _print_results(results: list[tuple[SendResult, dict[DeliveryStatus, int]]]) 
         long=("Region", "Ergebnis"),
     )  # fmt: skip
     helped = 0
+    handled_in_slot = 0
     for result, counts in results:
         sent, failed = counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0)
         open_ = sum(counts.values()) - sent - failed
         known = result.stats is not None or bool(counts)
-        mine = result.stats.sent + result.stats.failed if result.stats else 0
-        helped += max(sent + failed - mine, 0)
+        if result.stats is None and slot is not None:
+            handled_in_slot += sent + failed
+        else:
+            mine = result.stats.sent + result.stats.failed if result.stats else 0
+            helped += max(sent + failed - mine, 0)
         label = region_names(result.region.split("+"))
         table.add_row(
             f"{label} (gemeinsame E-Mail)" if "+" in result.region else label,
@@ -131,6 +139,8 @@ def _print_results(results: list[tuple[SendResult, dict[DeliveryStatus, int]]]) 
             MESSAGES[result.status],
         )
     output.show(console, table)
+    if slot is not None:
+        helped += max(handled_in_slot - slot.sent - slot.failed, 0)
     if helped:
         mails = output.count(helped, "Mail", "Mails")
         console.print(
@@ -163,7 +173,7 @@ def progress_bar(ctx: Context, region: str) -> Iterator[ProgressCallback[DrainSt
 
     started, read_at = time.monotonic(), 0.0
     sent = total = 0
-    with output.bar(region_names([region])) as show:
+    with output.bar(region_names(region.split("+"))) as show:
 
         def update(stats: DrainStats) -> None:
             nonlocal read_at, sent, total
