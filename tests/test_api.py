@@ -152,3 +152,18 @@ def test_subscribers_add_and_list(api: TestClient) -> None:
         "/api/v1/subscribers", json={"email": "x@example.org", "regions": ["bayern"]}
     )
     assert unknown.status_code == 400
+
+
+def test_subscriber_list_is_searched_and_paged_in_the_database(
+    ctx: Context, api: TestClient
+) -> None:
+    from tests.delivery_helpers import add_subscriber
+
+    for n in range(12):
+        add_subscriber(ctx, f"p{n:02d}@amt.example", {"zwickau": "confirmed"})
+    add_subscriber(ctx, "Chef@Stadt.example", {"dresden": "pending"})
+    page = api.get("/api/v1/subscribers", params={"region": "zwickau", "limit": 5, "offset": 10})
+    assert [s["email"] for s in page.json()] == ["p10@amt.example", "p11@amt.example"]
+    found = api.get("/api/v1/subscribers", params={"search": "stadt", "status": "pending"})
+    assert [s["email"] for s in found.json()] == ["Chef@Stadt.example"]
+    assert api.get("/api/v1/subscribers", params={"status": "bogus"}).status_code == 422

@@ -17,7 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import InvalidAddressError, InvalidInputError
 from newsletter.mail.messages import header_safe
-from newsletter.models import Subscriber, SubscriptionStatus
+from newsletter.models import SubscriptionStatus
 
 CONSENT_TEXT = (
     "Ja, ich möchte den Newsletter »ASSKomm Nachrichten« für die gewählten Regionen per "
@@ -140,10 +140,3 @@ def clean_field(value: str, field: str) -> str:
     if len(text) > MAX_FIELD:
         raise InvalidInputError(f"»{field}« darf höchstens {MAX_FIELD} Zeichen haben.", field=field)
     return text
-
-
-def matches_search(subscriber: Subscriber, text: str) -> bool:
-    """Whether ``text`` occurs in the address, name or organisation (any case)."""
-    needle = text.casefold()
-    fields = (subscriber.email, subscriber.name, subscriber.organisation)
-    return not needle or any(needle in value.casefold() for value in fields)

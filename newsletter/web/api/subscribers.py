@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from newsletter.models import Subscriber
+from newsletter.models import Subscriber, SubscriptionStatus
 from newsletter.store import subscribers as subscriber_store
 from newsletter.store.db import transaction
-from newsletter.subscriptions import rules
 from newsletter.subscriptions import service as subscriptions
 from newsletter.web.api.common import TokenFirstRoute, errors
 from newsletter.web.auth import current_admin, record
@@ -59,13 +58,18 @@ class SubscriberAddOut(BaseModel):
 def list_subscribers(
     request: Request,
     region: str | None = None,
-    status: Literal["pending", "confirmed", "unsubscribed"] | None = None,
+    status: SubscriptionStatus | None = None,
     search: str = "",
+    limit: Annotated[int, Query(ge=1, le=5000, description="höchstens so viele")] = 1000,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="so viele überspringen")] = 0,
 ) -> list[SubscriberOut]:
+    """Subscribers by address, searched (address, name, organisation, any case) and
+    filtered in the database, one page of ``limit`` from ``offset``."""
     ctx = context_of(request)
+    where = subscriber_store.SubscriberFilter(search.strip(), region, status)
     with transaction(ctx.engine) as conn:
-        found = subscriber_store.list_subscribers(conn, region=region, status=status)
-    return [SubscriberOut.of(s) for s in found if rules.matches_search(s, search.strip())]
+        found = subscriber_store.search(conn, where, limit=limit, offset=offset)
+    return [SubscriberOut.of(s) for s in found]
 
 
 @router.post(
