@@ -144,3 +144,9 @@ def test_postgres_backup_and_restore_round_trip(tmp_path: Path, postgres_url: st
     assert seed_again.returncode == 0, seed_again.stderr
     assert _snapshot(ctx) == before
     ctx.close()
+
+
+def test_the_database_password_never_goes_on_a_command_line() -> None:
+    url, env = backup.libpq_url("postgresql+psycopg://news:s3cret@db.example:5432/nl")
+    assert "s3cret" not in url and url.startswith("postgresql://news@db.example:5432/nl")
+    assert env == {"PGPASSWORD": "s3cret"}

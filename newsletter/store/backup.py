@@ -124,9 +124,13 @@ def _read_only(path: Path) -> closing[sqlite3.Connection]:
     return closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
 
 
-def libpq_url(url: str) -> str:
-    """A SQLAlchemy PostgreSQL URL as pg_dump and pg_restore take it."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+def libpq_url(url: str) -> tuple[str, dict[str, str]]:
+    """A SQLAlchemy PostgreSQL URL as pg_dump and pg_restore take it, without its
+    password, and the environment that carries the password instead (a command line is
+    readable by every user of the machine, the environment is not)."""
+    parsed = make_url(url).set(drivername="postgresql")
+    env = {"PGPASSWORD": parsed.password} if parsed.password else {}
+    return parsed._replace(password=None).render_as_string(hide_password=False), env
 
 
 def pg_backup(engine: Engine, url: str, target: Path) -> None:
@@ -137,7 +141,8 @@ def pg_backup(engine: Engine, url: str, target: Path) -> None:
     os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     command = [_tool("pg_dump"), "--format=custom", "--no-owner", f"--schema={schema}"]
     try:
-        _run([*command, f"--file={temporary}", libpq_url(url)])
+        target_url, env = libpq_url(url)
+        _run([*command, f"--file={temporary}", target_url], env)
         temporary.replace(target)
     finally:
         temporary.unlink(missing_ok=True)
@@ -151,8 +156,9 @@ def pg_check(source: Path) -> list[str]:
 
 def pg_restore(source: Path, url: str) -> None:
     """Restore a dump made by :func:`pg_backup` over the service's schema, all or nothing."""
+    target_url, env = libpq_url(url)
     _run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-          f"--dbname={libpq_url(url)}", str(source)])  # fmt: skip
+          f"--dbname={target_url}", str(source)], env)  # fmt: skip
 
 
 def _tool(name: str) -> str:
@@ -165,8 +171,10 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+def _run(command: list[str], env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(  # noqa: S603
+        command, capture_output=True, text=True, check=False, env=os.environ | (env or {})
+    )
     if done.returncode != 0:
         tool = Path(command[0]).name
         raise StoreError(f"{tool} ist fehlgeschlagen: {done.stderr.strip()[:500]}")
