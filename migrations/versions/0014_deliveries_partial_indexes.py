@@ -10,9 +10,11 @@ indexes, sixteen index writes per mail before this revision, eleven after it.
 ``ix_deliveries_next_attempt_at`` is dropped (no query filters on the time alone);
 ``ix_deliveries_status_next`` now holds only rows waiting to be sent (queued, retry). ``ix_deliveries_claimed`` now holds only leased rows
 (``claimed_by IS NOT NULL``) and ``ix_deliveries_sent_at`` only sent rows
-(``sent_at IS NOT NULL``): marking a row sent no longer writes a claim entry, enqueueing
+(``status = 'sent'``): marking a row sent no longer writes a claim entry, enqueueing
 and claiming no longer write a ``sent_at`` entry. The queries that use them (a worker's
-batch by ``claimed_by``, the hourly cap by ``sent_at >= …``) imply the predicates.
+batch by ``claimed_by``, the hourly cap by ``status = 'sent' AND sent_at >= …``) imply
+the predicates, and the hourly cap's count of the last hour is read from the index alone
+(no row fetched once vacuum has marked its page all-visible).
 
 Revision ID: 0014
 Revises: 0013
@@ -51,7 +53,7 @@ def upgrade() -> None:
     op.drop_index('ix_deliveries_claimed', table_name='deliveries')
     _partial('ix_deliveries_claimed', ['claimed_by', 'lease_until'], 'claimed_by IS NOT NULL')
     op.drop_index('ix_deliveries_sent_at', table_name='deliveries')
-    _partial('ix_deliveries_sent_at', ['sent_at'], 'sent_at IS NOT NULL')
+    _partial('ix_deliveries_sent_at', ['sent_at'], "status = 'sent'")
 
 
 def downgrade() -> None:

@@ -267,8 +267,12 @@ _partial(
     deliveries.c.lease_until,
     where=deliveries.c.claimed_by.is_not(None),
 )
-# the hourly cap counts the last hour (sent rows only)
-_partial("ix_deliveries_sent_at", deliveries.c.sent_at, where=deliveries.c.sent_at.is_not(None))
+# the hourly cap counts the last hour (sent rows only: a count from the index alone)
+_partial(
+    "ix_deliveries_sent_at",
+    deliveries.c.sent_at,
+    where=deliveries.c.status == DeliveryStatus.SENT.value,
+)
 
 bounces = Table(  # bounces and complaints read from the bounce mailbox (DSN, ARF, others)
     "bounces",
