@@ -251,8 +251,18 @@ def claim(
             deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.RETRY)),
             deliveries.c.next_attempt_at <= moment,
         ),
-        and_(deliveries.c.status == DeliveryStatus.SENDING, deliveries.c.lease_until < moment),
+        and_(
+            deliveries.c.claimed_by.is_not(None),  # leased rows: the claimed index (0014)
+            deliveries.c.status == DeliveryStatus.SENDING,
+            deliveries.c.lease_until < moment,
+        ),
     )
+    # every due row is open, so none lies below the oldest open one (from the open rows'
+    # index): a claim starts there, not at the first of the rows sent before it
+    oldest_open = (
+        select(func.min(deliveries.c.id)).where(deliveries.c.status.in_(OPEN_DELIVERY))
+    ).scalar_subquery()
+    due = and_(deliveries.c.id >= oldest_open, due)
     leased = 0
     for kind in (deliveries.c.digest_id.is_(None), deliveries.c.digest_id.is_not(None)):
         if leased < limit:  # transactional mail (confirmations) first, then digests
