@@ -13,14 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Connection,
-    Integer,
     and_,
-    any_,
     bindparam,
-    cast,
     exists,
     func,
     insert,
@@ -268,15 +264,9 @@ def claim(
         if leased < limit:  # transactional mail (confirmations) first, then digests
             pick = select(deliveries.c.id).where(due, kind).order_by(deliveries.c.id)
             pick = pick.limit(limit - leased)
-            picked: ColumnElement[bool] = deliveries.c.id.in_(pick.scalar_subquery())
             if is_postgres(conn):
-                locked = pick.with_for_update(skip_locked=True).subquery("pick")
-                # ``id = ANY(<the picked ids as one array>)``: the sub-select runs once and
-                # the rows are found by primary key; with ``IN (…)`` the planner may join
-                # the picked ids against a scan of the whole table, per claim
-                ids = select(func.array_agg(locked.c.id)).scalar_subquery()
-                picked = deliveries.c.id == any_(cast(ids, ARRAY(Integer)))
-            lease = update(deliveries).where(picked)
+                pick = pick.with_for_update(skip_locked=True)
+            lease = update(deliveries).where(deliveries.c.id.in_(pick.scalar_subquery()))
             lease = lease.values(
                 status=DeliveryStatus.SENDING, claimed_by=worker, lease_until=until
             )
