@@ -23,6 +23,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 
@@ -246,8 +247,18 @@ def claim(
             deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.RETRY)),
             deliveries.c.next_attempt_at <= moment,
         ),
-        and_(deliveries.c.status == DeliveryStatus.SENDING, deliveries.c.lease_until < moment),
+        and_(
+            deliveries.c.claimed_by.is_not(None),  # leased rows: the claimed index (0014)
+            deliveries.c.status == DeliveryStatus.SENDING,
+            deliveries.c.lease_until < moment,
+        ),
     )
+    # every due row is open, so none lies below the oldest open one (from the open rows'
+    # index): a claim starts there, not at the first of the rows sent before it
+    oldest_open = (
+        select(func.min(deliveries.c.id)).where(deliveries.c.status.in_(OPEN_DELIVERY))
+    ).scalar_subquery()
+    due = and_(deliveries.c.id >= oldest_open, due)
     leased = 0
     for kind in (deliveries.c.digest_id.is_(None), deliveries.c.digest_id.is_not(None)):
         if leased < limit:  # transactional mail (confirmations) first, then digests
@@ -327,7 +338,9 @@ def hourly_usage(conn: Connection, now: datetime) -> tuple[int, datetime | None]
     ).one()
     in_flight = conn.execute(
         select(func.count()).where(
-            deliveries.c.status == DeliveryStatus.SENDING, deliveries.c.lease_until >= now
+            deliveries.c.claimed_by.is_not(None),  # leased rows: the claimed index (0014)
+            deliveries.c.status == DeliveryStatus.SENDING,
+            deliveries.c.lease_until >= now,
         )
     ).scalar_one()
     return int(sent[0]) + int(in_flight), sent[1]
@@ -350,7 +363,7 @@ def _held_by(worker: str) -> ColumnElement[bool]:
     return and_(deliveries.c.claimed_by == worker, deliveries.c.status == DeliveryStatus.SENDING)
 
 
-_MARK_SENT = (
+_MARK_SENT = (  # SQLite: one statement, many parameter sets
     update(deliveries)
     .where(deliveries.c.id == bindparam("delivery_id"))
     .values(
@@ -364,23 +377,47 @@ _MARK_SENT = (
     )
 )
 
+# PostgreSQL: the whole batch as four arrays in one UPDATE … FROM unnest(…), one statement
+# of one shape (prepared once per connection) instead of an executor run per row
+_MARK_SENT_PG = text(
+    "UPDATE deliveries SET status = :status, sent_at = a.at, last_reply = a.reply,"
+    " message_id = a.message_id, attempts = deliveries.attempts + 1,"
+    " claimed_by = NULL, lease_until = NULL"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:ats AS timestamptz[]),"
+    " CAST(:replies AS text[]), CAST(:message_ids AS text[])) AS a(id, at, reply, message_id)"
+    " WHERE deliveries.id = a.id"
+)
+
 
 def mark_sent(conn: Connection, accepted: Sequence[Accepted]) -> None:
-    """Record accepted messages (one statement, many rows); recorded even if the lease
-    was lost meanwhile: the mail is out, whoever holds the row."""
-    if accepted:
+    """Record accepted messages, the whole batch in one statement; recorded even if the
+    lease was lost meanwhile: the mail is out, whoever holds the row."""
+    if not accepted:
+        return
+    if is_postgres(conn):
         conn.execute(
-            _MARK_SENT,
-            [
-                {
-                    "delivery_id": a.delivery_id,
-                    "at": a.at,
-                    "reply": a.reply[:1000],
-                    "message_id": a.message_id,
-                }
-                for a in accepted
-            ],
+            _MARK_SENT_PG,
+            {
+                "status": DeliveryStatus.SENT.value,
+                "ids": [a.delivery_id for a in accepted],
+                "ats": [a.at for a in accepted],
+                "replies": [a.reply[:1000] for a in accepted],
+                "message_ids": [a.message_id for a in accepted],
+            },
         )
+        return
+    conn.execute(
+        _MARK_SENT,
+        [
+            {
+                "delivery_id": a.delivery_id,
+                "at": a.at,
+                "reply": a.reply[:1000],
+                "message_id": a.message_id,
+            }
+            for a in accepted
+        ],
+    )
 
 
 def mark_retry(

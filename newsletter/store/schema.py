@@ -11,10 +11,13 @@ deliveries, admins) never reuse an id: on SQLite they are ``AUTOINCREMENT`` tabl
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -27,7 +30,7 @@ from sqlalchemy import (
     false,
 )
 
-from newsletter.models import DeliveryStatus
+from newsletter.models import OPEN_DELIVERY, DeliveryStatus
 from newsletter.subscriptions.tokens import new_link_key
 
 NAMING = {
@@ -223,7 +226,7 @@ deliveries = Table(
     Column("payload", JSON),
     Column("status", String(20), nullable=False, default=DeliveryStatus.QUEUED.value),
     Column("attempts", Integer, nullable=False, default=0),
-    _ts("next_attempt_at", index=True),
+    _ts("next_attempt_at"),
     Column("claimed_by", String(100)),
     _ts("lease_until"),
     _ts("sent_at"),
@@ -231,12 +234,44 @@ deliveries = Table(
     Column("last_reply", Text),
     _ts("created_at", nullable=False),
     UniqueConstraint("digest_id", "subscriber_id", name="uq_deliveries_digest_subscriber"),
-    Index("ix_deliveries_status_next", "status", "next_attempt_at"),
-    Index("ix_deliveries_claimed", "claimed_by", "lease_until"),  # a claimed batch
-    Index("ix_deliveries_sent_at", "sent_at"),  # the hourly cap counts the last hour
     Index("ix_deliveries_digest_status", "digest_id", "status"),  # counts per digest (0012)
     Index("ix_deliveries_digest_id", "digest_id", "id"),  # a digest's recipients, paged (0012)
     sqlite_autoincrement=True,  # ids are never reused
+)
+
+
+def _partial(name: str, *columns: Column[Any], where: ColumnElement[bool]) -> Index:
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
+# Partial indexes (0014): every UPDATE of a delivery's status writes an entry into each
+# index whose predicate the new row meets, so the send path's two updates per mail (claim,
+# sent) skip the indexes a row is not in at that moment.
+# rows waiting to be sent, by when they are due (not those leased or done)
+_partial(
+    "ix_deliveries_status_next",
+    deliveries.c.status,
+    deliveries.c.next_attempt_at,
+    where=deliveries.c.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.RETRY.value]),
+)
+# the open rows in id order: a claim walks them from the oldest and stops at its batch
+_partial(
+    "ix_deliveries_open",
+    deliveries.c.id,
+    where=deliveries.c.status.in_([s.value for s in OPEN_DELIVERY]),
+)
+# a claimed batch (leased rows only)
+_partial(
+    "ix_deliveries_claimed",
+    deliveries.c.claimed_by,
+    deliveries.c.lease_until,
+    where=deliveries.c.claimed_by.is_not(None),
+)
+# the hourly cap counts the last hour (sent rows only: a count from the index alone)
+_partial(
+    "ix_deliveries_sent_at",
+    deliveries.c.sent_at,
+    where=deliveries.c.status == DeliveryStatus.SENT.value,
 )
 
 bounces = Table(  # bounces and complaints read from the bounce mailbox (DSN, ARF, others)
