@@ -98,18 +98,17 @@ def feed_updated(items: Sequence[Item], changed: datetime) -> datetime:
     return max(newest(items, changed), changed)
 
 
-def summary_html(item: Item) -> str:
-    """The item's HTML teaser (:func:`newsletter.teasers.teaser`, as in the digest); the
-    (escaped) title when the item has no text at all."""
-    return teaser(item).html or html.escape(item.title, quote=False)
+def item_texts(item: Item) -> tuple[str, str]:
+    """(summary, full text) of an item's entry, from one teaser.
 
-
-def full_html(item: Item) -> str:
-    """The full text for ``content:encoded`` / Atom ``content`` / JSON ``content_html``:
-    the content, else the summary when the teaser left some of it out; else empty."""
-    if item.content_html:
-        return item.content_html
-    return item.summary_html if teaser(item).cut else ""
+    The summary is the item's HTML teaser (:func:`newsletter.teasers.teaser`, as in the
+    digest), or its (escaped) title when it has no text at all. The full text, for
+    ``content:encoded`` / Atom ``content`` / JSON ``content_html``, is the content, else
+    the summary when the teaser left some of it out; else empty."""
+    found = teaser(item)
+    summary = found.html or html.escape(item.title, quote=False)
+    full = item.content_html or (item.summary_html if found.cut else "")
+    return summary, full
 
 
 def render(
@@ -171,8 +170,8 @@ def _entry(
     entry.guid(entry_id(item, config.site.domain), permalink=False)
     entry.title(item.title)
     entry.link(href=item_link(item, config.site.base_url), rel="alternate")
-    entry.summary(summary_html(item), type="html")  # also the RSS description
-    full = full_html(item)
+    summary, full = item_texts(item)
+    entry.summary(summary, type="html")  # also the RSS description
     if full:
         entry.content(full, type="html")  # RSS: content:encoded
     entry.published(item.published_at.astimezone(tz))
@@ -231,17 +230,18 @@ def render_json(info: FeedInfo, items: Sequence[Item], config: Config, changed: 
 def _json_item(
     item: Item, config: Config, names: dict[str, str], tz: ZoneInfo
 ) -> dict[str, object]:
+    summary, full = item_texts(item)
     entry: dict[str, object] = {
         "id": entry_id(item, config.site.domain),
         "url": item_link(item, config.site.base_url),
         "title": item.title,
-        "content_html": full_html(item) or item.summary_html or summary_html(item),
+        "content_html": full or item.summary_html or summary,
         "date_published": item.published_at.astimezone(tz).isoformat(),
         "date_modified": item.updated_at.astimezone(tz).isoformat(),
         "tags": region_labels(item, names),
     }
-    if full_html(item):  # the teaser says less than the full text
-        entry["summary"] = markup_free_text(summary_html(item))  # JSON Feed: plain text
+    if full:  # the teaser says less than the full text
+        entry["summary"] = markup_free_text(summary)  # JSON Feed: plain text
     if item.author or item.source_name:
         entry["authors"] = [{"name": item.author or item.source_name}]
     return entry
