@@ -298,12 +298,16 @@ def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float)
             ):
                 client = login(served.url)
                 idle = idle_times(client, idle_runs)
+                raw_sink_cpu = cpu_seconds(sink_proc.pid)
                 before = raw_pool(port, envelope, mails[: count // 2], n_workers)
+                raw_sink_cpu = cpu_seconds(sink_proc.pid) - raw_sink_cpu
                 pids = [p.pid for p in procs]
                 service = service_run(
                     ctx, sink, pids, sink_proc.pid, Poller(client, page_pause), count
                 )
+                sink_at = cpu_seconds(sink_proc.pid)
                 after = raw_pool(port, envelope, mails[count // 2 :], n_workers)
+                raw_sink_cpu += cpu_seconds(sink_proc.pid) - sink_at
                 rss = {"serve": peak_rss_kib(served.process.pid)}
                 rss |= {f"worker {i + 1}": peak_rss_kib(pid) for i, pid in enumerate(pids)}
                 rss["sink"] = peak_rss_kib(sink_proc.pid)
@@ -316,7 +320,9 @@ def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float)
         sink.read()  # the rest, before the directory goes
     rss["bench driver"] = peak_rss_kib()
     raw_cpu = before.cpu_seconds + after.cpu_seconds
-    result = Result(count, n_workers, before.seconds + after.seconds, outcome, rss, raw_cpu)
+    result = Result(
+        count, n_workers, before.seconds + after.seconds, outcome, rss, raw_cpu, raw_sink_cpu
+    )
     return report(result, service, sink, idle)
 
 
@@ -328,6 +334,7 @@ class Result:
     outcome: dict[tuple[str, str], int]
     rss: dict[str, int]
     raw_cpu: float  # the raw clients' CPU seconds, all together
+    raw_sink_cpu: float  # the sink's CPU seconds while the raw clients sent
 
 
 def report(r: Result, run: ServiceRun, sink: SinkLog, idle: dict[str, list[float]]) -> bool:
@@ -351,7 +358,8 @@ def report(r: Result, run: ServiceRun, sink: SinkLog, idle: dict[str, list[float
         f"CPU per mail:     workers {run.worker_cpu * 1000 / r.count:.2f} ms, "
         f"their PostgreSQL backends {run.pg_cpu * 1000 / r.count:.2f} ms, "
         f"raw clients {r.raw_cpu * 1000 / r.count:.2f} ms; "
-        f"sink {run.sink_cpu * 1000 / r.count:.2f} ms during the service run"
+        f"sink {run.sink_cpu * 1000 / r.count:.2f} ms during the service run, "
+        f"{r.raw_sink_cpu * 1000 / r.count:.2f} ms during the raw runs"
     )
     times = sorted(sink.times["p"])
     if len(times) > 1:

@@ -1,7 +1,9 @@
 """The invariants the send path's speed tricks rely on.
 
 ``SmtpTransport.send`` builds the message after ``MAIL FROM`` went out and before its reply
-is read (:mod:`newsletter.mail.transports`). The drain hands each "250" to the
+is read (:mod:`newsletter.mail.transports`). It writes MAIL, RCPT and DATA itself instead
+of through smtplib's ``sendmail``: the paths and the dot-stuffing must stay what smtplib
+would send. The drain hands each "250" to the
 :class:`~newsletter.mail.recorder.SentRecorder` and flushes it before it gives rows back
 (a stop, a paused transport): a row whose mail was accepted is never released.
 """
@@ -16,13 +18,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from newsletter.config import Config
 from newsletter.context import Context
 from newsletter.errors import TransportUnavailableError
 from newsletter.mail import outbox
 from newsletter.mail.recorder import SentRecorder
-from newsletter.mail.transports import MemoryTransport, MessageSource, open_transport
+from newsletter.mail.transports import (
+    MemoryTransport,
+    MessageSource,
+    open_transport,
+    path,
+    transparent,
+)
 from newsletter.store import outbox as store_outbox
 from tests.delivery_helpers import (
     Sink,
@@ -69,6 +79,48 @@ def test_the_message_is_built_between_mail_from_and_its_reply(
     mail = events.index("send mail")
     assert events[mail : mail + 3] == ["send mail", "build", "reply"], events
     assert [rcpts for rcpts, _ in sink.messages] == [["a@example.org"]]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a@example.org",
+        "p.mueller+nl@stadt-zwickau.de",
+        "Anna Beispiel <anna@example.org>",
+        "anna@example.org (Anna)",
+        '"a b"@example.org',
+        "<anna@example.org>",
+    ],
+)
+def test_the_smtp_path_is_what_smtplib_would_write(address: str) -> None:
+    assert path(address) == smtplib.quoteaddr(address)
+
+
+_LINES = st.lists(st.sampled_from([b"", b".", b"..", b".x", b"x.", b"a\r\n.b", b"text"]))
+
+
+@given(_LINES, st.booleans())
+def test_dot_stuffing_is_what_smtplib_would_send(lines: list[bytes], final_crlf: bool) -> None:
+    data = b"\r\n".join(lines) + (b"\r\n" if final_crlf else b"")
+    expected = smtplib._quote_periods(data)  # what SMTP.data sends, before its ».« line
+    if expected[-2:] != b"\r\n":
+        expected += b"\r\n"
+    assert transparent(data) == expected
+
+
+def test_lines_starting_with_a_dot_arrive_unchanged(make_config: Callable[..., Config]) -> None:
+    message = b"Subject: Punkte\r\n\r\n.erste Zeile\r\n..zwei\r\nmitte\r\n.\r\nende"
+    sink = Sink()
+    with smtp_sink(sink) as port:
+        ctx = smtp_context(make_config, port)
+        transport = open_transport(ctx.config)
+        try:
+            transport.send("from@example.org", "a@example.org", message)
+            transport.send("from@example.org", "b@example.org", b".\r\n")
+        finally:
+            transport.close()
+            ctx.close()
+    assert [data for _, data in sink.messages] == [message + b"\r\n", b".\r\n"]
 
 
 class _StopAfterFirst(MemoryTransport):

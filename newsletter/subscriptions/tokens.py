@@ -67,22 +67,44 @@ def belongs_to(data: TokenData, link_key: str, created_at: datetime | None) -> b
     return data.issued_at >= created_at.replace(microsecond=0)
 
 
+class _KeyedSigner(TimestampSigner):
+    """itsdangerous' timestamp signer that derives its HMAC key from the secret once, not
+    for every token (two derivations per mail otherwise). Same key, same tokens."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._derived: dict[str | bytes | None, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self._derived.get(secret_key)
+        if key is None:
+            key = self._derived[secret_key] = super().derive_key(secret_key)
+        return key
+
+
 class _UncompressedSerializer(URLSafeTimedSerializer):
     """Never tries zlib: a payload of a few bytes never shrinks, and trying costs more
-    than the signature (two tokens per mail). Compressed tokens are still read."""
+    than the signature (two tokens per mail). Compressed tokens are still read. One
+    signer per salt, made on first use (itsdangerous makes one per token)."""
+
+    default_signer = _KeyedSigner
 
     def __init__(self, secret: str, salt: str, clock: Callable[[], int] | None = None) -> None:
         super().__init__(secret, salt=salt)
         self._clock = clock
+        self._signers: dict[str | bytes | None, Signer] = {}
 
     def dump_payload(self, obj: Any) -> bytes:
         return base64_encode(Serializer.dump_payload(self, obj))
 
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
         """itsdangerous' signer, on ``clock`` (whole seconds since the epoch) if given."""
-        signer = super().make_signer(salt)
-        if self._clock is not None and isinstance(signer, TimestampSigner):
-            signer.get_timestamp = self._clock  # type: ignore[method-assign]
+        signer = self._signers.get(salt)
+        if signer is None:
+            signer = super().make_signer(salt)
+            if self._clock is not None and isinstance(signer, TimestampSigner):
+                signer.get_timestamp = self._clock  # type: ignore[method-assign]
+            self._signers[salt] = signer
         return signer
 
 
