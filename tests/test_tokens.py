@@ -87,6 +87,23 @@ def test_tokens_made_before_the_serializer_change_still_read() -> None:
         assert (data.subscriber_id, data.region) == (7, payload[1])
 
 
+def test_tokens_are_what_stock_itsdangerous_makes_and_reads() -> None:
+    """The cached signer (key derived once, OpenSSL's SHA-1) signs byte for byte as
+    itsdangerous does, so links in mails already sent and new ones read either way."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    signer = TokenSigner(SECRET, clock=lambda: 1_764_000_000)
+    stock = URLSafeTimedSerializer(SECRET, salt="newsletter-manage")
+    stock_signer = stock.make_signer()
+    stock_signer.get_timestamp = lambda: 1_764_000_000  # type: ignore[method-assign]
+    payload = [7, None, 1, KEY]
+    ours = signer.make(Purpose.MANAGE, 7, link_key=KEY)
+    assert stock.loads(ours) == payload
+    assert ours == stock_signer.sign(stock.dump_payload(payload)).decode()
+    for _ in range(2):  # the second read goes through the cached signer
+        assert signer.read(ours, Purpose.MANAGE).link_key == KEY
+
+
 def test_token_belongs_only_to_the_row_with_its_key() -> None:
     signer = TokenSigner(SECRET)
     data = signer.read(signer.make(Purpose.MANAGE, 7, link_key=KEY), Purpose.MANAGE)

@@ -14,6 +14,7 @@ kills all its links even if its id came back. Tokens issued before the key exist
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,7 +70,11 @@ def belongs_to(data: TokenData, link_key: str, created_at: datetime | None) -> b
 
 class _KeyedSigner(TimestampSigner):
     """itsdangerous' timestamp signer that derives its HMAC key from the secret once, not
-    for every token (two derivations per mail otherwise). Same key, same tokens."""
+    for every token (two derivations per mail otherwise), and hands :mod:`hmac` OpenSSL's
+    SHA-1 itself: itsdangerous' lazy wrapper sends every HMAC down the pure-Python path.
+    Same key, same algorithm, same tokens (``tests/test_tokens.py``)."""
+
+    default_digest_method = staticmethod(hashlib.sha1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
