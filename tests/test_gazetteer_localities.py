@@ -164,3 +164,25 @@ def test_revosax_pairs_follow_incorporations_through_later_mergers() -> None:
     assert ("Arnsfeld", "Mildenau") in pairs and ("Altort", "Zwischenort") in pairs
     rows = {(r.name, r.ags) for r in bl.resolve_targets(pairs, load_municipalities())}
     assert {("Arnsfeld", "14521400"), ("Altort", "14626610"), ("Zwischenort", "14626610")} <= rows
+
+
+def test_the_lds_export_gives_every_ortsteil_and_the_names_in_parentheses() -> None:
+    """The Gemeindeverzeichnis export (licence not yet established, so not in the file):
+    only SCHLNR and ORTSTEILE are read; a district row and the contact columns are not."""
+    sample = (
+        "ID;SCHLNR;GEMEINDE;BM_NACHNAME;ORTSTEILE;\n"
+        "1;14521;Erzgebirgskreis;Muster;;\n"
+        "2;14521010;Amtsberg;Muster;Dittersdorf, Schlößchen/Erzgeb., Weißbach;\n"
+        "3;14522180;Freiberg, Stadt;Muster;Freiberg/Nord (Lößnitz, Hammertorvorstadt), Zug;\n"
+    )
+    rows = list(bl.lds_rows(sample))
+    assert [(r.name, r.ags) for r in rows] == [
+        ("Dittersdorf", "14521010"),
+        ("Schlößchen/Erzgeb.", "14521010"),
+        ("Weißbach", "14521010"),
+        ("Freiberg/Nord", "14522180"),
+        ("Lößnitz", "14522180"),
+        ("Hammertorvorstadt", "14522180"),
+        ("Zug", "14522180"),
+    ]
+    assert {r.source for r in rows} == {"lds"} and "Muster" not in {r.name for r in rows}

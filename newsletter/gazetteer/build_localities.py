@@ -10,6 +10,10 @@ Inputs read from DIR:
   the output); every row is kept, its source ids as they are.
 - ``revosax/*.md``: Saxon municipal reform laws (REVOSax markdown). The sentences that
   merge or incorporate municipalities name the former municipalities (source ``revosax``).
+- ``lds-gemeindeverzeichnis.csv``: the Gemeindeverzeichnis export of the Landesdirektion
+  Sachsen (source ``lds``; columns ``SCHLNR`` and ``ORTSTEILE`` only). **Not in the
+  committed file**: its licence could not be established (SOURCE.md); put it into DIR
+  only once its terms allow redistribution.
 - ``DE.txt``: the GeoNames country dump for Germany (tab-separated, no header; source
   ``gnde``). Populated places (feature class ``P``) of Saxony (``admin1`` 13) whose
   ``admin4`` (the AGS) is a municipality of today or maps to one through ``OLD_AGS``.
@@ -39,6 +43,7 @@ OUTPUT = Path(__file__).with_name("sachsen-ortsteile.csv")
 COLUMNS = ("name", "ags", "municipality", "kind", "source")
 START_FILE = "sachsen-ortsteile-open.csv"
 GEONAMES_FILE = "DE.txt"
+LDS_FILE = "lds-gemeindeverzeichnis.csv"
 REVOSAX_DIR = "revosax"
 
 # AGS of municipalities dissolved since the sources were made -> AGS of today
@@ -163,6 +168,39 @@ def geonames_rows(lines: Iterable[str]) -> Iterator[Row]:
         yield Row(f[1], f[13], kind, "gnde")
 
 
+def split_top_level(field: str) -> list[str]:
+    """»A, B (B1, B2), C« -> [»A«, »B (B1, B2)«, »C«]: commas inside parentheses stay."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(field):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth <= 0:
+            parts.append(field[start:i])
+            start, depth = i + 1, 0
+    parts.append(field[start:])
+    return [part.strip() for part in parts if part.strip()]
+
+
+def lds_names(entry: str) -> list[str]:
+    """An entry of the LDS column ORTSTEILE: the name, and the names it lists in
+    parentheses (»Stadtgebiet Nord (Hammertorvorstadt, Lößnitz)«)."""
+    head, _, inner = entry.partition("(")
+    return [head.strip(), *(n.strip() for n in inner.rstrip(")").split(",") if n.strip())]
+
+
+def lds_rows(text: str) -> Iterator[Row]:
+    """Localities from the Gemeindeverzeichnis export of the Landesdirektion Sachsen
+    (``;``-separated; ``SCHLNR`` is the AGS, ``ORTSTEILE`` a comma-separated list). Only
+    those two columns are read: the export also names mayors and their offices."""
+    for r in csv.DictReader(io.StringIO(text), delimiter=";"):
+        ags = (r.get("SCHLNR") or "").strip()
+        if len(ags) != 8:  # a district's row
+            continue
+        for entry in split_top_level(r.get("ORTSTEILE") or ""):
+            for name in lds_names(entry):
+                kind = "Stadtteil" if ags in STADTTEIL_CITIES else "Ortsteil"
+                yield Row(name, ags, kind, "lds")
+
+
 _MUNI = r"(?:Stadt|Gemeinde)\s+(?P<target>[A-ZÄÖÜ][\w.\-/]*(?:\s+(?:an der|am|im|in|bei|b\.)\s+[\w.\-/]+)?)"
 _INCORPORATED = re.compile(
     r"Die Gemeinden?\s+(?P<list>[A-ZÄÖÜ][^.:;()]{1,200}?)\s+(?:wird|werden)\s+in die\s+"
@@ -233,6 +271,9 @@ def collect(inputs: Path, munis: Sequence[Municipality]) -> list[Row]:
     if dump.is_file():
         with dump.open(encoding="utf-8") as lines:
             rows.extend(geonames_rows(lines))
+    lds = inputs / LDS_FILE
+    if lds.is_file():
+        rows.extend(lds_rows(lds.read_text(encoding="utf-8-sig")))
     return merge(rows, munis)
 
 
