@@ -91,6 +91,8 @@ done
 
 uid=$(docker exec "$NAME" id -u)
 [ "$uid" = 10001 ] && pass "exec user uid $uid" || fail "exec user uid $uid, want 10001"
+gid=$(docker exec "$NAME" id -g)
+[ "$gid" = 10001 ] && pass "exec user gid $gid" || fail "exec user gid $gid, want 10001"
 pid1=$(docker exec "$NAME" sh -c "awk '/^Uid:/ {print \$2}' /proc/1/status")
 [ "$pid1" = 10001 ] && pass "server process (pid 1) uid $pid1" || fail "server process uid $pid1, want 10001"
 
