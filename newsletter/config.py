@@ -16,6 +16,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -337,11 +338,23 @@ class Config(_Section):
                 raise ValueError(f"Quelle »{source.name}«: unbekannte Region »{source.region}«")
         return self
 
+    @cached_property
+    def region_table(self) -> dict[str, Region]:
+        """The regions by key, in config order, made once (the model is frozen): a send
+        looks up a region for every mail."""
+        return {r.key: r.to_region() for r in self.regions}
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Config:
+        """A copy that makes its own region table (pydantic would copy the cached one)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("region_table", None)
+        return copied
+
     def region_list(self) -> tuple[Region, ...]:
-        return tuple(r.to_region() for r in self.regions)
+        return tuple(self.region_table.values())
 
     def region(self, key: str) -> Region | None:
-        return next((r for r in self.region_list() if r.key == key), None)
+        return self.region_table.get(key)
 
     def path(self, value: Path | str) -> Path:
         """Resolve a path from the config relative to the config file's directory."""

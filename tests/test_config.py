@@ -31,6 +31,16 @@ def test_repository_config_is_valid_and_has_the_five_regions() -> None:
     assert len(districts) == 13 and len(set(districts)) == 13
 
 
+def test_region_lookups_follow_a_copy_with_other_regions() -> None:
+    """The region table is made once per config; a copy with other regions makes its own."""
+    config = load_config(ROOT / "config.toml", environ={})
+    zwickau = config.region("zwickau")
+    assert zwickau is not None and config.region("zwickau") is zwickau
+    fewer = config.model_copy(update={"regions": config.regions[:1]})
+    assert [r.key for r in fewer.region_list()] == ["leipzig-nordsachsen"]
+    assert fewer.region("zwickau") is None and config.region("zwickau") is zwickau
+
+
 def test_environment_overrides_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[mail]\nsmtp_port = 587\n")
     env = {"NEWSLETTER_MAIL__SMTP_PORT": "2525", "NEWSLETTER_MAIL__TRANSPORT": "smtp"}
