@@ -19,7 +19,8 @@ backends, the raw clients and the sink (where the difference goes), whether ever
 subscriber got exactly one mail (counted at the sink; exit code 1 if not), the peak RSS
 (VmHWM) of every process, and
 the median time of admin list pages and a feed while idle and during the send (ratio:
-flat is about 1; on a 2-core machine the send takes the CPUs, so expect more).
+flat is about 1; on a 2-core machine the send takes the CPUs, so expect more). The pages
+are polled during the raw runs as well, so both sides of the ratio carry the same load.
 No timed assertions; the numbers are noisy where other work shares the machine.
 
 Usage: ``.venv/bin/python bench/bench_load.py [--subscribers 50000] [--workers 2]``
@@ -53,6 +54,7 @@ from sendkit import (
     address,
     cpu_seconds,
     digest_bytes,
+    machine_busy,
     peak_rss_kib,
     raw_pool,
     seed,
@@ -166,18 +168,23 @@ def timed_get(client: httpx.Client, path: str) -> float:
 
 class Poller(threading.Thread):
     """GETs the pages round-robin, ``pause`` seconds between rounds, until stopped;
-    latencies per page (paced, so the probe itself does not become the load)."""
+    latencies per page of the service phase (paced, so the probe itself does not become
+    the load). It polls during the raw runs too, so both sides of the send ratio carry the
+    same page load; ``service`` says which phase it is in."""
 
     def __init__(self, client: httpx.Client, pause: float) -> None:
         super().__init__(daemon=True)
         self.client, self.pause = client, pause
         self.stop = threading.Event()
+        self.service = threading.Event()
         self.times: dict[str, list[float]] = collections.defaultdict(list)
 
     def run(self) -> None:
         while not self.stop.is_set():
             for path in PAGES:
-                self.times[path].append(timed_get(self.client, path))
+                elapsed = timed_get(self.client, path)
+                if self.service.is_set():
+                    self.times[path].append(elapsed)
             self.stop.wait(self.pause)
 
 
@@ -249,6 +256,7 @@ class ServiceRun:
     pg_cpu: float  # the workers' PostgreSQL backends (a backend gone before the end: lost)
     enqueued_at: float
     page_times: dict[str, list[float]]
+    machine_used: float  # share of all CPUs in use during the run (any process)
 
 
 def backends(ctx: Context, pids: list[int]) -> set[int]:
@@ -266,19 +274,24 @@ def service_run(
     """Enqueue one digest per region; the workers send; until the sink has them all."""
     cpu, sink_cpu = sum(cpu_seconds(p) for p in pids), cpu_seconds(sink_pid)
     pg_before = {pid: cpu_seconds(pid) for pid in backends(ctx, pids)}
-    started, enqueued_at = time.perf_counter(), time.time()
+    started, enqueued_at, busy = time.perf_counter(), time.time(), machine_busy()
     for region in (r["key"] for r in REGIONS):
         enqueue_region(ctx, region, now=NOW, triggered_by="bench")
-    poller.start()
+    poller.service.set()
     finished = wait_sent(ctx, sink, count)
     wall = time.perf_counter() - started
     cpu = sum(cpu_seconds(p) for p in pids) - cpu
     sink_cpu = cpu_seconds(sink_pid) - sink_cpu
     pg_after = backends(ctx, pids) | set(pg_before)
     pg_cpu = sum(cpu_seconds(pid) - pg_before.get(pid, 0.0) for pid in pg_after)
-    poller.stop.set()
-    poller.join()
-    return ServiceRun(wall, finished, cpu, sink_cpu, pg_cpu, enqueued_at, poller.times)
+    poller.service.clear()
+    used = _share(busy, machine_busy())
+    return ServiceRun(wall, finished, cpu, sink_cpu, pg_cpu, enqueued_at, poller.times, used)
+
+
+def _share(before: tuple[float, float], after: tuple[float, float]) -> float:
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total else 0.0
 
 
 def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float) -> bool:
@@ -298,16 +311,19 @@ def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float)
             ):
                 client = login(served.url)
                 idle = idle_times(client, idle_runs)
-                raw_sink_cpu = cpu_seconds(sink_proc.pid)
+                raw_sink_cpu, busy = cpu_seconds(sink_proc.pid), machine_busy()
+                poller = Poller(client, page_pause)
+                poller.start()
                 before = raw_pool(port, envelope, mails[: count // 2], n_workers)
                 raw_sink_cpu = cpu_seconds(sink_proc.pid) - raw_sink_cpu
+                raw_used = _share(busy, machine_busy())
                 pids = [p.pid for p in procs]
-                service = service_run(
-                    ctx, sink, pids, sink_proc.pid, Poller(client, page_pause), count
-                )
+                service = service_run(ctx, sink, pids, sink_proc.pid, poller, count)
                 sink_at = cpu_seconds(sink_proc.pid)
                 after = raw_pool(port, envelope, mails[count // 2 :], n_workers)
                 raw_sink_cpu += cpu_seconds(sink_proc.pid) - sink_at
+                poller.stop.set()
+                poller.join()
                 rss = {"serve": peak_rss_kib(served.process.pid)}
                 rss |= {f"worker {i + 1}": peak_rss_kib(pid) for i, pid in enumerate(pids)}
                 rss["sink"] = peak_rss_kib(sink_proc.pid)
@@ -321,7 +337,14 @@ def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float)
     rss["bench driver"] = peak_rss_kib()
     raw_cpu = before.cpu_seconds + after.cpu_seconds
     result = Result(
-        count, n_workers, before.seconds + after.seconds, outcome, rss, raw_cpu, raw_sink_cpu
+        count,
+        n_workers,
+        before.seconds + after.seconds,
+        outcome,
+        rss,
+        raw_cpu,
+        raw_sink_cpu,
+        raw_used,
     )
     return report(result, service, sink, idle)
 
@@ -335,6 +358,7 @@ class Result:
     rss: dict[str, int]
     raw_cpu: float  # the raw clients' CPU seconds, all together
     raw_sink_cpu: float  # the sink's CPU seconds while the raw clients sent
+    raw_used: float  # share of all CPUs in use during the first raw run
 
 
 def report(r: Result, run: ServiceRun, sink: SinkLog, idle: dict[str, list[float]]) -> bool:
@@ -360,6 +384,10 @@ def report(r: Result, run: ServiceRun, sink: SinkLog, idle: dict[str, list[float
         f"raw clients {r.raw_cpu * 1000 / r.count:.2f} ms; "
         f"sink {run.sink_cpu * 1000 / r.count:.2f} ms during the service run, "
         f"{r.raw_sink_cpu * 1000 / r.count:.2f} ms during the raw runs"
+    )
+    print(
+        f"machine busy:     {run.machine_used:.0%} of all CPUs during the service run, "
+        f"{r.raw_used:.0%} during the first raw run"
     )
     times = sorted(sink.times["p"])
     if len(times) > 1:

@@ -114,6 +114,14 @@ def peak_rss_kib(pid: int | str = "self") -> int:
     return int(line.split()[1])
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs so far, from /proc/stat: the share of the
+    machine in use between two readings is the busy difference over the total one."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return float(sum(fields) - idle), float(sum(fields))
+
+
 def cpu_seconds(pid: int | str = "self") -> float:
     """User + system CPU time a running process has used so far; 0 when it is gone."""
     try:

@@ -164,7 +164,7 @@ class SmtpTransport:
         conn.ehlo_or_helo_if_needed()
         conn.putcmd("mail", f"FROM:{path(envelope_from)}")
         try:
-            data = built(message)
+            data = transparent(built(message))  # off the critical path, like the build
         except BaseException:
             self._abandon(conn)
             raise
@@ -179,7 +179,7 @@ class SmtpTransport:
         code, reply = conn.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        conn.send(transparent(data) + b".\r\n")
+        conn.send(data + b".\r\n")
         code, reply = conn.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
