@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from newsletter.config import Config
 from newsletter.errors import InvalidAddressError
@@ -212,6 +214,14 @@ def _awkward_lines() -> list[str]:
         "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 200))) for _ in range(200)
     ]
     return lines
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=9, max_codepoint=127), max_size=90))
+def test_a_line_left_as_it_is_is_what_the_library_writes(line: str) -> None:
+    """The shortcut for lines quoted-printable leaves alone (short, printable, no »=«, no
+    trailing blank) gives the library's bytes, around the 76-octet limit too."""
+    line = line.replace("\r", "").replace("\n", "")
+    assert _encode_line(line.encode("ascii")) == _library_line(line), line
 
 
 def test_quoprimime_still_encodes_a_line_as_the_email_library_does() -> None:

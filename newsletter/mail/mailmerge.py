@@ -197,8 +197,16 @@ def _body_parts(body: str, kind: str, slots: Placeholders) -> list[bytes | Slot]
     return parts
 
 
+# A line that quoted-printable leaves as it is: at most 76 octets of printable ASCII but
+# »=« (space and tab inside the line too), not ending in a space or tab (RFC 2045 §6.7).
+_QP_AS_IS = re.compile(rb"[\t !-<>-~]*")
+
+
 def _encode_line(line: bytes) -> bytes:
-    """One line, quoted-printable with soft breaks at 76, ending in CRLF."""
+    """One line, quoted-printable with soft breaks at 76, ending in CRLF. Most personal
+    lines need no encoding: those skip the library's pure-Python encoder."""
+    if len(line) <= _MAX_LINE and not line.endswith((b" ", b"\t")) and _QP_AS_IS.fullmatch(line):
+        return line + _CRLF
     return email.quoprimime.body_encode(line.decode("latin-1") + "\n", _MAX_LINE, "\r\n").encode(
         "ascii"
     )
