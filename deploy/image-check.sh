@@ -15,7 +15,7 @@
 # then `newsletter serve` the way deploy/compose.yaml does (read-only root file system, a
 # tmpfs on /tmp, a volume on /var/lib/newsletter, no capabilities, no-new-privileges),
 # fetches /readyz, /healthz, / and /feeds/sachsen.rss, checks that the processes run as
-# uid 10001, that writing outside /var/lib/newsletter and /tmp fails and inside them works,
+# uid and gid 10001, that writing outside /var/lib/newsletter and /tmp fails and inside them works,
 # and that `docker inspect` reports the container healthy. Prints every check; exits
 # non-zero if any fails. Removes its container and volume at the end and keeps the image.
 set -uo pipefail
