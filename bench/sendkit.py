@@ -23,14 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
-
 from newsletter.context import Context  # noqa: E402
 from newsletter.mail import sending  # noqa: E402
 from newsletter.mail.compose import personal_message, prepare_digest  # noqa: E402
-from newsletter.store.db import transaction, utcnow  # noqa: E402
-from newsletter.store.schema import subscribers, subscriptions  # noqa: E402
-from tests.feedfixtures import sample_items, store_items  # noqa: E402
+from tests.delivery_helpers import seed_confirmed  # noqa: E402
 from tests.livesrv import stop_process  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -72,27 +68,7 @@ def seed(ctx: Context, count: int, regions: Sequence[str] | Callable[[int], Sequ
     def of(n: int) -> Sequence[str]:
         return regions(n) if callable(regions) else (regions[n % len(regions)],)
 
-    store_items(ctx, sample_items())
-    now = utcnow()
-    with transaction(ctx.engine) as conn:
-        conn.execute(
-            insert(subscribers),
-            [{"id": n + 1, "email": address(n), "created_at": now} for n in range(count)],
-        )
-        conn.execute(
-            insert(subscriptions),
-            [
-                {
-                    "subscriber_id": n + 1,
-                    "region": region,
-                    "status": "confirmed",
-                    "requested_at": now,
-                    "confirmed_at": now,
-                }
-                for n in range(count)
-                for region in of(n)
-            ],
-        )
+    seed_confirmed(ctx, count, of, address)
 
 
 def digest_bytes(ctx: Context, region: str, now: datetime) -> bytes:

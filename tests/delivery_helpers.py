@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -28,7 +30,7 @@ from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers, subscriptions
 from newsletter.subscriptions.tokens import Purpose
 from tests.feedfixtures import sample_items, store_items
-from tests.livesrv import free_port
+from tests.livesrv import free_port, start_cli, wait_for
 
 
 def add_subscriber(ctx: Context, email_address: str, regions: dict[str, str]) -> int:
@@ -163,3 +165,58 @@ def outbox_empty(ctx: Context) -> bool:
     """Nothing left to send (for :func:`tests.livesrv.wait_for` while a worker runs)."""
     with transaction(ctx.engine) as conn:
         return queue.pending_count(conn) == 0
+
+
+def finish_with_workers(config: Path, ctx: Context, seconds: float, workers: int = 1) -> None:
+    """Run ``workers`` × ``newsletter worker`` until nothing is left to send (within
+    ``seconds``); each must then stop cleanly on SIGTERM (exit 0)."""
+    running = [start_cli(config, "worker", "--poll", "0.2") for _ in range(workers)]
+    try:
+        assert wait_for(lambda: outbox_empty(ctx), seconds, 0.05), (
+            "the workers did not finish the queue"
+        )
+    finally:
+        for worker in running:
+            worker.send_signal(signal.SIGTERM)
+        assert [w.wait(timeout=20) for w in running] == [0] * workers
+
+
+def seed_confirmed(
+    ctx: Context,
+    count: int,
+    regions_of: Callable[[int], Sequence[str]],
+    address_of: Callable[[int], str],
+    one_mail_per_region: Callable[[int], bool] = lambda n: False,
+) -> None:
+    """The sample items and ``count`` confirmed subscribers, in one transaction: subscriber
+    ``n`` (id ``n + 1``) is ``address_of(n)``, confirmed in every region ``regions_of(n)``
+    names, with »eine E-Mail je Region« if ``one_mail_per_region(n)``."""
+    store_items(ctx, sample_items())
+    now = utcnow()
+    with transaction(ctx.engine) as conn:
+        conn.execute(
+            insert(subscribers),
+            [
+                {
+                    "id": n + 1,
+                    "email": address_of(n),
+                    "created_at": now,
+                    "per_region_mails": one_mail_per_region(n),
+                }
+                for n in range(count)
+            ],
+        )
+        conn.execute(
+            insert(subscriptions),
+            [
+                {
+                    "subscriber_id": n + 1,
+                    "region": region,
+                    "status": "confirmed",
+                    "requested_at": now,
+                    "confirmed_at": now,
+                }
+                for n in range(count)
+                for region in regions_of(n)
+            ],
+        )

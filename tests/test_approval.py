@@ -29,7 +29,14 @@ from newsletter.store import subscribers as subscriber_store
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import audit_log
 from tests._admin import EMAIL, admin_client, csrf
-from tests.delivery_helpers import Sink, add_subscriber, deliveries, drain_until_done, smtp_sink
+from tests.delivery_helpers import (
+    Sink,
+    add_subscriber,
+    deliveries,
+    drain_until_done,
+    finish_with_workers,
+    smtp_sink,
+)
 from tests.feedfixtures import sample_items, store_items
 
 SUBSCRIBERS = ("rathaus@plauen.example", "ordnungsamt@zwickau.example")
@@ -334,10 +341,8 @@ def test_kill_9_mid_approved_send_then_the_worker_one_mail_per_slot(tmp_path: Pa
     region for »eine E-Mail je Region«)."""
     import email
     import email.policy
-    import signal
 
-    from tests.delivery_helpers import outbox_empty
-    from tests.livesrv import run_cli, start_cli, wait_for, write_config
+    from tests.livesrv import run_cli, write_config
     from tests.test_combined_crash import SUBSCRIBERS as PEOPLE
     from tests.test_combined_crash import kill_mid_send, regions_of, seed
 
@@ -358,12 +363,7 @@ def test_kill_9_mid_approved_send_then_the_worker_one_mail_per_slot(tmp_path: Pa
             killed_at = kill_mid_send(config_path, sink, "digest", "approve", str(draft.id))
             again = run_cli(config_path, "digest", "approve", str(draft.id))
             assert again.returncode != 0 and "gibt es nicht" in again.stderr
-            worker = start_cli(config_path, "worker", "--poll", "0.2")
-            try:
-                assert wait_for(lambda: outbox_empty(ctx), 90, 0.05), "the queue was not finished"
-            finally:
-                worker.send_signal(signal.SIGTERM)
-                assert worker.wait(timeout=20) == 0
+            finish_with_workers(config_path, ctx, 90)
         finally:
             ctx.close()
     ids: dict[str, set[str]] = {}

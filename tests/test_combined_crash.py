@@ -10,17 +10,14 @@ import signal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
 from newsletter.config import load_config
 from newsletter.context import Context
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
-from newsletter.store.db import transaction, utcnow
-from newsletter.store.schema import subscribers, subscriptions
+from newsletter.store.db import transaction
 from tests.conftest import _truncate
-from tests.delivery_helpers import Sink, outbox_empty, smtp_sink
-from tests.feedfixtures import sample_items, store_items
+from tests.delivery_helpers import Sink, finish_with_workers, seed_confirmed, smtp_sink
 from tests.livesrv import run_cli, start_cli, wait_for, write_config
 
 SUBSCRIBERS = 400
@@ -38,35 +35,13 @@ def regions_of(n: int) -> tuple[tuple[str, ...], bool]:
 
 
 def seed(ctx: Context) -> None:
-    store_items(ctx, sample_items())
-    now = utcnow()
-    with transaction(ctx.engine) as conn:
-        conn.execute(
-            insert(subscribers),
-            [
-                {
-                    "id": n + 1,
-                    "email": f"p{n:03d}@example.org",
-                    "created_at": now,
-                    "per_region_mails": regions_of(n)[1],
-                }
-                for n in range(SUBSCRIBERS)
-            ],
-        )
-        conn.execute(
-            insert(subscriptions),
-            [
-                {
-                    "subscriber_id": n + 1,
-                    "region": region,
-                    "status": "confirmed",
-                    "requested_at": now,
-                    "confirmed_at": now,
-                }
-                for n in range(SUBSCRIBERS)
-                for region in regions_of(n)[0]
-            ],
-        )
+    seed_confirmed(
+        ctx,
+        SUBSCRIBERS,
+        lambda n: regions_of(n)[0],
+        lambda n: f"p{n:03d}@example.org",
+        lambda n: regions_of(n)[1],
+    )
 
 
 @pytest.mark.slow
@@ -108,14 +83,7 @@ def crash_and_restart(tmp_path: Path, database_url: str | None) -> None:
         killed_at = kill_mid_send(config_path, sink, "send", "--all")
         again = run_cli(config_path, "send", "--all")
         assert again.returncode == 0, again.stderr
-        worker = start_cli(config_path, "worker", "--poll", "0.2")
-        try:
-            assert wait_for(lambda: outbox_empty(ctx), 90, 0.05), (
-                "the worker did not finish the queue"
-            )
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            assert worker.wait(timeout=20) == 0
+        finish_with_workers(config_path, ctx, 90)
         with transaction(ctx.engine) as conn:
             rows = queue.list_deliveries(conn, limit=SUBSCRIBERS * 3)
             stored = digest_store.history(conn)

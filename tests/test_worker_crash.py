@@ -18,7 +18,7 @@ from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store.db import transaction, utcnow
 from newsletter.store.schema import subscribers, subscriptions
-from tests.delivery_helpers import Sink, outbox_empty, smtp_sink
+from tests.delivery_helpers import Sink, finish_with_workers, smtp_sink
 from tests.feedfixtures import sample_items, store_items
 from tests.livesrv import start_cli, wait_for, write_config
 
@@ -105,14 +105,7 @@ def test_kill_9_mid_run_then_restart_delivers_everyone_exactly_once(tmp_path: Pa
             first.wait()
         killed_at = len(sink.messages)
         assert killed_at < RECIPIENTS, "the worker finished before it could be killed"
-        second = start_worker(config_path)
-        try:
-            assert wait_for(lambda: outbox_empty(ctx), 60, 0.01), (
-                "the restarted worker did not finish the queue"
-            )
-        finally:
-            second.send_signal(signal.SIGTERM)
-            assert second.wait(timeout=20) == 0
+        finish_with_workers(config_path, ctx, 60)  # the restarted worker
         with transaction(ctx.engine) as conn:
             rows = queue.list_deliveries(conn, limit=RECIPIENTS * 2)
         ctx.close()
@@ -133,15 +126,7 @@ def test_two_workers_on_postgres_send_each_mail_once(
     with smtp_sink(sink) as port:
         config_path = crash_config(tmp_path, port, postgres_url)
         ctx = seeded_context(config_path, postgres=True)
-        workers = [start_worker(config_path) for _ in range(2)]
-        try:
-            assert wait_for(lambda: outbox_empty(ctx), 60, 0.01), (
-                "the workers did not finish the queue"
-            )
-        finally:
-            for worker in workers:
-                worker.send_signal(signal.SIGTERM)
-            assert [w.wait(timeout=20) for w in workers] == [0, 0]
+        finish_with_workers(config_path, ctx, 60, workers=2)
         with transaction(ctx.engine) as conn:
             rows = queue.list_deliveries(conn, limit=RECIPIENTS * 2)
         from tests.conftest import _truncate
