@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, NotFoundError
 from newsletter.models import ApprovalMode, Region
 
 MIN_SECRET_KEY = 24  # characters of web.secret_key (a generated key has 64)
@@ -355,6 +355,14 @@ class Config(_Section):
 
     def region(self, key: str) -> Region | None:
         return self.region_table.get(key)
+
+    def known_region(self, key: str) -> Region:
+        """The region ``key``; :class:`NotFoundError` (»Die Region … gibt es nicht.«) if
+        the config has none of that key."""
+        region = self.region_table.get(key)
+        if region is None:
+            raise NotFoundError.of("region", key)
+        return region
 
     def path(self, value: Path | str) -> Path:
         """Resolve a path from the config relative to the config file's directory."""

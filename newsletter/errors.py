@@ -78,6 +78,7 @@ class NotFoundError(NewsletterError):
         "admin": "Admin {key} gibt es nicht",
         "digest": "Newsletter {key} gibt es nicht",
         "item": "Meldung »{key}« gibt es nicht",
+        "region": "Die Region »{key}« gibt es nicht.",
         "source": "Quelle {key} gibt es nicht",
         "source_name": "Quelle »{key}« gibt es nicht",
         "subscription": "Dieses Abonnement gibt es nicht (mehr).",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import Config, load_config, locate_key
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, NotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +39,18 @@ def test_region_lookups_follow_a_copy_with_other_regions() -> None:
     fewer = config.model_copy(update={"regions": config.regions[:1]})
     assert [r.key for r in fewer.region_list()] == ["leipzig-nordsachsen"]
     assert fewer.region("zwickau") is None and config.region("zwickau") is zwickau
+
+
+def test_an_unknown_region_key_is_a_german_not_found() -> None:
+    config = load_config(ROOT / "config.toml", environ={})
+    assert config.known_region("zwickau") is config.region("zwickau")
+    with pytest.raises(NotFoundError, match=r"^Die Region »vogtland« gibt es nicht\.$") as caught:
+        config.known_region("vogtland")
+    assert (caught.value.kind, caught.value.key, caught.value.http_status) == (
+        "region",
+        "vogtland",
+        404,
+    )
 
 
 def test_environment_overrides_file(tmp_path: Path) -> None:

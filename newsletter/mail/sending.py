@@ -38,7 +38,6 @@ from newsletter.digests import (
     unique_items,
 )
 from newsletter.editorial import kept
-from newsletter.errors import NotFoundError
 from newsletter.mail.compose import personal_message, prepare_digest
 from newsletter.mail.messages import header_safe
 from newsletter.mail.outbox import DrainStats, drain, worker_name
@@ -80,9 +79,7 @@ class SendResult:
 
 def plan(ctx: Context, region_key: str, now: datetime, force: bool = False) -> Digest | None:
     """The region's next digest, or None when nothing is new (``force``: repeat last period)."""
-    region = ctx.config.region(region_key)
-    if region is None:
-        raise NotFoundError(f"Die Region »{region_key}« gibt es nicht.")
+    region = ctx.config.known_region(region_key)
     start, items, word = _period(ctx, region_key, now, force)
     if not items:
         log.info("digest region=%s status=nothing_new", region_key)
@@ -250,9 +247,8 @@ def plan_slot(ctx: Context, region_keys: Sequence[str], now: datetime) -> SlotPl
     """Read the due regions' items and the slot's recipients, render every distinct mail
     once (no transaction is held while rendering)."""
     config = ctx.config
-    unknown = [key for key in region_keys if config.region(key) is None]
-    if unknown:
-        raise NotFoundError(f"Die Region »{unknown[0]}« gibt es nicht.")
+    for key in region_keys:
+        config.known_region(key)
     regions = [r for r in config.region_list() if r.key in region_keys]
     starts: dict[str, datetime | None] = {}
     items: dict[str, list[Item]] = {}

@@ -20,7 +20,6 @@ from newsletter.archive import archive_url, period_key_of, period_slug
 from newsletter.digests import sections
 from newsletter.errors import NotFoundError
 from newsletter.localtime import german_long
-from newsletter.models import Region
 from newsletter.store import archive as archive_store
 from newsletter.store import editorials as editorial_store
 from newsletter.store import items as item_store
@@ -32,13 +31,6 @@ from newsletter.web.rendering import context_of
 router = APIRouter()
 
 
-def _region(request: Request, key: str) -> Region:
-    region = context_of(request).config.region(key)
-    if region is None:
-        raise NotFoundError(f"Die Region »{key}« gibt es nicht.")
-    return region
-
-
 @router.api_route(
     "/newsletter/{region_key}",
     methods=["GET", "HEAD"],
@@ -48,7 +40,7 @@ def _region(request: Request, key: str) -> Region:
 def region_archive(request: Request, region_key: str) -> Response:
     """A region's sent digests, newest first (cached: :mod:`.pages`)."""
     ctx = context_of(request)
-    region = _region(request, region_key)
+    region = context_of(request).config.known_region(region_key)
     tz = ZoneInfo(ctx.config.site.timezone)
 
     def build(conn: Connection, _version: Version) -> tuple[str, dict[str, Any]]:
@@ -72,7 +64,7 @@ def region_archive(request: Request, region_key: str) -> Response:
 def digest_page(request: Request, region_key: str, period: str) -> Response:
     """One sent digest as a web page, without any personal data (cached: :mod:`.pages`)."""
     ctx = context_of(request)
-    region = _region(request, region_key)
+    region = context_of(request).config.known_region(region_key)
     key = period_key_of(period)
     tz = ZoneInfo(ctx.config.site.timezone)
 

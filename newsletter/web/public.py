@@ -68,9 +68,7 @@ def region_page(
 ) -> Response:
     """A region's items, newest first, a keyset page (:mod:`.paging`), with its feeds."""
     state = state_of(request.app)
-    found = state.context.config.region(region)
-    if found is None:
-        raise NotFoundError(f"Die Region »{region}« gibt es nicht.")
+    found = state.context.config.known_region(region)
     where = paging.position(seite, vor, nach)
     path = f"/regionen/{region}"
 

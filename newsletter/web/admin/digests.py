@@ -10,14 +10,14 @@ digest is empty.
 from __future__ import annotations
 
 import os
-from typing import Any, cast
+from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from newsletter.context import Context
-from newsletter.errors import InvalidInputError, NotFoundError
+from newsletter.errors import InvalidInputError
 from newsletter.mail import sending, sendnow
 from newsletter.mail.outbox import drain
 from newsletter.mail.transports import open_transport
@@ -45,19 +45,12 @@ router = APIRouter()
 PAGE_SIZE = 50
 
 
-def _region(ctx: Context, key: str) -> Any:
-    region = ctx.config.region(key)
-    if region is None:
-        raise NotFoundError(f"Die Region »{key}« gibt es nicht.")
-    return region
-
-
 def _digest_region(ctx: Context, digest: Digest) -> Region:
     """The region of a stored digest; for a combined mail its first region's page with
     all its regions' names."""
     if digest.kind != DigestKind.COMBINED:
-        return cast(Region, _region(ctx, digest.region))
-    regions = [_region(ctx, key) for key in digest.regions]
+        return ctx.config.known_region(digest.region)
+    regions = [ctx.config.known_region(key) for key in digest.regions]
     names = joined_names([r.name for r in regions])
     return Region(regions[0].key, f"{names} (gemeinsame E-Mail)", ())
 
@@ -74,7 +67,7 @@ def overview(request: Request) -> HTMLResponse:
 @router.get("/newsletter/{region_key}", response_class=HTMLResponse, include_in_schema=False)
 def region_page(request: Request, region_key: str) -> HTMLResponse:
     ctx = context_of(request)
-    region = _region(ctx, region_key)
+    region = ctx.config.known_region(region_key)
     digest = sending.preview(ctx, region_key, draft_cutoff(request, region_key))
     with transaction(ctx.engine) as conn:
         recipients = queue.count_confirmed(conn, region_key)
@@ -97,7 +90,7 @@ def region_page(request: Request, region_key: str) -> HTMLResponse:
 def preview_frame(request: Request, region_key: str) -> Response:
     """The exact HTML in a sandbox: no scripts, no same-origin access, no forms."""
     ctx = context_of(request)
-    _region(ctx, region_key)
+    ctx.config.known_region(region_key)
     digest = sending.preview(ctx, region_key, draft_cutoff(request, region_key))
     if digest is None:
         body = "<!doctype html><html lang=de><p>Noch keine Meldungen für diese Region.</p></html>"
@@ -116,7 +109,7 @@ def preview_frame(request: Request, region_key: str) -> Response:
 async def test_send(request: Request, region_key: str) -> Response:
     ctx = context_of(request)
     await checked_form(request, ctx.secret_key)
-    _region(ctx, region_key)
+    ctx.config.known_region(region_key)
     admin = current_admin(request)
     if not admin.email:
         raise InvalidInputError(
@@ -139,7 +132,7 @@ async def test_send(request: Request, region_key: str) -> Response:
 @router.get("/newsletter/{region_key}/senden", response_class=HTMLResponse, include_in_schema=False)
 def confirm_send(request: Request, region_key: str) -> HTMLResponse:
     ctx = context_of(request)
-    region = _region(ctx, region_key)
+    region = ctx.config.known_region(region_key)
     digest = sending.plan(ctx, region_key, utcnow())
     with transaction(ctx.engine) as conn:
         recipients = queue.count_confirmed(conn, region_key)
@@ -151,7 +144,7 @@ def confirm_send(request: Request, region_key: str) -> HTMLResponse:
 async def send_now(request: Request, region_key: str, tasks: BackgroundTasks) -> Response:
     ctx = context_of(request)
     await checked_form(request, ctx.secret_key)
-    _region(ctx, region_key)
+    ctx.config.known_region(region_key)
     admin = current_admin(request)
     target = f"/admin/newsletter/{region_key}/fortschritt"
     if not ctx.manual_sends.claim(region_key, admin.name):
@@ -168,7 +161,7 @@ async def send_now(request: Request, region_key: str, tasks: BackgroundTasks) ->
 )
 def progress(request: Request, region_key: str, seite: PageNumber = 1) -> HTMLResponse:
     ctx = context_of(request)
-    region = _region(ctx, region_key)
+    region = ctx.config.known_region(region_key)
     with transaction(ctx.engine) as conn:
         latest = digest_store.latest_for_region(conn, region_key)
         values = _progress_values(ctx, conn, region_key, latest)
@@ -186,7 +179,7 @@ def progress(request: Request, region_key: str, seite: PageNumber = 1) -> HTMLRe
 def progress_fragment(request: Request, region_key: str) -> HTMLResponse:
     """Only the progress bar and its line (polled by admin.js instead of the whole page)."""
     ctx = context_of(request)
-    _region(ctx, region_key)
+    ctx.config.known_region(region_key)
     with transaction(ctx.engine) as conn:
         latest = digest_store.latest_for_region(conn, region_key)
         values = _progress_values(ctx, conn, region_key, latest)

@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse, Response
 from newsletter import editor
 from newsletter.context import Context
 from newsletter.editorial import MAX_INTRO_CHARS, scope_name
-from newsletter.errors import NotFoundError
 from newsletter.mail import approval, sending, sendnow
 from newsletter.models import ALL_REGIONS, Item, Region
 from newsletter.store import digests as digest_store
@@ -46,18 +45,13 @@ PREVIEW_HEADERS = {
 def _scope(ctx: Context, slug: str) -> str:
     if slug == ALL_SLUG:
         return ALL_REGIONS
-    if ctx.config.region(slug) is None:
-        raise NotFoundError(f"Die Region »{slug}« gibt es nicht.")
-    return slug
+    return ctx.config.known_region(slug).key
 
 
 def _preview_region(ctx: Context, scope: str, wanted: str | None) -> Region:
     """The region whose digest the page previews (for »alle« the chosen or the first)."""
     key = scope if scope != ALL_REGIONS else (wanted or ctx.config.region_list()[0].key)
-    region = ctx.config.region(key)
-    if region is None:
-        raise NotFoundError(f"Die Region »{key}« gibt es nicht.")
-    return region
+    return ctx.config.known_region(key)
 
 
 def _next_items(ctx: Context, region: str, until: datetime | None) -> list[Item]:
@@ -113,8 +107,7 @@ def preview_frame(request: Request, region_key: str, modus: str = "hell") -> Res
     """The next digest's exact HTML in a sandbox; ``modus=dunkel`` applies its dark-mode
     rules as a mail client in dark mode would."""
     ctx = context_of(request)
-    if ctx.config.region(region_key) is None:
-        raise NotFoundError(f"Die Region »{region_key}« gibt es nicht.")
+    ctx.config.known_region(region_key)
     digest = sending.preview(ctx, region_key, draft_cutoff(request, region_key))
     if digest is None:
         body = "<!doctype html><html lang=de><p>Noch keine Meldungen für diese Region.</p></html>"

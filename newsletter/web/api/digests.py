@@ -63,11 +63,6 @@ class SendOut(BaseModel):
     recipients: int = 0
 
 
-def _known_region(request: Request, region: str) -> None:
-    if context_of(request).config.region(region) is None:
-        raise NotFoundError(f"Die Region »{region}« gibt es nicht.")
-
-
 @router.get("/digests", response_model=list[DigestHistoryOut])
 def digest_history(
     request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
@@ -94,7 +89,7 @@ def digest_history(
 
 @router.get("/digests/{region}/preview", response_model=DigestPreviewOut, responses=errors(404))
 def digest_preview(request: Request, region: str) -> DigestPreviewOut:
-    _known_region(request, region)
+    context_of(request).config.known_region(region)
     digest = sending.preview(context_of(request), region)
     if digest is None:
         raise NotFoundError(f"Für »{region}« gibt es noch keine Meldungen.")
@@ -123,7 +118,7 @@ def digest_send(
     and sends in the background at the process's one pace, beside the worker (progress:
     GET /digests); the rest is 200."""
     ctx = context_of(request)
-    _known_region(request, region)
+    context_of(request).config.known_region(region)
     who = f"api:{current_admin(request).name}"
     if body.dry_run or body.to:
         result = sending.send_region(
