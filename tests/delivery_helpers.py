@@ -26,9 +26,10 @@ from newsletter.models import Delivery
 from newsletter.store import digests as digest_store
 from newsletter.store import outbox as queue
 from newsletter.store import subscribers as subscriber_store
-from newsletter.store.db import transaction, utcnow
+from newsletter.store.db import is_postgres, transaction, utcnow
 from newsletter.store.schema import subscribers, subscriptions
 from newsletter.subscriptions.tokens import Purpose
+from tests.conftest import _truncate
 from tests.feedfixtures import sample_items, store_items
 from tests.livesrv import free_port, start_cli, wait_for
 
@@ -111,10 +112,13 @@ def smtp_settings(port: int) -> dict[str, Any]:
 
 
 def smtp_context(make_config: Callable[..., Config], port: int, **mail: Any) -> Context:
-    """A context sending to ``127.0.0.1:port`` without TLS, fast retries, sample items stored."""
+    """A context sending to ``127.0.0.1:port`` without TLS, fast retries, sample items stored
+    (on PostgreSQL in emptied tables: the schema is shared by the session's tests)."""
     config = make_config(mail=smtp_settings(port) | {"retry_base_seconds": 0.001} | mail)
     ctx = Context(config)
     ctx.init_db()
+    if is_postgres(ctx.engine):
+        _truncate(ctx)
     store_items(ctx, sample_items())
     return ctx
 

@@ -358,9 +358,6 @@ def test_combined_mail_at_claim_needs_one_of_its_regions(
     left one region still gets it, one who left all of them does not."""
     sink = Sink()
     with sending_context(lambda **kw: make_config(postgres_url, **kw), sink) as ctx:
-        if postgres_url is not None:  # one schema for the session: start empty
-            _truncate(ctx)
-            store_items(ctx, sample_items())
         both = {"zwickau": "confirmed", "dresden": "confirmed"}
         stays = add_subscriber(ctx, "bleibt@example.org", both)
         leaves = add_subscriber(ctx, "geht@example.org", both)

@@ -44,7 +44,8 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,6 +78,7 @@ from newsletter.store.locks import transaction_lock
 
 log = logging.getLogger(__name__)
 RETRY_CAP_SECONDS = 86400.0
+clock = time.monotonic  # lease renewal's clock (a test moves it forward)
 
 
 @dataclass
@@ -95,6 +97,14 @@ class DrainStats:
 Rows = collections.deque[Claimed]
 
 
+class Batch(list[Claimed]):
+    """Claimed rows and when (:func:`clock`) their leases were taken."""
+
+    def __init__(self, rows: Sequence[Claimed] = (), leased_at: float = 0.0) -> None:
+        super().__init__(rows)
+        self.leased_at = leased_at
+
+
 def retry_delay(attempt: int, base_seconds: float, rng: random.Random | None = None) -> float:
     """Seconds until a delivery's next try: base · 2^(attempt-1), ±25 % jitter, capped at a day."""
     return backoff(attempt - 1, base_seconds, RETRY_CAP_SECONDS, jitter=0.25, rng=rng)
@@ -110,22 +120,57 @@ def drain(
     progress: Progress[DrainStats] | None = None,
 ) -> DrainStats:
     """Send due deliveries until none are due, ``stop`` is set, the cap is reached or the
-    transport is unavailable (``stats.unavailable``)."""
-    with SentRecorder(ctx.engine) as recorder:
+    transport is unavailable (``stats.unavailable``).
+
+    While one batch is sent, the next is claimed on a second thread: the claim's round
+    trips to the store (tens of milliseconds for a batch of 500 on PostgreSQL) then cost
+    no sending time. As its turn comes, the look-ahead batch is checked again for who
+    unsubscribed or was suspended meanwhile (one short statement), and its leases are
+    renewed before its first row is sent if they are older than a third of the lease,
+    like those of the batch being sent."""
+    with SentRecorder(ctx.engine) as recorder, _Lookahead() as ahead:
         run = _Drain(ctx, transport, worker, stop, progress, recorder)
-        while not run.stopped() and run.stats.unavailable is None:
-            room = run.room(max_messages)
-            if room <= 0:
-                break
-            batch = run.claim(room)
-            if not batch:
-                break
+        batch = run.claim(run.room(max_messages))
+        while batch and not run.stopped():
+            ahead.start(run.claim, run.room(max_messages, after=len(batch)))
             run.send_batch(batch)
+            upcoming = ahead.take()
+            if run.stats.unavailable is not None:
+                run.give_back(upcoming)
+                break
+            if upcoming is None:  # none was started: max_messages was reached at the time
+                batch = run.claim(run.room(max_messages))
+            else:
+                batch = run.still_eligible(upcoming)
         if run.stopped():
             recorder.flush()  # a row handed over but not yet recorded must not be released
             with transaction(ctx.engine) as conn:
                 queue.release(conn, worker)
     return run.stats
+
+
+class _Lookahead:
+    """The next batch's claim, on a thread of its own; :meth:`take` waits for it, and
+    leaving the ``with`` block waits for a claim still running (whatever went wrong), so
+    no lease is taken after the drain has ended or given its rows back."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim-ahead")
+        self._claim: Future[Batch] | None = None
+
+    def __enter__(self) -> _Lookahead:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True)
+
+    def start(self, claim: Callable[[int], Batch], room: int) -> None:
+        self._claim = self._pool.submit(claim, room) if room > 0 else None
+
+    def take(self) -> Batch | None:
+        """The claimed batch (None if none was started); raises what the claim raised."""
+        claim, self._claim = self._claim, None
+        return None if claim is None else claim.result()
 
 
 class _Drain:
@@ -153,22 +198,25 @@ class _Drain:
     def stopped(self) -> bool:
         return self.stop is not None and self.stop.is_set()
 
-    def room(self, max_messages: int | None) -> int:
-        """Batch size: never more than the rate allows within half a lease."""
+    def room(self, max_messages: int | None, *, after: int = 0) -> int:
+        """Batch size: never more than the rate allows within half a lease; ``after``
+        rows already claimed and not yet sent count against ``max_messages``."""
         mail = self.ctx.config.mail
         room = min(mail.batch_size, max(1, int(mail.rate_per_second * mail.lease_seconds / 2)))
         if max_messages is not None:
-            room = min(room, max_messages - self.stats.handled)
+            room = min(room, max_messages - self.stats.handled - after)
         return room
 
-    def claim(self, room: int) -> list[Claimed]:
+    def claim(self, room: int) -> Batch:
         """Lease up to ``room`` due rows; fewer, or none, near ``mail.rate_per_hour``.
 
         The cap holds for all workers together and across restarts: it is counted in the
         store (sent in the last hour plus in flight), and on PostgreSQL claims take turns
         (an advisory lock for the claim's transaction), so two workers cannot both spend
         the same remainder."""
-        mail, now = self.ctx.config.mail, utcnow()
+        if room <= 0:
+            return Batch()
+        mail, now, leased_at = self.ctx.config.mail, utcnow(), clock()
         with transaction(self.ctx.engine) as conn:
             transaction_lock(conn, "outbox-claim")
             used, oldest = queue.hourly_usage(conn, now)
@@ -180,19 +228,22 @@ class _Drain:
                     mail.rate_per_hour,
                     self.stats.throttled_until,
                 )
-                return []
-            return queue.claim(
+                return Batch()
+            rows = queue.claim(
                 conn, self.worker, allowed, mail.lease_seconds, now=now, cancel_reply=NOT_ELIGIBLE
             )
+        return Batch(rows, leased_at)
 
-    def send_batch(self, batch: list[Claimed]) -> None:
+    def send_batch(self, batch: Batch) -> None:
+        """Send ``batch``, renewing its leases a third of a lease after they were taken
+        (at once for a look-ahead batch that waited that long)."""
         lease = self.ctx.config.mail.lease_seconds
-        renew_at = time.monotonic() + lease / 3
+        renew_at = batch.leased_at + lease / 3
         rows = collections.deque(batch)
         while rows and not self.stopped():
-            if time.monotonic() >= renew_at:
+            if clock() >= renew_at:
                 rows = self._renew(rows)
-                renew_at = time.monotonic() + lease / 3
+                renew_at = clock() + lease / 3
                 continue
             self.limit.wait(self.stop)
             if self.stopped():
@@ -205,6 +256,22 @@ class _Drain:
                 return
             if self.progress is not None:
                 self.progress(self.stats)
+
+    def still_eligible(self, batch: Batch) -> Batch:
+        """A look-ahead batch, checked again as its turn comes: who unsubscribed or was
+        suspended while the batch before it was sent gets nothing (cancelled)."""
+        digest_rows = [r.id for r in batch if r.digest_id is not None]
+        if not digest_rows:
+            return batch
+        with transaction(self.ctx.engine) as conn:
+            gone = queue.cancel_ineligible(conn, self.worker, digest_rows, NOT_ELIGIBLE)
+        return Batch([r for r in batch if r.id not in gone], batch.leased_at)
+
+    def give_back(self, batch: Batch | None) -> None:
+        """Return a look-ahead batch unsent while the transport is unavailable (no attempt
+        counted, the cause stored as with the batch that met the fault)."""
+        if batch:
+            self._postpone([r.id for r in batch], self.stats.unavailable)
 
     def _renew(self, rows: Rows) -> Rows:
         """Extend the leases of the rows still to send; drop rows another worker took."""
@@ -289,12 +356,15 @@ class _Drain:
         """No session, or a local fault (disk full, no write permission): give the row and
         the rest back without counting an attempt (the recipient is not at fault), with
         the cause stored for the admin, and pause the drain."""
-        at = utcnow() + timedelta(seconds=self.pause_seconds())
         self.recorder.flush()
-        with transaction(self.ctx.engine) as conn:
-            queue.postpone(conn, self.worker, [row.id, *(r.id for r in rest)], at, exc.message)
+        self._postpone([row.id, *(r.id for r in rest)], exc.message)
         self.stats.unavailable = exc.message
         log.error("transport unavailable, sending paused: %s", exc.message)
+
+    def _postpone(self, ids: list[int], reason: str | None) -> None:
+        at = utcnow() + timedelta(seconds=self.pause_seconds())
+        with transaction(self.ctx.engine) as conn:
+            queue.postpone(conn, self.worker, ids, at, reason)
 
     def pause_seconds(self) -> float:
         return retry_delay(1, self.ctx.config.mail.retry_base_seconds)

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     and_,
+    any_,
     bindparam,
     exists,
     func,
@@ -26,6 +28,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from newsletter.models import (
     OPEN_DELIVERY,
@@ -298,7 +301,16 @@ def claim(
     return [Claimed._make([*values, tuple(regions)]) for values, regions in groups]
 
 
-def _cancel_ineligible(conn: Connection, batch: ColumnElement[bool], reply: str) -> int:
+def cancel_ineligible(conn: Connection, worker: str, ids: Sequence[int], reply: str) -> set[int]:
+    """Cancel those of ``worker``'s leased deliveries ``ids`` whose recipient is no longer
+    confirmed for the digest's region (or is suspended or erased): the check a claim makes,
+    again for rows claimed ahead of their turn. Returns the ids cancelled."""
+    if not ids:
+        return set()
+    return _cancel_ineligible(conn, and_(_one_of(conn, ids), _held_by(worker)), reply)
+
+
+def _cancel_ineligible(conn: Connection, batch: ColumnElement[bool], reply: str) -> set[int]:
     """Cancel digest deliveries whose recipient is no longer confirmed for the region."""
     # a combined mail (region »a+b+c«) goes out while any of its regions is confirmed
     in_combined = and_(
@@ -322,8 +334,9 @@ def _cancel_ineligible(conn: Connection, batch: ColumnElement[bool], reply: str)
             claimed_by=None,
             lease_until=None,
         )
+        .returning(deliveries.c.id)
     )
-    return int(conn.execute(query).rowcount or 0)
+    return set(conn.execute(query).scalars())
 
 
 def hourly_usage(conn: Connection, now: datetime) -> tuple[int, datetime | None]:
@@ -352,11 +365,19 @@ def extend_leases(conn: Connection, worker: str, ids: list[int], until: datetime
         return set()
     query = (
         update(deliveries)
-        .where(deliveries.c.id.in_(ids), _held_by(worker))
+        .where(_one_of(conn, ids), _held_by(worker))
         .values(lease_until=until)
         .returning(deliveries.c.id)
     )
     return set(conn.execute(query).scalars())
+
+
+def _one_of(conn: Connection, ids: Sequence[int]) -> ColumnElement[bool]:
+    """The delivery is one of ``ids``: on PostgreSQL one array parameter (``= ANY``), as
+    converting an IN list of a batch's 500 parameters costs more than the statement."""
+    if is_postgres(conn):
+        return deliveries.c.id == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
+    return deliveries.c.id.in_(ids)
 
 
 def _held_by(worker: str) -> ColumnElement[bool]:
@@ -491,7 +512,7 @@ def postpone(
             values["last_reply"] = reason[:1000]
         conn.execute(
             update(deliveries)
-            .where(deliveries.c.id.in_(ids), _held_by(worker))
+            .where(_one_of(conn, ids), _held_by(worker))
             .values(status=DeliveryStatus.QUEUED, **values)
         )
 
