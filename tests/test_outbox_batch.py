@@ -69,3 +69,18 @@ def test_sent_rows_are_not_claimed_again(db_ctx: Context) -> None:
         again = queue.claim(conn, "w2", 10, 60, now=later)
         assert queue.pending_count(conn) == 2
     assert [r.id for r in again] == ids[2:]
+
+
+def test_any_due_sees_what_a_claim_would_take_and_nothing_else(db_ctx: Context) -> None:
+    now = utcnow()
+    with transaction(db_ctx.engine) as conn:
+        assert not queue.any_due(conn, now)  # empty: an idle poll ends here
+    _queue_messages(db_ctx, 2)
+    with transaction(db_ctx.engine) as conn:
+        assert queue.any_due(conn, utcnow())
+        leased = queue.claim(conn, "w1", 10, 60)
+        assert len(leased) == 2
+        assert not queue.any_due(conn, utcnow())  # leased and the lease still runs
+        assert queue.any_due(conn, utcnow() + timedelta(seconds=61))  # lease expired
+        queue.mark_sent(conn, [Accepted(r.id, "250 ok", f"<{r.id}@x>", utcnow()) for r in leased])
+        assert not queue.any_due(conn, utcnow() + timedelta(seconds=61))  # sent: done

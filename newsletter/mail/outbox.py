@@ -218,6 +218,8 @@ class _Drain:
             return Batch()
         mail, now, leased_at = self.ctx.config.mail, utcnow(), clock()
         with transaction(self.ctx.engine) as conn:
+            if not queue.any_due(conn, now):  # an idle poll: one probe, no lock, no count
+                return Batch()
             transaction_lock(conn, "outbox-claim")
             used, oldest = queue.hourly_usage(conn, now)
             allowed = min(room, mail.rate_per_hour - used)

@@ -221,6 +221,33 @@ _CLAIMED = (  # what sending a row needs (and ``claimed_by`` for the admin and t
 )
 
 
+def _due(moment: datetime) -> ColumnElement[bool]:
+    """Queued, retry due, or leased with an expired lease."""
+    due = or_(
+        and_(
+            deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.RETRY)),
+            deliveries.c.next_attempt_at <= moment,
+        ),
+        and_(
+            deliveries.c.claimed_by.is_not(None),  # leased rows: the claimed index (0014)
+            deliveries.c.status == DeliveryStatus.SENDING,
+            deliveries.c.lease_until < moment,
+        ),
+    )
+    # every due row is open, so none lies below the oldest open one (from the open rows'
+    # index): a claim starts there, not at the first of the rows sent before it
+    oldest_open = (
+        select(func.min(deliveries.c.id)).where(deliveries.c.status.in_(OPEN_DELIVERY))
+    ).scalar_subquery()
+    return and_(deliveries.c.id >= oldest_open, due)
+
+
+def any_due(conn: Connection, now: datetime) -> bool:
+    """Whether a claim at ``now`` would find a row: one index probe, so an idle worker's
+    poll costs no hourly count and no lease statements."""
+    return conn.execute(select(deliveries.c.id).where(_due(now)).limit(1)).first() is not None
+
+
 def claim(
     conn: Connection,
     worker: str,
@@ -245,23 +272,7 @@ def claim(
     """
     moment = now or utcnow()
     until = moment + timedelta(seconds=lease_seconds)
-    due = or_(
-        and_(
-            deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.RETRY)),
-            deliveries.c.next_attempt_at <= moment,
-        ),
-        and_(
-            deliveries.c.claimed_by.is_not(None),  # leased rows: the claimed index (0014)
-            deliveries.c.status == DeliveryStatus.SENDING,
-            deliveries.c.lease_until < moment,
-        ),
-    )
-    # every due row is open, so none lies below the oldest open one (from the open rows'
-    # index): a claim starts there, not at the first of the rows sent before it
-    oldest_open = (
-        select(func.min(deliveries.c.id)).where(deliveries.c.status.in_(OPEN_DELIVERY))
-    ).scalar_subquery()
-    due = and_(deliveries.c.id >= oldest_open, due)
+    due = _due(moment)
     leased = 0
     for kind in (deliveries.c.digest_id.is_(None), deliveries.c.digest_id.is_not(None)):
         if leased < limit:  # transactional mail (confirmations) first, then digests
