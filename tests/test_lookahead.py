@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -65,10 +66,16 @@ class Hook(MemoryTransport):
         super().__init__()
         self.first = first
 
-    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: MessageSource,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> str:
         if not self.sent and not self.attempts:
             self.first()  # type: ignore[operator]
-        return super().send(envelope_from, recipient, message)
+        return super().send(envelope_from, recipient, message, meanwhile)
 
 
 def test_the_next_batch_is_leased_while_the_first_is_sent(db_ctx: Context) -> None:
@@ -112,8 +119,14 @@ def test_a_batch_that_waited_is_renewed_and_rows_taken_meanwhile_are_dropped(
         offset[0] = lease / 2  # the look-ahead's leases are now older than a third
 
     class Watching(Hook):
-        def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
-            answer = super().send(envelope_from, recipient, message)
+        def send(
+            self,
+            envelope_from: str,
+            recipient: str,
+            message: MessageSource,
+            meanwhile: Callable[[], None] | None = None,
+        ) -> str:
+            answer = super().send(envelope_from, recipient, message, meanwhile)
             at_send[recipient] = _leased(db_ctx)[recipient][1]
             return answer
 

@@ -225,10 +225,16 @@ class UnsubscribingTransport(MemoryTransport):
         super().__init__()
         self.ctx, self.leaver = ctx, leaver
 
-    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: MessageSource,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> str:
         request = rules.Request()
         subscriptions.unsubscribe(self.ctx, self.leaver, None, request, "link")
-        return super().send(envelope_from, recipient, message)
+        return super().send(envelope_from, recipient, message, meanwhile)
 
 
 def test_who_unsubscribes_while_a_digest_is_queued_gets_nothing(
@@ -268,7 +274,13 @@ def test_recorder_flushes_before_close_and_raises_a_failed_write(ctx: Context) -
 
 
 class _Unavailable(MemoryTransport):
-    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: MessageSource,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> str:
         raise TransportUnavailableError("aus", address=recipient)
 
 

@@ -1,7 +1,9 @@
 """The invariants the send path's speed tricks rely on.
 
 ``SmtpTransport.send`` builds the message after ``MAIL FROM`` went out and before its reply
-is read (:mod:`newsletter.mail.transports`). It writes MAIL, RCPT and DATA itself instead
+is read (:mod:`newsletter.mail.transports`), and the drain builds the next row's message
+after the data went out and before the final reply is read; each message still goes to
+its own recipient, and a failed build ahead is done again in the row's own turn. It writes MAIL, RCPT and DATA itself instead
 of through smtplib's ``sendmail``: the paths and the dot-stuffing must stay what smtplib
 would send. The drain hands each "250" to the
 :class:`~newsletter.mail.recorder.SentRecorder` and flushes it before it gives rows back
@@ -10,6 +12,8 @@ would send. The drain hands each "250" to the
 
 from __future__ import annotations
 
+import email
+import email.policy
 import functools
 import smtplib
 import threading
@@ -81,6 +85,96 @@ def test_the_message_is_built_between_mail_from_and_its_reply(
     assert [rcpts for rcpts, _ in sink.messages] == [["a@example.org"]]
 
 
+def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Events of the SMTP dialogue and of the drain's builds, in order."""
+    events: list[str] = []
+    putcmd, getreply, send = smtplib.SMTP.putcmd, smtplib.SMTP.getreply, smtplib.SMTP.send
+    real_render = outbox.render_delivery
+
+    def recorded_putcmd(self: smtplib.SMTP, cmd: str, args: str = "") -> None:
+        events.append(f"send {cmd}")
+        putcmd(self, cmd, args)
+
+    def recorded_send(self: smtplib.SMTP, data: bytes | str) -> None:
+        if isinstance(data, bytes) and data.endswith(b"\r\n.\r\n"):
+            events.append("send message")
+        send(self, data)
+
+    def recorded_getreply(self: smtplib.SMTP) -> tuple[int, bytes]:
+        events.append("reply")
+        return getreply(self)
+
+    def recorded_render(ctx: Context, row: Any, cache: Any) -> Any:
+        events.append(f"build {row.address}")
+        return real_render(ctx, row, cache)
+
+    monkeypatch.setattr(smtplib.SMTP, "putcmd", recorded_putcmd)
+    monkeypatch.setattr(smtplib.SMTP, "send", recorded_send)
+    monkeypatch.setattr(smtplib.SMTP, "getreply", recorded_getreply)
+    monkeypatch.setattr(outbox, "render_delivery", recorded_render)
+    return events
+
+
+def test_the_next_message_is_built_while_the_server_takes_in_the_current_one(
+    make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = Sink()
+    with smtp_sink(sink) as port:
+        ctx = smtp_context(make_config, port)
+        addresses = [f"p{n}@example.org" for n in range(3)]
+        for address in addresses:
+            add_subscriber(ctx, address, {"zwickau": "confirmed"})
+        enqueue_only(ctx, "zwickau", NOW)
+        events = _recorded(monkeypatch)
+        transport = open_transport(ctx.config)
+        try:
+            assert outbox.drain(ctx, transport, "worker").sent == 3
+        finally:
+            transport.close()
+            ctx.close()
+    mails = [i for i, e in enumerate(events) if e == "send mail"]
+    assert len(mails) == 3
+    # the first message is built after its MAIL FROM; each next one after the data before
+    # it went out and before that message's final reply
+    assert events[mails[0] : mails[0] + 3] == ["send mail", "build p0@example.org", "reply"]
+    for n in (1, 2):
+        done = events.index("send message", mails[n - 1])
+        assert events[done : done + 3] == ["send message", f"build p{n}@example.org", "reply"]
+        assert events[mails[n] : mails[n] + 2] == ["send mail", "reply"]  # built already
+    assert [e for e in events if e.startswith("build")] == [f"build {a}" for a in addresses]
+    # every message went to the recipient it was built for
+    to = [
+        email.message_from_bytes(data, policy=email.policy.default)["To"]
+        for _, data in sink.messages
+    ]
+    assert [rcpts for rcpts, _ in sink.messages] == [[a] for a in addresses]
+    assert to == addresses
+
+
+def test_a_failed_build_ahead_is_done_again_in_the_rows_own_turn(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_items(ctx, sample_items())
+    for n in range(2):
+        add_subscriber(ctx, f"p{n}@example.org", {"zwickau": "confirmed"})
+    enqueue_only(ctx, "zwickau", NOW)
+    real_render, failures = outbox.render_delivery, ["p1@example.org"]
+
+    def flaky(ctx: Context, row: Any, cache: Any) -> Any:
+        if row.address in failures:
+            failures.remove(row.address)  # fails once: the build ahead
+            raise RuntimeError("kaputt")
+        return real_render(ctx, row, cache)
+
+    monkeypatch.setattr(outbox, "render_delivery", flaky)
+    transport = MemoryTransport()
+    assert outbox.drain(ctx, transport, "worker").sent == 2
+    assert not failures  # the build ahead was tried, and failed
+    assert [rcpt for _, rcpt, _ in transport.sent] == ["p0@example.org", "p1@example.org"]
+    assert b"p1@example.org" in transport.sent[1][2]
+    assert {row.status for row in deliveries(ctx)} == {"sent"}
+
+
 @pytest.mark.parametrize(
     "address",
     [
@@ -130,8 +224,14 @@ class _StopAfterFirst(MemoryTransport):
         super().__init__()
         self.stop = stop
 
-    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
-        reply = super().send(envelope_from, recipient, message)
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: MessageSource,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> str:
+        reply = super().send(envelope_from, recipient, message, meanwhile)
         self.stop.set()
         return reply
 
@@ -139,10 +239,16 @@ class _StopAfterFirst(MemoryTransport):
 class _UnavailableAfterFirst(MemoryTransport):
     """Accepts one message, then the relay is gone."""
 
-    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: MessageSource,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> str:
         if self.sent:
             raise TransportUnavailableError("weg", address=recipient)
-        return super().send(envelope_from, recipient, message)
+        return super().send(envelope_from, recipient, message, meanwhile)
 
 
 @pytest.fixture

@@ -194,6 +194,7 @@ class _Drain:
         self.cache: dict[int, PreparedDigest] = {}
         self.envelope = mail.envelope_from or mail.from_address
         self.verp = ctx.config.bounces.verp  # a per-delivery envelope sender (mail.verp)
+        self._ready: tuple[int, Outgoing] | None = None  # the next row's message, built ahead
 
     def stopped(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -252,7 +253,7 @@ class _Drain:
                 return
             row = rows.popleft()
             try:
-                self.deliver(row)
+                self.deliver(row, rows[0] if rows else None)
             except TransportUnavailableError as exc:
                 self._unavailable(row, rows, exc)
                 return
@@ -285,17 +286,26 @@ class _Drain:
             log.warning("worker=%s lost leases on deliveries %s", self.worker, lost)
         return collections.deque(r for r in rows if r.id in held)
 
-    def deliver(self, row: Claimed) -> None:
+    def deliver(self, row: Claimed, upcoming: Claimed | None = None) -> None:
         """Build, send and record one delivery. The transport builds the message while
-        the server answers MAIL FROM (see :mod:`newsletter.mail.transports`)."""
+        the server answers MAIL FROM, and the next row's (``upcoming``) while the server
+        takes in this one (see :mod:`newsletter.mail.transports`)."""
         outgoing: list[Outgoing] = []
+        ready, self._ready = self._ready, None
 
         def build() -> bytes:
-            outgoing.append(render_delivery(self.ctx, row, self.cache))
+            if ready is not None and ready[0] == row.id:
+                outgoing.append(ready[1])
+            else:
+                outgoing.append(render_delivery(self.ctx, row, self.cache))
             return outgoing[0].data
 
+        def meanwhile() -> None:
+            if upcoming is not None:
+                self._prebuild(upcoming)
+
         try:
-            reply = self.transport.send(self._envelope(row), row.address, build)
+            reply = self.transport.send(self._envelope(row), row.address, build, meanwhile)
         except TransportUnavailableError:
             raise
         except TemporaryDeliveryError as exc:
@@ -309,6 +319,14 @@ class _Drain:
             return
         self.recorder.add(Accepted(row.id, reply, outgoing[0].message_id, utcnow()))
         self.stats.sent += 1
+
+    def _prebuild(self, row: Claimed) -> None:
+        """The next row's message, built while the server works on the current one; a
+        failure is left to the row's own turn, which builds again and reports it there."""
+        try:
+            self._ready = (row.id, render_delivery(self.ctx, row, self.cache))
+        except Exception:  # reported in the row's own turn, where it is built again
+            self._ready = None
 
     def _envelope(self, row: Claimed) -> str:
         if not self.verp:

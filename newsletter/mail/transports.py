@@ -54,7 +54,17 @@ def built(message: MessageSource) -> bytes:
 
 
 class Transport(Protocol):
-    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str: ...
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: MessageSource,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> str:
+        """Send ``message``; ``meanwhile`` runs once while the server takes it in (SMTP:
+        after the data, before the final reply; elsewhere after storing). It must not
+        raise: the sender builds the next message there."""
+        ...
 
     def close(self) -> None: ...
 
@@ -72,7 +82,13 @@ class MemoryTransport:
         self.attempts: list[str] = []
         self.closed = 0
 
-    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: MessageSource,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> str:
         data = built(message)
         self.attempts.append(recipient)
         failure = self.fail_with.get(recipient)
@@ -82,6 +98,8 @@ class MemoryTransport:
         elif failure is not None:
             raise failure
         self.sent.append((envelope_from, recipient, data))
+        if meanwhile is not None:
+            meanwhile()
         return "250 ok (memory)"
 
     def close(self) -> None:
@@ -103,7 +121,13 @@ class MaildirTransport:
     def __init__(self, directory: Path) -> None:
         self.box = mailbox.Maildir(directory, create=True)
 
-    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: MessageSource,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> str:
         data = built(message)
         try:
             key = self.box.add(mailbox.MaildirMessage(data))
@@ -112,6 +136,8 @@ class MaildirTransport:
             raise TransportUnavailableError(
                 f"Maildir nicht beschreibbar: {cause}", address=recipient, reply=f"Maildir: {cause}"
             ) from exc
+        if meanwhile is not None:
+            meanwhile()
         return f"250 stored in Maildir as {key}"
 
     def close(self) -> None:
@@ -136,10 +162,16 @@ class SmtpTransport:
             )
         self._conn: smtplib.SMTP | None = None
 
-    def send(self, envelope_from: str, recipient: str, message: MessageSource) -> str:
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: MessageSource,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> str:
         conn = self._connection(recipient)
         try:
-            code, reply = self._transaction(conn, envelope_from, recipient, message)
+            code, reply = self._transaction(conn, envelope_from, recipient, message, meanwhile)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             self._after_failure(code)
@@ -156,9 +188,15 @@ class SmtpTransport:
         return f"{code} {reply}"
 
     def _transaction(
-        self, conn: smtplib.SMTP, envelope_from: str, recipient: str, message: MessageSource
+        self,
+        conn: smtplib.SMTP,
+        envelope_from: str,
+        recipient: str,
+        message: MessageSource,
+        meanwhile: Callable[[], None] | None,
     ) -> tuple[int, str]:
-        """MAIL, RCPT, DATA; the message is built while the server answers MAIL."""
+        """MAIL, RCPT, DATA; the message is built while the server answers MAIL, and
+        ``meanwhile`` runs while it takes in the data."""
         for address in (envelope_from, recipient):  # smtplib sends a CR/LF as it is
             header_safe(address, "E-Mail-Adresse")
         conn.ehlo_or_helo_if_needed()
@@ -180,6 +218,8 @@ class SmtpTransport:
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
         conn.send(data + b".\r\n")
+        if meanwhile is not None:
+            meanwhile()
         code, reply = conn.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
