@@ -11,7 +11,11 @@ after a refused transaction and reconnects after a 421 or a socket error.
 The message is bytes, or a callable that builds them. The SMTP transport calls it after
 sending ``MAIL FROM`` and before reading the reply, so building a personal message
 overlaps the server's round trip instead of adding to it. An exception from the callable
-abandons the transaction (``RSET``) and reaches the caller unchanged.
+abandons the transaction (``RSET``) and reaches the caller unchanged. The optional
+``meanwhile`` callable runs after the data went out and before the final reply is read:
+the drain builds the next recipient's message there, while the server takes in this one
+(on loopback the server's MAIL FROM answer comes before a personal build is done, its
+handling of the data does not).
 
 Measured gain: 6 % less time per message (1,516 against 1,607 µs on loopback to an
 aiosmtpd sink, a personal digest build of 178 µs; median of ten interleaved rounds of
