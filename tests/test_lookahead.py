@@ -50,10 +50,10 @@ def _leased(ctx: Context) -> dict[str, tuple[str | None, datetime | None]]:
     }
 
 
-def _wait_until(test: object, seconds: float = 10.0) -> bool:
+def _wait_until(test: Callable[[], bool], seconds: float = 10.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if test():  # type: ignore[operator]
+        if test():
             return True
         time.sleep(0.01)
     return False
@@ -62,7 +62,7 @@ def _wait_until(test: object, seconds: float = 10.0) -> bool:
 class Hook(MemoryTransport):
     """Accepts every mail; before the first one, runs ``first`` (the test's probe)."""
 
-    def __init__(self, first: object) -> None:
+    def __init__(self, first: Callable[[], None]) -> None:
         super().__init__()
         self.first = first
 
@@ -74,7 +74,7 @@ class Hook(MemoryTransport):
         meanwhile: Callable[[], None] | None = None,
     ) -> str:
         if not self.sent and not self.attempts:
-            self.first()  # type: ignore[operator]
+            self.first()
         return super().send(envelope_from, recipient, message, meanwhile)
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import os
 import random
@@ -300,10 +301,7 @@ class _Drain:
                 outgoing.append(render_delivery(self.ctx, row, self.cache))
             return outgoing[0].data
 
-        def meanwhile() -> None:
-            if upcoming is not None:
-                self._prebuild(upcoming)
-
+        meanwhile = None if upcoming is None else functools.partial(self._prebuild, upcoming)
         try:
             reply = self.transport.send(self._envelope(row), row.address, build, meanwhile)
         except TransportUnavailableError:
