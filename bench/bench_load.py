@@ -17,14 +17,17 @@ slowdown of the shared machine (which comes and goes for tens of seconds) from l
 one side only: with one raw run before and one after a single service run, the same code
 measured 0.74 to 0.99.
 
-Prints service ÷ raw in all and per round (goal >= 0.9), the CPU per mail of the workers, their PostgreSQL
-backends, the raw clients and the sink (where the difference goes), whether every
-subscriber got exactly one mail (counted at the sink; exit code 1 if not), the peak RSS
-(VmHWM) of every process, and
-the median time of admin list pages and a feed while idle and during the send (ratio:
-flat is about 1; on a 2-core machine the send takes the CPUs, so expect more). The pages
-are polled during the raw runs as well, so both sides of the ratio carry the same load.
-No timed assertions; the numbers are noisy where other work shares the machine.
+Prints service ÷ raw in all and per round (goal >= 0.9), the CPU per mail of the
+workers, their PostgreSQL backends, the raw clients and the sink (where the difference
+goes), whether every subscriber got exactly one mail (counted at the sink; exit code 1 if
+not), the peak RSS (VmHWM) of every process, and the median time of admin list pages and
+a feed while idle, while the raw clients send (from the sink's first to its last mail of
+the round: their process start is not in it) and while the workers do (from the end of
+the enqueue to the round's last mail). The pages are polled in both phases, so both sides of the send ratio carry the same
+load; a page's service ÷ raw is what the service's own work adds to its time (flat is
+about 1), beyond what the mail load does on the machine either way (on 2 cores the sink
+takes one of them). No timed assertions; the numbers are noisy where other work shares
+the machine.
 
 Usage: ``.venv/bin/python bench/bench_load.py [--subscribers 50000] [--workers 2]``
 """
@@ -169,26 +172,45 @@ def timed_get(client: httpx.Client, path: str) -> float:
     return elapsed
 
 
+@dataclass(frozen=True)
+class PageTime:
+    path: str
+    began: float  # wall clock (time.time(), as the sink's record)
+    ended: float
+    seconds: float
+
+
+Window = tuple[float, float]  # (from, to) on the wall clock
+
+
 class Poller(threading.Thread):
-    """GETs the pages round-robin, ``pause`` seconds between rounds, until stopped;
-    latencies per page of the service phase (paced, so the probe itself does not become
-    the load). It polls during the raw runs too, so both sides of the send ratio carry the
-    same page load; ``service`` says which phase it is in."""
+    """GETs the pages round-robin, ``pause`` seconds between rounds, until stopped (paced,
+    so the probe itself does not become the load), the whole time: both sides of the send
+    ratio carry the same page load. Each GET is kept with its wall-clock times, so it can
+    be placed in a phase afterwards (:func:`pages_within`)."""
 
     def __init__(self, client: httpx.Client, pause: float) -> None:
         super().__init__(daemon=True)
         self.client, self.pause = client, pause
         self.stop = threading.Event()
-        self.service = threading.Event()
-        self.times: dict[str, list[float]] = collections.defaultdict(list)
+        self.times: list[PageTime] = []
 
     def run(self) -> None:
         while not self.stop.is_set():
             for path in PAGES:
+                began = time.time()
                 elapsed = timed_get(self.client, path)
-                if self.service.is_set():
-                    self.times[path].append(elapsed)
+                self.times.append(PageTime(path, began, time.time(), elapsed))
             self.stop.wait(self.pause)
+
+
+def pages_within(times: list[PageTime], windows: list[Window]) -> dict[str, list[float]]:
+    """The GETs that began and ended inside one of ``windows``, per page."""
+    inside = collections.defaultdict(list)
+    for t in times:
+        if any(start <= t.began and t.ended <= end for start, end in windows):
+            inside[t.path].append(t.seconds)
+    return inside
 
 
 def idle_times(client: httpx.Client, runs: int) -> dict[str, list[float]]:
@@ -258,7 +280,7 @@ class ServiceRun:
     sink_cpu: float
     pg_cpu: float  # the workers' PostgreSQL backends (a backend gone before the end: lost)
     first_mail: float  # seconds from the enqueue to the first mail at the sink
-    page_times: dict[str, list[float]]
+    windows: list[Window]  # from the enqueue's end to the last mail at the sink, per round
     busy: tuple[float, float]  # (busy, total) CPU jiffies of the machine during the run
     enqueue: float  # seconds the enqueue took (digest build and INSERT), not in ``wall``
 
@@ -270,7 +292,7 @@ class ServiceRun:
             self.sink_cpu + other.sink_cpu,
             self.pg_cpu + other.pg_cpu,
             max(self.first_mail, other.first_mail),
-            other.page_times,
+            self.windows + other.windows,
             (self.busy[0] + other.busy[0], self.busy[1] + other.busy[1]),
             self.enqueue + other.enqueue,
         )
@@ -290,7 +312,6 @@ def service_round(
     sink: SinkLog,
     pids: list[int],
     sink_pid: int,
-    poller: Poller,
     region: str,
     done_after: int,
 ) -> ServiceRun:
@@ -301,20 +322,19 @@ def service_round(
     started, busy = time.time(), machine_busy()
     enqueue_region(ctx, region, now=NOW, triggered_by="bench")
     enqueued_at = time.time()
-    poller.service.set()
     finished = wait_sent(ctx, sink, done_after)
     # from the end of the enqueue to the sink's "250" for the round's last mail: the send,
     # with the workers' poll and claim but without the digest's build and INSERT (timed
     # apart) or this driver's own polling of the sink's record
-    wall = max(t for t in sink.times["p"] if t >= enqueued_at) - enqueued_at
+    last = max(t for t in sink.times["p"] if t >= enqueued_at)
+    wall = last - enqueued_at
     cpu = sum(cpu_seconds(p) for p in pids) - cpu
     sink_cpu = cpu_seconds(sink_pid) - sink_cpu
     pg_after = backends(ctx, pids) | set(pg_before)
     pg_cpu = sum(cpu_seconds(pid) - pg_before.get(pid, 0.0) for pid in pg_after)
-    poller.service.clear()
     first = min((t for t in sink.times["p"] if t >= enqueued_at), default=enqueued_at)
     return ServiceRun(
-        wall, finished, cpu, sink_cpu, pg_cpu, first - enqueued_at, poller.times,
+        wall, finished, cpu, sink_cpu, pg_cpu, first - enqueued_at, [(enqueued_at, last)],
         _diff(busy, machine_busy()), enqueued_at - started,
     )  # fmt: skip
 
@@ -350,16 +370,17 @@ def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float)
                 pids = [p.pid for p in procs]
                 regions = [r["key"] for r in REGIONS]
                 raw_runs, rounds, raw_sink_cpu, raw_busy = [], [], 0.0, (0.0, 0.0)
+                raw_windows: list[Window] = []
                 for i, region in enumerate(regions):  # raw and service take turns
                     sink_at, busy = cpu_seconds(sink_proc.pid), machine_busy()
+                    sent_before = len(sink.times["r"])
                     raw_runs.append(raw_pool(port, envelope, mails[i :: len(regions)], n_workers))
+                    raw_windows.append(sink_window(sink, "r", sent_before))
                     raw_sink_cpu += cpu_seconds(sink_proc.pid) - sink_at
                     used = _diff(busy, machine_busy())
                     raw_busy = (raw_busy[0] + used[0], raw_busy[1] + used[1])
                     done_after = sum(1 for n in range(count) if n % len(regions) <= i)
-                    rounds.append(
-                        service_round(ctx, sink, pids, sink_proc.pid, poller, region, done_after)
-                    )
+                    rounds.append(service_round(ctx, sink, pids, sink_proc.pid, region, done_after))
                 poller.stop.set()
                 poller.join()
                 rss = {"serve": peak_rss_kib(served.process.pid)}
@@ -385,7 +406,20 @@ def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float)
         raw_busy[0] / raw_busy[1] if raw_busy[1] else 0.0,
         [raw.seconds / round.wall for raw, round in zip(raw_runs, rounds, strict=True)],
     )
-    return report(result, service, sink, idle)
+    pages = {
+        "idle": idle,
+        "raw": pages_within(poller.times, raw_windows),
+        "service": pages_within(poller.times, service.windows),
+    }
+    return report(result, service, sink, pages)
+
+
+def sink_window(sink: SinkLog, prefix: str, after: int) -> Window:
+    """From the first to the last mail of ``prefix`` the sink recorded after the first
+    ``after`` (the raw clients' mails of one round: they are all in when the pool ends)."""
+    sink.read()
+    times = sink.times[prefix][after:]
+    return (min(times), max(times)) if times else (0.0, 0.0)
 
 
 @dataclass
@@ -401,8 +435,11 @@ class Result:
     round_ratios: list[float]  # service ÷ raw of each region's round
 
 
-def report(r: Result, run: ServiceRun, sink: SinkLog, idle: dict[str, list[float]]) -> bool:
-    """Print the results; True when every subscriber got exactly one mail."""
+def report(
+    r: Result, run: ServiceRun, sink: SinkLog, pages: dict[str, dict[str, list[float]]]
+) -> bool:
+    """Print the results (``pages``: GET times per phase, "idle", "raw" and "service",
+    and page); True when every subscriber got exactly one mail."""
     ok, detail = exactly_once(sink, r.count)
     per_status = collections.Counter[str]()
     for (_region, status), n in r.outcome.items():
@@ -442,16 +479,25 @@ def report(r: Result, run: ServiceRun, sink: SinkLog, idle: dict[str, list[float
     print(f"deliveries:       {dict(sorted(per_status.items()))}")
     print(f"exactly one mail per subscriber: {'yes' if ok else 'NO'} ({detail})")
     print("peak RSS (VmHWM): " + ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in r.rss.items()))
-    print("pages, median ms: idle -> during the send (ratio; flat is about 1)")
+    print(
+        "pages, median ms: idle, while the raw clients send, while the workers send; "
+        "workers ÷ raw (flat is about 1)"
+    )
     for path in PAGES:
-        quiet = statistics.median(idle[path]) * 1000
-        samples = run.page_times.get(path, [])
-        during = statistics.median(samples) * 1000 if samples else float("nan")
+        idle, raw, service = (_median_ms(pages[phase].get(path, [])) for phase in PHASES)
+        counts = "/".join(str(len(pages[phase].get(path, []))) for phase in PHASES[1:])
         print(
-            f"  {path:46} {quiet:8.1f} -> {during:8.1f}  "
-            f"({during / quiet:5.2f}x, {len(samples)} requests during)"
+            f"  {path:46} {idle:7.1f} {raw:7.1f} {service:7.1f}  "
+            f"({service / raw:5.2f}x; {counts} GETs)"
         )
     return ok and run.finished
+
+
+PHASES = ("idle", "raw", "service")
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000 if samples else float("nan")
 
 
 def main() -> int:
