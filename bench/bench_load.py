@@ -23,11 +23,11 @@ goes), whether every subscriber got exactly one mail (counted at the sink; exit 
 not), the peak RSS (VmHWM) of every process, and the median time of admin list pages and
 a feed while idle, while the raw clients send (from the sink's first to its last mail of
 the round: their process start is not in it) and while the workers do (from the end of
-the enqueue to the round's last mail). The pages are polled in both phases, so both sides of the send ratio carry the same
-load; a page's service ÷ raw is what the service's own work adds to its time (flat is
-about 1), beyond what the mail load does on the machine either way (on 2 cores the sink
-takes one of them). No timed assertions; the numbers are noisy where other work shares
-the machine.
+the enqueue to the round's last mail). The pages are polled in both phases, so both
+sides of the send ratio carry the same load; a page's service ÷ raw is what the
+service's own work adds to its time (flat is about 1), beyond what the mail load does on
+the machine either way (on 2 cores the sink takes one of them). No timed assertions; the
+numbers are noisy where other work shares the machine.
 
 Usage: ``.venv/bin/python bench/bench_load.py [--subscribers 50000] [--workers 2]``
 """
@@ -341,11 +341,6 @@ def service_round(
 
 def _diff(before: tuple[float, float], after: tuple[float, float]) -> tuple[float, float]:
     return after[0] - before[0], after[1] - before[1]
-
-
-def _share(before: tuple[float, float], after: tuple[float, float]) -> float:
-    total = after[1] - before[1]
-    return (after[0] - before[0]) / total if total else 0.0
 
 
 def run(url: str, count: int, n_workers: int, idle_runs: int, page_pause: float) -> bool:
